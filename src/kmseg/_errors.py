@@ -1,0 +1,31 @@
+"""The exceptions kmseg raises: one base class, a few precise kinds."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ImageDecodeError",
+    "ImageTooLargeError",
+    "InvalidParameterError",
+    "KmsegError",
+    "UnsupportedFormatError",
+]
+
+
+class KmsegError(Exception):
+    """Base class of every error kmseg raises on bad input or parameters."""
+
+
+class InvalidParameterError(KmsegError, ValueError):
+    """A parameter is out of range or of the wrong kind (K, max_iter, ...)."""
+
+
+class ImageDecodeError(KmsegError):
+    """The input is not an image we can read: empty, corrupt, truncated."""
+
+
+class UnsupportedFormatError(ImageDecodeError):
+    """The input is an image format kmseg does not open (SVG, EPS, PDF, ...)."""
+
+
+class ImageTooLargeError(KmsegError):
+    """The image has more pixels than the configured limit allows."""
