@@ -16,7 +16,17 @@ class KmsegError(Exception):
 
 
 class InvalidParameterError(KmsegError, ValueError):
-    """A parameter is out of range or of the wrong kind (K, max_iter, ...)."""
+    """A parameter is out of range or of the wrong kind (K, max_iter, ...).
+
+    Attributes
+    ----------
+    param : str or None
+        The name of the offending parameter, as the library spells it.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class ImageDecodeError(KmsegError):

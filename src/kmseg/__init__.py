@@ -1,0 +1,62 @@
+"""kmseg: k-means colour-clustering image segmentation.
+
+The library is the core; the command line (``kmseg``), the web app
+(``kmseg[web]``) and the HTTP service (``kmseg[api]``) are thin faces over
+these functions.
+
+Examples
+--------
+>>> import numpy as np, kmseg
+>>> image = np.zeros((4, 4, 3), np.uint8); image[:, 2:] = (200, 30, 30)
+>>> result = kmseg.segment(image, 2, seed=0)
+>>> result.k, sorted(map(tuple, result.palette.tolist()))
+(2, [(0, 0, 0), (200, 30, 30)])
+"""
+
+from ._errors import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    InvalidParameterError,
+    KmsegError,
+    UnsupportedFormatError,
+)
+from ._io import (
+    INPUT_FORMATS,
+    OUTPUT_FORMATS,
+    LoadedImage,
+    atomic_write,
+    load_image,
+    normalize_format,
+    read_metadata,
+)
+from ._kmeans import KMeansResult, kmeans
+from ._limits import DEFAULT_LIMITS, Limits
+from ._palette import PALETTE_FORMATS, palette_bytes, palette_format_from_path
+from ._segment import COLOR_SPACES, Segmentation, segment
+from ._version import __version__
+
+__all__ = [
+    "COLOR_SPACES",
+    "DEFAULT_LIMITS",
+    "INPUT_FORMATS",
+    "OUTPUT_FORMATS",
+    "PALETTE_FORMATS",
+    "ImageDecodeError",
+    "ImageTooLargeError",
+    "InvalidParameterError",
+    "KMeansResult",
+    "KmsegError",
+    "Limits",
+    "LoadedImage",
+    "Segmentation",
+    "UnsupportedFormatError",
+    "__version__",
+    "atomic_write",
+    "kmeans",
+    "load_image",
+    "normalize_format",
+    "palette_bytes",
+    "palette_format_from_path",
+    "read_metadata",
+    "segment",
+]

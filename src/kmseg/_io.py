@@ -1,0 +1,422 @@
+"""Reading images of any common kind into 8-bit RGB (+ alpha), and writing
+outputs atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Union
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+# The decoders of INPUT_FORMATS (JPEG also opens MPO), registered explicitly:
+# Image.open(formats=...) only knows plugins that were imported.
+from PIL import (  # noqa: F401  isort: skip
+    BmpImagePlugin,
+    GifImagePlugin,
+    JpegImagePlugin,
+    PpmImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
+
+from ._errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError, UnsupportedFormatError
+from ._limits import DEFAULT_LIMITS
+from ._validate import check_int
+
+__all__ = [
+    "INPUT_FORMATS",
+    "OUTPUT_FORMATS",
+    "ImageSource",
+    "LoadedImage",
+    "atomic_write",
+    "encode_image",
+    "load_image",
+    "normalize_format",
+    "read_metadata",
+]
+
+#: Pillow format names kmseg decodes; anything else is refused before decoding.
+INPUT_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
+#: Formats kmseg writes.
+OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp")
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
+
+# Magic numbers of formats we recognise but do not open (for a precise error).
+_REFUSED_SIGNATURES = (
+    (b"%PDF", "PDF"),
+    (b"%!PS", "PostScript/EPS"),
+    (b"\xc5\xd0\xd3\xc6", "EPS"),
+    (b"8BPS", "Photoshop PSD"),
+    (b"\x00\x00\x01\x00", "ICO"),
+    (b"PK\x03\x04", "ZIP archive"),
+)
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray, "LoadedImage"]
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image as kmseg works on it.
+
+    Attributes
+    ----------
+    rgb : (H, W, 3) uint8
+        Colours (greyscale and CMYK are converted, 16-bit is reduced to 8-bit).
+    alpha : (H, W) uint8 or None
+        Opacity, or None when every pixel is opaque.
+    format : str or None
+        Pillow's name of the file format ("JPEG", "PNG", ...), None for arrays.
+    notes : tuple of str
+        What was done to the image on the way in (EXIF rotation, frames, bit depth).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    format: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgb.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgb.shape[0])
+
+    def to_pil(self) -> Image.Image:
+        """The image as a PIL image, RGB or RGBA."""
+        if self.alpha is None:
+            return Image.fromarray(self.rgb, "RGB")
+        return Image.fromarray(np.dstack([self.rgb, self.alpha]), "RGBA")
+
+
+def load_image(source: ImageSource, *, max_pixels: int | None = None) -> LoadedImage:
+    """Read an image into 8-bit RGB and an optional alpha channel.
+
+    Parameters
+    ----------
+    source : path, bytes, binary file object, PIL.Image.Image, ndarray or LoadedImage
+        Files are recognised from their bytes, not their name; only
+        :data:`INPUT_FORMATS` are opened. Arrays may be (H, W), (H, W, 3) or
+        (H, W, 4), uint8, uint16 (scaled to 8 bits) or float in [0, 1].
+    max_pixels : int, optional
+        Largest width x height accepted, checked before decoding. Default:
+        ``DEFAULT_LIMITS.max_pixels``.
+
+    Returns
+    -------
+    LoadedImage
+
+    Raises
+    ------
+    ImageDecodeError
+        Empty, corrupt or truncated data, or not an image.
+    UnsupportedFormatError
+        An image format kmseg does not open (SVG, PDF, EPS, ...).
+    ImageTooLargeError
+        More pixels than ``max_pixels``.
+    """
+    limit = DEFAULT_LIMITS.max_pixels if max_pixels is None else check_int("max_pixels", max_pixels, 1, None)
+    if isinstance(source, LoadedImage):
+        _check_pixels(source.width, source.height, limit)
+        return source
+    if isinstance(source, np.ndarray):
+        return _from_array(source, limit)
+    if isinstance(source, Image.Image):
+        _check_pixels(source.width, source.height, limit)
+        return _from_pil(source, [], limit, decode=True)
+    return _from_file(source, limit)
+
+
+def _check_pixels(width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise ImageTooLargeError(
+            f"image is {width} x {height} = {width * height:,} pixels, more than the limit of "
+            f"{limit:,}; raise max_pixels to accept it"
+        )
+    if width == 0 or height == 0:
+        raise ImageDecodeError(f"image has no pixels ({width} x {height})")
+
+
+def _from_file(source: ImageSource, limit: int) -> LoadedImage:
+    name = None
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        try:
+            with open(name, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise ImageDecodeError(f"no such file: {name}") from None
+        except IsADirectoryError:
+            raise ImageDecodeError(f"is a directory, not an image: {name}") from None
+        except OSError as e:
+            raise ImageDecodeError(f"cannot read {name}: {e.strerror or e}") from None
+        stream: IO[bytes] = io.BytesIO(data)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        stream = io.BytesIO(data)
+    elif hasattr(source, "read"):
+        data = source.read()  # type: ignore[union-attr]
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidParameterError("file objects must be opened in binary mode", param="image")
+        data = bytes(data)
+        stream = io.BytesIO(data)
+    else:
+        raise InvalidParameterError(
+            "image must be a path, bytes, a binary file, a PIL image or a NumPy array, "
+            f"got {type(source).__name__}",
+            param="image",
+        )
+    what = f"{name}: " if name else ""
+    if not data:
+        raise ImageDecodeError(f"{what}empty file (0 bytes), not an image")
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit is checked right after; Pillow's warning would
+            # otherwise reach the user for large but allowed images.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(stream, formats=INPUT_FORMATS)
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{what}image has far more pixels than the limit of {limit:,}") from None
+    except UnidentifiedImageError:
+        refused = _sniff_refused(data)
+        if refused:
+            raise UnsupportedFormatError(
+                f"{what}{refused} files are not supported; use one of: "
+                + ", ".join(INPUT_FORMATS)
+            ) from None
+        raise ImageDecodeError(f"{what}not an image kmseg can read (unknown or corrupt data)") from None
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageDecodeError(f"{what}corrupt image: {e}") from None
+    notes: list[str] = []
+    try:
+        _check_pixels(im.width, im.height, limit)
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            notes.append(f"first of {frames} frames used")
+        return _from_pil(im, notes, limit, decode=True, fmt=im.format)
+    except ImageDecodeError as e:
+        raise ImageDecodeError(f"{what}{e}") from None
+    finally:
+        im.close()
+
+
+def _sniff_refused(data: bytes) -> str | None:
+    head = data[:1024]
+    for signature, label in _REFUSED_SIGNATURES:
+        if head.startswith(signature):
+            return label
+    text = head.lstrip().lower()
+    if text.startswith(b"<?xml") or text.startswith(b"<svg"):
+        return "SVG" if b"<svg" in data[:4096].lower() else "XML"
+    if text.startswith(b"<!doctype html") or text.startswith(b"<html"):
+        return "HTML"
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        return "HEIF/AVIF"
+    return None
+
+
+def _from_pil(im: Image.Image, notes: list[str], limit: int, *, decode: bool, fmt: str | None = None) -> LoadedImage:
+    try:
+        im.load()
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
+        reason = str(e) or type(e).__name__
+        if "truncated" in reason:
+            reason = "the file is truncated (cut off before the end)"
+        raise ImageDecodeError(f"corrupt image: {reason}") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"image has far more pixels than the limit of {limit:,}") from None
+    try:
+        rotated = ImageOps.exif_transpose(im)
+        if rotated is not None and rotated is not im:
+            orientation = im.getexif().get(0x0112)
+            if orientation not in (None, 1):
+                notes.append(f"EXIF orientation {orientation} applied")
+            im = rotated
+    except Exception:  # noqa: BLE001 - any broken EXIF block: use the pixels as stored
+        notes.append("EXIF data unreadable; image used as stored")
+    rgb, alpha = _pil_to_arrays(im, notes)
+    return LoadedImage(rgb, alpha, fmt, tuple(notes))
+
+
+def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im)
+        if mode == "F":
+            grey = _scale_float(a.astype(np.float64))
+        else:
+            grey = _scale_uint16(a)
+            notes.append("16-bit image reduced to 8 bits per channel")
+        return np.repeat(grey[:, :, None], 3, axis=2), None
+    if mode in ("P", "PA") and (mode == "PA" or "transparency" in im.info):
+        im = im.convert("RGBA")
+    elif mode in ("LA", "La", "RGBa", "PA"):
+        im = im.convert("RGBA")
+    elif mode != "RGBA" and mode != "RGB":
+        if mode == "CMYK":
+            notes.append("CMYK converted to RGB")
+        try:
+            im = im.convert("RGB")
+        except (ValueError, OSError) as e:
+            raise ImageDecodeError(f"cannot convert image mode {mode} to RGB: {e}") from None
+    a = np.asarray(im)
+    if im.mode == "RGBA":
+        alpha = np.ascontiguousarray(a[:, :, 3])
+        rgb = np.ascontiguousarray(a[:, :, :3])
+        return rgb, (None if alpha.min() == 255 else alpha)
+    return np.ascontiguousarray(a), None
+
+
+def _scale_uint16(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.int64)
+    if a.min() < 0 or a.max() > 65535:
+        a = np.clip(a, 0, 65535)
+    return ((a * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _scale_float(a: np.ndarray) -> np.ndarray:
+    if not np.isfinite(a).all():
+        raise ImageDecodeError("image contains NaN or infinite values")
+    if a.min() < 0 or a.max() > 1:
+        raise InvalidParameterError(
+            f"float images must have values in [0, 1], got {a.min():g}..{a.max():g}", param="image"
+        )
+    return np.rint(a * 255).astype(np.uint8)
+
+
+def _from_array(a: np.ndarray, limit: int) -> LoadedImage:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise InvalidParameterError(
+            f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got shape {a.shape}", param="image"
+        )
+    _check_pixels(a.shape[1], a.shape[0], limit)
+    notes: list[str] = []
+    if a.dtype == np.uint8:
+        b = a.copy()
+    elif a.dtype == np.uint16:
+        b = _scale_uint16(a)
+        notes.append("16-bit image reduced to 8 bits per channel")
+    elif a.dtype == np.bool_:
+        b = a.astype(np.uint8) * 255
+    elif np.issubdtype(a.dtype, np.floating):
+        b = _scale_float(a.astype(np.float64))
+    else:
+        raise InvalidParameterError(
+            f"image arrays must be uint8, uint16 or float in [0, 1], got {a.dtype}", param="image"
+        )
+    if b.ndim == 2:
+        return LoadedImage(np.repeat(b[:, :, None], 3, axis=2), None, None, tuple(notes))
+    rgb = np.ascontiguousarray(b[:, :, :3])
+    alpha = None
+    if b.shape[2] == 4:
+        alpha = np.ascontiguousarray(b[:, :, 3])
+        if alpha.min() == 255:
+            alpha = None
+    return LoadedImage(rgb, alpha, None, tuple(notes))
+
+
+def normalize_format(name: str) -> str:
+    """The canonical output format for a name or extension ("jpg", ".PNG" ...).
+
+    Raises
+    ------
+    InvalidParameterError
+        For a format kmseg does not write.
+    """
+    key = str(name).lower().lstrip(".")
+    if key not in _FORMAT_ALIASES:
+        raise InvalidParameterError(
+            f"output format must be one of png, jpg, webp, got {name!r}", param="format"
+        )
+    return _FORMAT_ALIASES[key]
+
+
+def encode_image(
+    im: Image.Image, fmt: str, quality: int | None = None, text: dict[str, str] | None = None
+) -> bytes:
+    """Encode an image; PNG keeps palette images indexed and stores ``text``.
+
+    No EXIF or ICC data is carried over from any input.
+    """
+    fmt = normalize_format(fmt)
+    if quality is not None:
+        quality = check_int("quality", quality, 1, 100)
+    buf = io.BytesIO()
+    if fmt == "png":
+        info = PngImagePlugin.PngInfo()
+        for key, value in (text or {}).items():
+            info.add_text(key, value)
+        im.save(buf, "PNG", pnginfo=info)
+    elif fmt == "jpeg":
+        if im.mode == "RGBA":
+            flat = Image.new("RGB", im.size, (255, 255, 255))
+            flat.paste(im, mask=im.getchannel("A"))
+            im = flat
+        elif im.mode != "RGB":
+            im = im.convert("RGB")
+        im.save(buf, "JPEG", quality=quality or 90)
+    else:
+        if im.mode not in ("RGB", "RGBA"):
+            im = im.convert("RGB")
+        im.save(buf, "WEBP", quality=quality or 90)
+    return buf.getvalue()
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder
+    and a rename, so the path holds either its old content or all of the new.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def read_metadata(source: str | os.PathLike | bytes) -> dict[str, str]:
+    """The text chunks of a PNG (kmseg stores its version, parameters and seed there).
+
+    Raises
+    ------
+    ImageDecodeError
+        If the source is not a readable PNG.
+    """
+    data = source if isinstance(source, (bytes, bytearray)) else None
+    try:
+        stream = io.BytesIO(data) if data is not None else open(os.fspath(source), "rb")  # type: ignore[arg-type]
+    except OSError as e:
+        raise ImageDecodeError(f"cannot read {source}: {e.strerror or e}") from None
+    try:
+        with stream, Image.open(stream, formats=("PNG",)) as im:
+            im.load()
+            return {str(k): str(v) for k, v in getattr(im, "text", {}).items()}
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ImageDecodeError("not a readable PNG file") from None
+
+
+# Refuse half-decoded files rather than padding them with grey.
+ImageFile.LOAD_TRUNCATED_IMAGES = False

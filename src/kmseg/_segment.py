@@ -1,0 +1,385 @@
+"""segment(): an image in, its k-means colour segmentation out."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from . import _colorfit, _kmeans
+from ._color import ciede2000, lab_to_rgb, rgb_to_lab
+from ._errors import InvalidParameterError
+from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
+from ._limits import DEFAULT_LIMITS
+from ._validate import as_generator, check_choice, check_int, check_tol
+from ._version import __version__
+
+__all__ = ["COLOR_SPACES", "ColorSpace", "Segmentation", "segment"]
+
+ColorSpace = Literal["rgb", "lab"]
+#: Colour spaces the clustering can run in.
+COLOR_SPACES: tuple[str, ...] = ("rgb", "lab")
+
+# Below this many pixels, sorting beats a 2**24-entry histogram.
+_SORT_BELOW = 1 << 20
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """The result of :func:`segment`.
+
+    Attributes
+    ----------
+    labels : (H, W) uint8
+        Cluster of every pixel, 0 .. k-1.
+    palette : (k, 3) uint8
+        Colour of every cluster (its centre, as RGB rounded to 8 bits).
+    centers : (k, 3) float64
+        Cluster centres in the colour space used.
+    counts : (k,) int64
+        Pixels in every cluster (fully transparent pixels not counted).
+    inertia : float
+        Sum over the pixels of the squared distance to their centre, in the
+        colour space used (0-255 scale for RGB).
+    n_iter : int
+        Exact Lloyd passes over all colours.
+    converged : bool
+        False if ``max_iter`` stopped the run.
+    k_requested : int
+        The K asked for; ``k`` may be smaller only when the image has fewer
+        distinct colours.
+    color_space : {"rgb", "lab"}
+    seed : int
+        Seed used (drawn at random when none was given); pass it again to
+        repeat the run exactly.
+    alpha : (H, W) uint8 or None
+        Opacity passed through from the input.
+    notes : tuple of str
+        What happened on the way (EXIF rotation, fewer colours than K, ...).
+    seconds : float
+        Time spent in :func:`segment`.
+    params : dict
+        The parameters of the run, enough to repeat it.
+    """
+
+    labels: np.ndarray
+    palette: np.ndarray
+    centers: np.ndarray
+    counts: np.ndarray
+    inertia: float
+    n_iter: int
+    converged: bool
+    k_requested: int
+    color_space: str
+    seed: int
+    alpha: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
+    # Distinct opaque colours, their pixel counts and clusters: the quality
+    # figures are computed on these, not on every pixel.
+    _colors: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _weights: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    _color_labels: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    @property
+    def k(self) -> int:
+        """Number of clusters found."""
+        return int(self.palette.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.labels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def shares(self) -> np.ndarray:
+        """(k,) float64: fraction of the pixels in every cluster."""
+        total = self.counts.sum()
+        return self.counts / total if total else np.zeros(self.k)
+
+    @cached_property
+    def _errors(self) -> np.ndarray:
+        diff = self._colors.astype(np.float64) - self.palette[self._color_labels]
+        return np.einsum("ij,ij->i", diff, diff)
+
+    @cached_property
+    def psnr(self) -> float:
+        """PSNR in dB of the segmented image against the original (inf if equal)."""
+        n = self._weights.sum() * 3
+        mse = float(self._weights @ self._errors) / n if n else 0.0
+        return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+    @cached_property
+    def _delta_e(self) -> tuple[float, float]:
+        if self._weights.sum() == 0:
+            return 0.0, 0.0
+        de = ciede2000(rgb_to_lab(self._colors), rgb_to_lab(self.palette)[self._color_labels])
+        order = np.argsort(de, kind="stable")
+        cum = np.cumsum(self._weights[order])
+        p95 = de[order][min(int(np.searchsorted(cum, 0.95 * cum[-1])), de.size - 1)]
+        return float(self._weights @ de / cum[-1]), float(p95)
+
+    @property
+    def delta_e_mean(self) -> float:
+        """Mean CIEDE2000 difference between a pixel and its cluster's colour."""
+        return self._delta_e[0]
+
+    @property
+    def delta_e_p95(self) -> float:
+        """95th percentile of the CIEDE2000 difference over the pixels."""
+        return self._delta_e[1]
+
+    def mask(self, i: int) -> np.ndarray:
+        """(H, W) bool: the pixels of cluster ``i``."""
+        i = check_int("cluster", i, 0, self.k - 1)
+        return self.labels == i
+
+    def to_image(self) -> Image.Image:
+        """The segmented image: indexed ("P") without alpha, RGBA with it."""
+        if self.alpha is None:
+            im = Image.fromarray(self.labels, "L")
+            im.putpalette(self.palette.tobytes())
+            return im
+        rgba = np.empty(self.labels.shape + (4,), dtype=np.uint8)
+        rgba[:, :, :3] = self.palette[self.labels]
+        rgba[:, :, 3] = self.alpha
+        return Image.fromarray(rgba, "RGBA")
+
+    def label_image(self) -> Image.Image:
+        """The label map as a greyscale image whose pixel values are the labels."""
+        return Image.fromarray(self.labels, "L")
+
+    def metadata(self) -> dict[str, str]:
+        """Text to store with an output: version, parameters and seed."""
+        return {
+            "Software": f"kmseg {__version__}",
+            "kmseg-version": __version__,
+            "kmseg-params": json.dumps(self.params, sort_keys=True),
+        }
+
+    def to_bytes(self, format: str = "png", quality: int | None = None) -> bytes:
+        """The segmented image encoded as PNG (indexed), JPEG or WebP."""
+        fmt = normalize_format(format)
+        return encode_image(self.to_image(), fmt, quality, self.metadata() if fmt == "png" else None)
+
+    def save(self, path: str | os.PathLike, format: str | None = None, quality: int | None = None) -> Path:
+        """Write the segmented image atomically; the format follows the
+        extension unless given. PNGs carry :meth:`metadata`."""
+        fmt = normalize_format(format or (os.path.splitext(os.fspath(path))[1] or ".png"))
+        return atomic_write(path, self.to_bytes(fmt, quality))
+
+    def save_labels(self, path: str | os.PathLike) -> Path:
+        """Write the label map as a PNG, atomically."""
+        return atomic_write(path, encode_image(self.label_image(), "png", None, self.metadata()))
+
+    def recolor(self, palette: np.ndarray) -> Segmentation:
+        """The same segmentation painted with another (k, 3) palette."""
+        new = np.asarray(palette)
+        if new.shape != (self.k, 3):
+            raise InvalidParameterError(
+                f"palette must have shape ({self.k}, 3), got {new.shape}", param="palette"
+            )
+        if not np.issubdtype(new.dtype, np.integer) or new.min() < 0 or new.max() > 255:
+            raise InvalidParameterError("palette values must be integers 0-255", param="palette")
+        return replace(self, palette=new.astype(np.uint8))
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures of the run."""
+        psnr = self.psnr
+        return {
+            "k_requested": self.k_requested,
+            "k": self.k,
+            "width": self.width,
+            "height": self.height,
+            "color_space": self.color_space,
+            "seed": self.seed,
+            "inertia": self.inertia,
+            "psnr": None if np.isinf(psnr) else round(psnr, 4),
+            "delta_e_mean": round(self.delta_e_mean, 4),
+            "delta_e_p95": round(self.delta_e_p95, 4),
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "seconds": round(self.seconds, 4),
+            "palette": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in self.palette],
+            "counts": [int(c) for c in self.counts],
+            "shares": [float(s) for s in self.shares],
+            "notes": list(self.notes),
+        }
+
+
+def default_n_init(k: int) -> int:
+    """Restarts used when ``n_init`` is None: many for small K, where they
+    pay most and cost least, fewer for large K."""
+    return int(min(16, max(2, 256 // k)))
+
+
+def segment(
+    image: ImageSource,
+    k: int,
+    *,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    n_init: int | None = None,
+    seed: int | np.random.Generator | None = None,
+    color_space: ColorSpace = "rgb",
+    max_pixels: int | None = None,
+) -> Segmentation:
+    """Segment an image by k-means clustering of its pixels' colours.
+
+    The clustering is exact k-means over every (non-transparent) pixel: it
+    runs on the image's distinct colours weighted by their pixel counts,
+    which has the same optimum, and every pixel gets its label by a lookup
+    from its colour.
+
+    Parameters
+    ----------
+    image : path, bytes, binary file, PIL.Image.Image, ndarray or LoadedImage
+        See :func:`load_image`.
+    k : int
+        Number of clusters, 1 to 256. An image with fewer distinct colours
+        gives fewer clusters (``k`` < ``k_requested``, with a note).
+    max_iter : int
+        Most exact Lloyd passes, 1 to 10,000.
+    tol : float
+        Stop when the centres' squared movement in a pass is at most ``tol``
+        times the colours' mean variance (or nothing changed).
+    n_init : int, optional
+        k-means++ restarts, run on a coarse colour histogram; the best is
+        refined. Default: 16 for K <= 16, fewer for larger K.
+    seed : int, numpy.random.Generator or None
+        Randomness; a fixed seed gives identical results. None draws one,
+        reported in ``Segmentation.seed``.
+    color_space : {"rgb", "lab"}
+        Space the distances are measured in (CIELAB: sRGB, D65).
+    max_pixels : int, optional
+        Largest image accepted (default ``DEFAULT_LIMITS.max_pixels``).
+
+    Returns
+    -------
+    Segmentation
+
+    Raises
+    ------
+    InvalidParameterError
+        A parameter is out of range; the message names it and the range.
+    ImageDecodeError, UnsupportedFormatError, ImageTooLargeError
+        See :func:`load_image`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((2, 2, 3), np.uint8); img[0, 0] = (255, 0, 0)
+    >>> seg = segment(img, 2, seed=1)
+    >>> seg.k, int(seg.counts.sum()), seg.inertia
+    (2, 4, 0.0)
+    """
+    start = time.perf_counter()
+    k = check_int("k", k, 1, DEFAULT_LIMITS.max_k)
+    max_iter = check_int("max_iter", max_iter, 1, DEFAULT_LIMITS.max_iter)
+    tol = check_tol(tol)
+    n_init = default_n_init(k) if n_init is None else check_int("n_init", n_init, 1, 1000)
+    color_space = check_choice("color_space", color_space, COLOR_SPACES)  # type: ignore[assignment]
+    if seed is None or isinstance(seed, np.random.Generator):
+        seed = int(as_generator(seed).integers(2**31))
+    rng = as_generator(seed)
+    img = load_image(image, max_pixels=max_pixels)
+    params = {"k": k, "max_iter": max_iter, "tol": tol, "n_init": n_init, "seed": seed, "color_space": color_space}
+
+    notes = list(img.notes)
+    codes = _colorfit.pixel_codes(img.rgb)
+    opaque = None if img.alpha is None else img.alpha.reshape(-1) > 0
+    if opaque is not None and not opaque.any():
+        notes.append("every pixel is fully transparent; colours clustered regardless")
+        opaque = None
+    distinct, weights, inverse = _histogram(codes, opaque)
+    colors = _colorfit.codes_to_rgb(distinct)
+    Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
+
+    used = weights > 0
+    m = int(used.sum())
+    if m <= k:
+        if m < k:
+            notes.append(f"asked for K={k}, the image has only {m} distinct colours: found {m}")
+        centers, color_labels = Y[used], np.arange(m, dtype=np.uint8)
+        inertia, n_iter, converged = 0.0, 0, True
+        palette = colors[used]
+    else:
+        Yu, wu = Y[used], weights[used]
+        if k == 1:
+            centers = (wu @ Yu / wu.sum())[None, :]
+            color_labels = np.zeros(m, dtype=np.uint8)
+            diff = Yu - centers[0]
+            inertia, n_iter, converged = float(wu @ np.einsum("ij,ij->i", diff, diff)), 1, True
+        else:
+            centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
+                distinct[used], Yu, wu, k, max_iter, tol, n_init, rng
+            )
+        rgb_centers = centers if color_space == "rgb" else lab_to_rgb(centers)
+        palette = np.clip(np.rint(rgb_centers), 0, 255).astype(np.uint8)
+
+    all_labels = np.empty(distinct.size, dtype=np.uint8)
+    all_labels[used] = color_labels
+    if not used.all():  # colours seen only in transparent pixels
+        lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
+        all_labels[~used] = lab[0]
+    labels = _label_pixels(codes, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
+    counts = np.bincount(color_labels, weights=weights[used], minlength=len(palette)).astype(np.int64)
+    return Segmentation(
+        labels=labels,
+        palette=palette,
+        centers=np.asarray(centers, dtype=np.float64),
+        counts=counts,
+        inertia=float(inertia),
+        n_iter=int(n_iter),
+        converged=bool(converged),
+        k_requested=k,
+        color_space=color_space,
+        seed=int(seed),
+        alpha=img.alpha,
+        notes=tuple(notes),
+        seconds=time.perf_counter() - start,
+        params=params,
+        _colors=colors[used],
+        _weights=weights[used],
+        _color_labels=color_labels,
+    )
+
+
+def _histogram(
+    codes: np.ndarray, opaque: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Sorted distinct colour codes, their opaque pixel counts (float64), and,
+    for small images, every pixel's index into the distinct colours."""
+    if codes.size < _SORT_BELOW:
+        distinct, inverse = np.unique(codes, return_inverse=True)
+        src = inverse if opaque is None else inverse[opaque]
+        weights = np.bincount(src, minlength=distinct.size).astype(np.float64)
+        return distinct, weights, inverse
+    counts = np.bincount(codes if opaque is None else codes[opaque], minlength=_colorfit.N_CODES)
+    if opaque is None:
+        distinct = np.flatnonzero(counts).astype(np.uint32)
+    else:
+        seen = np.bincount(codes, minlength=_colorfit.N_CODES)
+        distinct = np.flatnonzero(seen).astype(np.uint32)
+    return distinct, counts[distinct].astype(np.float64), None
+
+
+def _label_pixels(
+    codes: np.ndarray, distinct: np.ndarray, labels: np.ndarray, inverse: np.ndarray | None
+) -> np.ndarray:
+    if inverse is not None:
+        return labels[inverse]
+    lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
+    lut[distinct] = labels
+    return np.take(lut, codes)

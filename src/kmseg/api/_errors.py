@@ -1,0 +1,196 @@
+"""One error shape for every failure: ``{"error": {status, code, message, field}}``.
+
+kmseg's exceptions map to statuses here: InvalidParameterError -> 422,
+UnsupportedFormatError -> 415, ImageDecodeError -> 422 (the upload is a
+well-formed request whose file is no readable image), ImageTooLargeError ->
+413. Anything unexpected becomes a 500 without a stack trace in the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.types import Scope
+
+from .. import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    InvalidParameterError,
+    KmsegError,
+    UnsupportedFormatError,
+)
+
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "error_response",
+    "install_error_handlers",
+    "kmseg_error_to_api",
+]
+
+logger = logging.getLogger("kmseg.api")
+
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "read_timeout",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "busy",
+}
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, for people and for programs."""
+
+    status: int = Field(description="The HTTP status code, repeated.")
+    code: str = Field(description="A stable machine-readable error code, e.g. `invalid_parameter`.")
+    message: str = Field(description="What went wrong and what to change.")
+    field: str | None = Field(
+        default=None, description="The request field at fault (`image`, `k`, ...), if any."
+    )
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error answer to send: status, code, message, optional field and headers."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or _CODES.get(status, "error")
+        self.field = field
+        self.headers = headers or {}
+
+
+def kmseg_error_to_api(exc: KmsegError) -> ApiError:
+    """Map a kmseg exception to the answer it deserves."""
+    if isinstance(exc, UnsupportedFormatError):
+        return ApiError(415, str(exc), code="unsupported_format", field="image")
+    if isinstance(exc, ImageDecodeError):
+        return ApiError(422, str(exc), code="image_decode_error", field="image")
+    if isinstance(exc, ImageTooLargeError):
+        return ApiError(413, str(exc), code="image_too_large", field="image")
+    if isinstance(exc, InvalidParameterError):
+        return ApiError(422, str(exc), code="invalid_parameter", field=exc.param)
+    return ApiError(422, str(exc), code="invalid_input")
+
+
+def wants_html(scope: Scope) -> bool:
+    """Whether an error for this request should be a page (the browser form) or JSON."""
+    if scope.get("path", "") != "/":
+        return False
+    for name, value in scope.get("headers", []):
+        if name == b"accept":
+            return b"text/html" in value
+    return False
+
+
+def error_response(error: ApiError, *, html: bool = False) -> Response:
+    """Build the answer for ``error``: JSON, or a small page for the browser form."""
+    headers = {"Cache-Control": "no-store", **error.headers}
+    if html:
+        from ._html import error_page
+
+        return HTMLResponse(error_page(error), status_code=error.status, headers=headers)
+    body = ErrorBody(
+        error=ErrorDetail(
+            status=error.status, code=error.code, message=error.message, field=error.field
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
+
+
+def error_body_bytes(error: ApiError) -> bytes:
+    """The JSON error body as bytes, for pure-ASGI middleware."""
+    body = {
+        "error": {
+            "status": error.status,
+            "code": error.code,
+            "message": error.message,
+            "field": error.field,
+        }
+    }
+    return json.dumps(body).encode()
+
+
+def validation_error_to_api(exc: RequestValidationError, ranges: dict[str, str]) -> ApiError:
+    """Turn FastAPI's validation errors into one message naming the field and its range."""
+    parts: list[str] = []
+    first_field: str | None = None
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "form")]
+        name = loc[0] if loc else "request"
+        first_field = first_field or name
+        if err.get("type") == "missing":
+            problem = "is required"
+        else:
+            problem = f"is invalid ({err.get('msg', 'bad value')}"
+            given = err.get("input")
+            if isinstance(given, (str, int, float)) and len(str(given)) <= 40:
+                problem += f"; got {given!r}"
+            problem += ")"
+        allowed = ranges.get(name)
+        parts.append(f"{name} {problem}" + (f"; allowed: {allowed}" if allowed else ""))
+    message = ". ".join(dict.fromkeys(parts)) or "the request is invalid"
+    return ApiError(422, message, code="invalid_parameter", field=first_field)
+
+
+def install_error_handlers(app: FastAPI, ranges: dict[str, str]) -> None:
+    """Register the handlers that give every error the uniform body."""
+
+    async def on_api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc, html=wants_html(request.scope))
+
+    async def on_kmseg_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, KmsegError)
+        return error_response(kmseg_error_to_api(exc), html=wants_html(request.scope))
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(validation_error_to_api(exc, ranges), html=wants_html(request.scope))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail: Any = exc.detail
+        message = detail if isinstance(detail, str) else "the request was refused"
+        headers = dict(exc.headers or {})
+        error = ApiError(exc.status_code, message, headers=headers)
+        return error_response(error, html=wants_html(request.scope))
+
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        logger.exception("unexpected error while serving %s", request.url.path)
+        error = ApiError(500, "internal error; the incident was logged on the server")
+        return error_response(error, html=wants_html(request.scope))
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(KmsegError, on_kmseg_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

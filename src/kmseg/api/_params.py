@@ -1,0 +1,135 @@
+"""The request fields, their limits and their descriptions, built from the settings."""
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import File, Form, UploadFile
+
+from .. import INPUT_FORMATS
+from ._errors import ApiError
+from ._settings import ServiceSettings
+
+__all__ = ["DEFAULT_K", "DEFAULT_MAX_ITER", "SEED_MAX", "FormFields", "form_fields", "ranges"]
+
+DEFAULT_K = 8
+DEFAULT_MAX_ITER = 300
+SEED_MAX = 2**32 - 1
+COLOR_SPACE_VALUES = ("rgb", "lab")
+FORMAT_VALUES = ("png", "jpeg", "webp")
+
+ColorSpace = Literal["rgb", "lab"]
+OutputFormat = Literal["png", "jpeg", "webp"]
+
+
+def ranges(settings: ServiceSettings) -> dict[str, str]:
+    """The allowed values of each field, in words (used in 422 messages)."""
+    formats = ", ".join(INPUT_FORMATS)
+    return {
+        "image": f"an image file ({formats}) of at most {settings.max_upload_mb:g} MB "
+        f"and {settings.max_pixels} pixels",
+        "k": f"a whole number from 1 to {settings.max_k}",
+        "max_iter": f"a whole number from 1 to {settings.max_iter}",
+        "color_space": "one of " + ", ".join(COLOR_SPACE_VALUES),
+        "seed": f"a whole number from 0 to {SEED_MAX}, or empty for a random seed",
+        "format": "one of " + ", ".join(FORMAT_VALUES),
+    }
+
+
+@dataclass(frozen=True)
+class FormFields:
+    """Annotated types for the endpoints' form fields, limits taken from the settings."""
+
+    image: Any
+    k: Any
+    max_iter: Any
+    color_space: Any
+    seed: Any
+    format: Any
+
+
+def form_fields(settings: ServiceSettings) -> FormFields:
+    """Build the annotated form-field types (their limits show in the OpenAPI schema)."""
+    words = ranges(settings)
+    return FormFields(
+        image=Annotated[
+            UploadFile,
+            File(
+                description=f"The image: {words['image']}. The format is detected from the "
+                "bytes, not the name; SVG, EPS, PDF and other formats are refused with 415.",
+            ),
+        ],
+        k=Annotated[
+            int,
+            Form(
+                ge=1,
+                le=settings.max_k,
+                description=f"Number of colour clusters K: {words['k']}.",
+            ),
+        ],
+        max_iter=Annotated[
+            int,
+            Form(
+                ge=1,
+                le=settings.max_iter,
+                description=f"Most k-means (Lloyd) iterations: {words['max_iter']}.",
+            ),
+        ],
+        color_space=Annotated[
+            ColorSpace,
+            Form(description="Colour space to cluster in: rgb, or lab (CIELAB, closer to human vision)."),
+        ],
+        seed=Annotated[
+            int | None,
+            Form(
+                ge=0,
+                le=SEED_MAX,
+                description=f"Random seed, {words['seed']}. The same seed and inputs give the same result.",
+            ),
+        ],
+        format=Annotated[
+            OutputFormat,
+            Form(description="Encoding of the segmented image: png (lossless), jpeg or webp."),
+        ],
+    )
+
+
+def parse_page_fields(
+    settings: ServiceSettings,
+    *,
+    k: str | None,
+    max_iter: str | None,
+    color_space: str | None,
+    seed: str | None,
+) -> tuple[int, int, str, int | None]:
+    """Check the browser form's text fields; raise :class:`ApiError` (422) naming the field."""
+    words = ranges(settings)
+
+    def whole(name: str, text: str | None, low: int, high: int, default: int | None) -> int | None:
+        text = (text or "").strip()
+        if not text:
+            if default is None and name != "seed":
+                raise ApiError(422, f"{name} is required; allowed: {words[name]}", field=name)
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            raise ApiError(
+                422, f"{name} must be {words[name]}; got {text[:40]!r}", code="invalid_parameter", field=name
+            ) from None
+        if not low <= value <= high:
+            raise ApiError(
+                422, f"{name} must be {words[name]}; got {value}", code="invalid_parameter", field=name
+            )
+        return value
+
+    k_value = whole("k", k, 1, settings.max_k, DEFAULT_K)
+    iter_value = whole("max_iter", max_iter, 1, settings.max_iter, DEFAULT_MAX_ITER)
+    seed_value = whole("seed", seed, 0, SEED_MAX, None)
+    space = (color_space or "rgb").strip().lower()
+    if space not in COLOR_SPACE_VALUES:
+        raise ApiError(
+            422, f"color_space must be {words['color_space']}; got {space[:40]!r}",
+            code="invalid_parameter", field="color_space",
+        )
+    assert k_value is not None and iter_value is not None
+    return k_value, iter_value, space, seed_value

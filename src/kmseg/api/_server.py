@@ -1,0 +1,73 @@
+"""Run the service with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .. import InvalidParameterError
+from ._settings import ServiceSettings
+
+__all__ = ["run_server"]
+
+
+def run_server(
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+    settings: ServiceSettings | None = None,
+    *,
+    log_level: str = "info",
+    **overrides: Any,
+) -> None:
+    """Serve the kmseg HTTP service with uvicorn until interrupted.
+
+    Parameters
+    ----------
+    host : str
+        Address to listen on; the default 127.0.0.1 serves this machine only.
+        Use 0.0.0.0 to serve the network.
+    port : int
+        TCP port (default 5000).
+    workers : int
+        Server processes; each has its own pool of ``settings.pool_size`` threads.
+    settings : ServiceSettings, optional
+        Limits and sizes; by default read from ``KMSEG_*`` environment variables.
+    log_level : str
+        uvicorn's log level.
+    **overrides
+        Settings to change, by field name (``max_pixels=...``, ``pool_size=...``)
+        or ``max_upload_mb`` in MiB; ``None`` values are ignored.
+
+    Raises
+    ------
+    InvalidParameterError
+        For a bad port, worker count or setting.
+    """
+    import uvicorn
+
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise InvalidParameterError(f"port must be a whole number from 0 to 65535, got {port!r}", param="port")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+        raise InvalidParameterError(
+            f"workers must be a whole number from 1 to 64, got {workers!r}", param="workers"
+        )
+    base = settings if settings is not None else ServiceSettings.from_env()
+    final = base.replace(**overrides)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "limit_concurrency": final.max_connections,
+        "timeout_keep_alive": 5,
+        "server_header": False,
+        "proxy_headers": False,
+    }
+    if workers == 1:
+        from ._app import create_app
+
+        uvicorn.run(create_app(final), **options)
+        return
+    # Worker processes build their own app from the environment.
+    os.environ.update(final.to_env())
+    uvicorn.run("kmseg.api:create_app", factory=True, workers=workers, **options)

@@ -1,0 +1,189 @@
+"""Settings of the HTTP service: named limits with defaults, also read from env vars."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import DEFAULT_LIMITS, InvalidParameterError
+
+__all__ = ["ENV_PREFIX", "ServiceSettings"]
+
+ENV_PREFIX = "KMSEG_"
+_MIB = 1024 * 1024
+
+
+_RANGES: dict[str, tuple[type, float, float]] = {
+    "max_upload_bytes": (int, 1, 2**40),
+    "max_pixels": (int, 1, 2**40),
+    "max_k": (int, 1, DEFAULT_LIMITS.max_k),
+    "max_iter": (int, 1, DEFAULT_LIMITS.max_iter),
+    "pool_size": (int, 1, 1024),
+    "queue_size": (int, 0, 100_000),
+    "processing_timeout": (float, 0.001, 86_400),
+    "read_timeout": (float, 0.001, 86_400),
+    "retry_after": (int, 0, 86_400),
+    "max_connections": (int, 1, 1_000_000),
+}
+
+
+def _default_pool_size() -> int:
+    return max(1, 2 * (os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Limits and sizes of the HTTP service.
+
+    Every field can also be set from an environment variable named
+    ``KMSEG_`` + the field name in upper case (``KMSEG_MAX_PIXELS``,
+    ``KMSEG_POOL_SIZE`` ...); the upload limit is also read in megabytes
+    (MiB) from ``KMSEG_MAX_UPLOAD_MB``.
+
+    Attributes
+    ----------
+    max_upload_bytes : int
+        Largest request body accepted; a larger one is answered 413 as soon as
+        the limit is passed (default 25 MiB).
+    max_pixels : int
+        Largest image (width x height), checked from the image header before
+        decoding (default 50 MP); a larger one is answered 413.
+    max_k : int
+        Largest number of clusters a request may ask for (1..256).
+    max_iter : int
+        Largest number of k-means iterations a request may ask for.
+    pool_size : int
+        Threads that decode, cluster and encode at the same time
+        (default 2 x CPU cores).
+    queue_size : int
+        Requests that may wait for a free thread; past ``pool_size +
+        queue_size`` requests in progress, new ones get 503 + Retry-After.
+    processing_timeout : float
+        Seconds a request may wait for and spend in the pool before it is
+        answered 503 (default 10).
+    read_timeout : float
+        Seconds within which the whole request body must have arrived;
+        slower uploads are answered 408 (default 30).
+    retry_after : int
+        Seconds advertised in the ``Retry-After`` header of 503 answers.
+    max_connections : int
+        Connections (and so requests) one server process serves at once;
+        uvicorn answers 503 past it. Bounds memory held by uploads.
+    """
+
+    max_upload_bytes: int = DEFAULT_LIMITS.max_upload_bytes
+    max_pixels: int = DEFAULT_LIMITS.max_pixels
+    max_k: int = DEFAULT_LIMITS.max_k
+    max_iter: int = DEFAULT_LIMITS.max_iter
+    pool_size: int = field(default_factory=_default_pool_size)
+    queue_size: int = 16
+    processing_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retry_after: int = 2
+    max_connections: int = 64
+
+    def __post_init__(self) -> None:
+        for name, (kind, low, high) in _RANGES.items():
+            value = getattr(self, name)
+            ok = not isinstance(value, bool) and isinstance(value, (int, float))
+            if ok and kind is int:
+                ok = float(value).is_integer()
+            if not ok or not low <= value <= high:
+                what = "a whole number" if kind is int else "a number"
+                raise InvalidParameterError(
+                    f"{name} must be {what} from {low} to {high}, got {value!r}", param=name
+                )
+            if kind is int:
+                object.__setattr__(self, name, int(value))
+
+    @property
+    def capacity(self) -> int:
+        """Requests that may be in the pool (running or waiting) at once."""
+        return self.pool_size + self.queue_size
+
+    @property
+    def max_upload_mb(self) -> float:
+        """The upload limit in MiB."""
+        return self.max_upload_bytes / _MIB
+
+    def replace(self, **changes: Any) -> ServiceSettings:
+        """Return a copy with some fields changed.
+
+        Besides the field names, ``max_upload_mb`` (MiB) is accepted; ``None``
+        values are ignored, so command-line options can be passed as they are.
+
+        Raises
+        ------
+        InvalidParameterError
+            For an unknown name or a value out of range.
+        """
+        changes = {key: value for key, value in changes.items() if value is not None}
+        if "max_upload_mb" in changes:
+            changes["max_upload_bytes"] = _mb_to_bytes(changes.pop("max_upload_mb"))
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise InvalidParameterError(
+                f"unknown service setting {unknown[0]!r}; known: {', '.join(sorted(names))}",
+                param=unknown[0],
+            )
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """Read settings from ``KMSEG_*`` environment variables.
+
+        Parameters
+        ----------
+        environ : mapping, optional
+            Where to read; ``os.environ`` by default.
+
+        Raises
+        ------
+        InvalidParameterError
+            When a variable is not a number or out of range (the message
+            names the variable).
+        """
+        env = os.environ if environ is None else environ
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in env:
+                changes[f.name] = _parse_number(key, env[key], f.name)
+        mb_key = ENV_PREFIX + "MAX_UPLOAD_MB"
+        if mb_key in env and "max_upload_bytes" not in changes:
+            changes["max_upload_bytes"] = _mb_to_bytes(_parse_number(mb_key, env[mb_key], "max_upload_mb"))
+        try:
+            return cls().replace(**changes)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(
+                f"environment variable {ENV_PREFIX}{(exc.param or '').upper()}: {exc}",
+                param=exc.param,
+            ) from None
+
+    def to_env(self) -> dict[str, str]:
+        """The ``KMSEG_*`` variables that make :meth:`from_env` rebuild these settings."""
+        return {
+            ENV_PREFIX + f.name.upper(): repr(getattr(self, f.name)) for f in dataclasses.fields(self)
+        }
+
+
+def _parse_number(key: str, text: str, param: str) -> int | float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidParameterError(
+            f"environment variable {key} must be a number, got {text!r}", param=param
+        ) from None
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def _mb_to_bytes(mb: float) -> int:
+    if isinstance(mb, bool) or not isinstance(mb, (int, float)) or not 0 < mb <= 2**20:
+        raise InvalidParameterError(
+            f"max_upload_mb must be a number of MiB above 0, got {mb!r}", param="max_upload_mb"
+        )
+    return max(1, int(mb * _MIB))

@@ -1,0 +1,167 @@
+"""The blocking jobs the pool runs: decode, segment, encode; all through kmseg's API."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import kmseg
+
+__all__ = [
+    "MEDIA_TYPES",
+    "PageResult",
+    "RunParams",
+    "RunResult",
+    "job_image",
+    "job_labels",
+    "job_page",
+    "job_summary",
+]
+
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+PAGE_PALETTE_FORMATS = ("json", "gpl", "css", "txt")
+_PALETTE_MEDIA = {"json": "application/json", "gpl": "text/plain", "css": "text/css", "txt": "text/plain"}
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """What a request asked for (already validated)."""
+
+    k: int
+    max_iter: int
+    color_space: str = "rgb"
+    seed: int | None = None
+    format: str = "png"
+
+
+@dataclass
+class RunResult:
+    """What a job hands back: the segmentation, the encoded bytes, the figures."""
+
+    segmentation: kmseg.Segmentation
+    summary: dict[str, Any]
+    data: bytes = b""
+    server_seconds: float = 0.0
+
+
+@dataclass
+class PageResult:
+    """Everything the result page shows, as data: URIs."""
+
+    summary: dict[str, Any]
+    original_uri: str
+    segmented_uri: str
+    labels_uri: str
+    palette_uris: dict[str, str] = field(default_factory=dict)
+    filename_stem: str = "image"
+    server_seconds: float = 0.0
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def clean_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """Make ``Segmentation.summary()`` strictly JSON: non-finite floats become ``None``."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if isinstance(value, (list, tuple)):
+            out[key] = [_finite(v) for v in value]
+        else:
+            out[key] = _finite(value)
+    return out
+
+
+def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
+    loaded = kmseg.load_image(data, max_pixels=max_pixels)
+    return _segment_loaded(loaded, params, max_pixels)
+
+
+def _segment_loaded(
+    loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int
+) -> kmseg.Segmentation:
+    return kmseg.segment(
+        loaded,
+        params.k,
+        max_iter=params.max_iter,
+        seed=params.seed,
+        color_space=params.color_space,
+        max_pixels=max_pixels,
+    )
+
+
+def _labels_png(seg: kmseg.Segmentation) -> bytes:
+    buffer = io.BytesIO()
+    seg.label_image().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+    """Segment the upload and encode the segmented image in ``params.format``."""
+    start = time.perf_counter()
+    seg = _segment(data, params, max_pixels)
+    encoded = seg.to_bytes(params.format)
+    summary = clean_summary(seg.summary())
+    return RunResult(seg, summary, encoded, time.perf_counter() - start)
+
+
+def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+    """Segment the upload and encode its label map as a greyscale PNG."""
+    start = time.perf_counter()
+    seg = _segment(data, params, max_pixels)
+    encoded = _labels_png(seg)
+    summary = clean_summary(seg.summary())
+    return RunResult(seg, summary, encoded, time.perf_counter() - start)
+
+
+def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+    """Segment the upload and gather its figures only."""
+    start = time.perf_counter()
+    seg = _segment(data, params, max_pixels)
+    summary = clean_summary(seg.summary())
+    return RunResult(seg, summary, b"", time.perf_counter() - start)
+
+
+def _data_uri(media_type: str, payload: bytes) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(payload).decode('ascii')}"
+
+
+def _preview(loaded: kmseg.LoadedImage) -> tuple[str, bytes]:
+    """The decoded upload re-encoded for display: no metadata, what was clustered."""
+    image = loaded.to_pil()
+    buffer = io.BytesIO()
+    if image.mode == "RGBA":
+        image.save(buffer, format="PNG")
+        return "image/png", buffer.getvalue()
+    image.save(buffer, format="JPEG", quality=90)
+    return "image/jpeg", buffer.getvalue()
+
+
+def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str) -> PageResult:
+    """Everything the browser result page needs, encoded as data: URIs."""
+    start = time.perf_counter()
+    loaded = kmseg.load_image(data, max_pixels=max_pixels)
+    seg = _segment_loaded(loaded, params, max_pixels)
+    summary = clean_summary(seg.summary())
+    preview_type, preview = _preview(loaded)
+    palette_uris = {
+        fmt: _data_uri(_PALETTE_MEDIA[fmt], kmseg.palette_bytes(seg.palette, seg.counts, fmt))
+        for fmt in PAGE_PALETTE_FORMATS
+        if fmt in kmseg.PALETTE_FORMATS
+    }
+    stem = (filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0] or "image")[:60]
+    return PageResult(
+        summary=summary,
+        original_uri=_data_uri(preview_type, preview),
+        segmented_uri=_data_uri("image/png", seg.to_bytes("png")),
+        labels_uri=_data_uri("image/png", _labels_png(seg)),
+        palette_uris=palette_uris,
+        filename_stem=stem,
+        server_seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,106 @@
+"""The web app's computations on top of kmseg's public API (no Streamlit import).
+
+The Streamlit script caches these through :mod:`kmseg.app._cache`; here they
+are plain functions so tests can call them directly.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+import kmseg
+
+from ._state import download_name
+from ._views import downscale_index
+
+__all__ = ["Download", "downloads", "image_array", "inertia_curve", "label_png"]
+
+
+def image_array(loaded: kmseg.LoadedImage) -> np.ndarray:
+    """The decoded pixels as one array: (H, W, 3), or (H, W, 4) with alpha."""
+    if loaded.alpha is None:
+        return loaded.rgb
+    return np.dstack([loaded.rgb, loaded.alpha])
+
+
+def inertia_curve(
+    loaded: kmseg.LoadedImage,
+    ks: Sequence[int],
+    *,
+    max_iter: int,
+    color_space: str,
+    seed: int,
+    sample_pixels: int,
+) -> list[dict[str, float | int]]:
+    """Inertia for each K in ``ks``, to help choose K.
+
+    The image is first scaled down (nearest neighbour) to at most
+    ``sample_pixels`` pixels; each inertia is then multiplied by the ratio
+    of the full pixel count to the sample's, so the numbers are on the same
+    scale as the full run's inertia.
+
+    Returns
+    -------
+    list of dict
+        One row per K with keys ``"K"``, ``"inertia"`` and ``"found"`` (the
+        number of clusters actually found).
+    """
+    array = image_array(loaded)
+    h, w = array.shape[:2]
+    if h * w > sample_pixels:
+        side = max(1, math.floor(max(h, w) * math.sqrt(sample_pixels / (h * w))))
+        array = downscale_index(array, side)
+    ratio = (h * w) / (array.shape[0] * array.shape[1])
+    rows: list[dict[str, float | int]] = []
+    for k in ks:
+        seg = kmseg.segment(array, int(k), max_iter=max_iter, color_space=color_space, seed=seed)
+        rows.append({"K": int(k), "inertia": float(seg.inertia) * ratio, "found": int(seg.k)})
+    return rows
+
+
+def label_png(seg: kmseg.Segmentation) -> bytes:
+    """The label map (pixel value = cluster number) as PNG bytes."""
+    buf = io.BytesIO()
+    seg.label_image().save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download button: what it is called and how to make its bytes."""
+
+    key: str
+    label: str
+    file_name: str
+    mime: str
+    make: Callable[[], bytes]
+
+
+def downloads(seg: kmseg.Segmentation, source_name: str) -> list[Download]:
+    """Every download the app offers for a (possibly recoloured) result.
+
+    The bytes are made lazily by each ``make`` so a rerun that nobody
+    downloads from costs nothing; all of them follow ``seg``'s palette.
+    """
+    tag = f"k{seg.k}"
+    name = lambda kind, ext: download_name(source_name, kind, ext)  # noqa: E731
+    items = [
+        Download("png", "Segmented image (PNG)", name(tag, "png"), "image/png",
+                 lambda: seg.to_bytes("png")),
+        Download("jpeg", "JPEG", name(tag, "jpg"), "image/jpeg",
+                 lambda: seg.to_bytes("jpeg", quality=92)),
+        Download("webp", "WebP", name(tag, "webp"), "image/webp",
+                 lambda: seg.to_bytes("webp")),
+        Download("labels", "Label map (PNG)", name(f"{tag}-labels", "png"), "image/png",
+                 lambda: label_png(seg)),
+        Download("json", "Palette (JSON)", name(f"{tag}-palette", "json"), "application/json",
+                 lambda: kmseg.palette_bytes(seg.palette, seg.counts, "json")),
+        Download("gpl", "Palette (GIMP .gpl)", name(f"{tag}-palette", "gpl"), "text/plain",
+                 lambda: kmseg.palette_bytes(seg.palette, seg.counts, "gpl")),
+    ]
+    return items

@@ -1,0 +1,165 @@
+"""Settings and small bits of state logic for the web app (no Streamlit import).
+
+The app reads its limits from environment variables, which
+:func:`kmseg.app.run_app` sets from its arguments:
+
+``KMSEG_MAX_UPLOAD_MB``
+    Largest upload in megabytes (decimal fractions allowed).
+``KMSEG_MAX_PIXELS``
+    Largest image in pixels (width x height), checked from the header before
+    the image is decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+
+from kmseg import DEFAULT_LIMITS
+
+__all__ = [
+    "ENV_MAX_PIXELS",
+    "ENV_MAX_UPLOAD_MB",
+    "AppSettings",
+    "digest",
+    "download_name",
+    "format_bytes",
+    "format_pixels",
+    "settings_from_env",
+    "sync_pair",
+]
+
+ENV_MAX_UPLOAD_MB = "KMSEG_MAX_UPLOAD_MB"
+ENV_MAX_PIXELS = "KMSEG_MAX_PIXELS"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Limits and display sizes of one running app.
+
+    Attributes
+    ----------
+    max_upload_bytes : int
+        Uploads larger than this are refused with a message.
+    max_pixels : int
+        Images with more pixels are refused (checked from the header).
+    preview_side : int
+        Longest side, in pixels, of the images shown in the page; downloads
+        are always full size.
+    curve_pixels : int
+        The inertia-against-K chart clusters a copy of the image scaled down
+        to at most this many pixels.
+    """
+
+    max_upload_bytes: int = DEFAULT_LIMITS.max_upload_bytes
+    max_pixels: int = DEFAULT_LIMITS.max_pixels
+    preview_side: int = 1000
+    curve_pixels: int = 120_000
+
+    @property
+    def max_upload_mb(self) -> int:
+        """The upload limit rounded up to whole megabytes (Streamlit's unit)."""
+        return max(1, math.ceil(self.max_upload_bytes / MB))
+
+    def limits_text(self) -> str:
+        """One line telling the user the limits and how to change them."""
+        return (
+            f"Limits: files up to {format_bytes(self.max_upload_bytes)}, images up to "
+            f"{format_pixels(self.max_pixels)}. Change them with `kmseg app` options or "
+            f"the environment variables `{ENV_MAX_UPLOAD_MB}` and `{ENV_MAX_PIXELS}`."
+        )
+
+
+def _positive(raw: str, kind: type) -> float | int | None:
+    try:
+        value = kind(raw.strip().replace("_", ""))
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return value
+
+
+def settings_from_env(environ: Mapping[str, str]) -> tuple[AppSettings, list[str]]:
+    """Build :class:`AppSettings` from environment variables.
+
+    Parameters
+    ----------
+    environ : mapping
+        Usually ``os.environ``.
+
+    Returns
+    -------
+    settings : AppSettings
+    problems : list of str
+        One message per variable that was set but unusable (its default is
+        used instead), for the app to show.
+    """
+    problems: list[str] = []
+    kwargs: dict[str, int] = {}
+    raw = environ.get(ENV_MAX_UPLOAD_MB)
+    if raw:
+        mb = _positive(raw, float)
+        if mb is None:
+            problems.append(f"{ENV_MAX_UPLOAD_MB}={raw!r} is not a positive number; using the default.")
+        else:
+            kwargs["max_upload_bytes"] = max(1, int(mb * MB))
+    raw = environ.get(ENV_MAX_PIXELS)
+    if raw:
+        px = _positive(raw, int)
+        if px is None:
+            problems.append(f"{ENV_MAX_PIXELS}={raw!r} is not a positive whole number; using the default.")
+        else:
+            kwargs["max_pixels"] = int(px)
+    return AppSettings(**kwargs), problems
+
+
+def format_bytes(n: int) -> str:
+    """``26214400`` -> ``"25 MB"``; sizes below 1 MB in KB, always binary units."""
+    if n >= MB:
+        return f"{n / MB:.3g} MB"
+    if n >= 1024:
+        return f"{n / 1024:.3g} KB"
+    return f"{n} bytes"
+
+
+def format_pixels(n: int) -> str:
+    """``50_000_000`` -> ``"50 MP (50,000,000 pixels)"``."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.3g} MP ({n:,} pixels)"
+    return f"{n:,} pixels"
+
+
+def digest(data: bytes) -> str:
+    """A short, stable key for the content of an upload (SHA-256 prefix)."""
+    return hashlib.sha256(data).hexdigest()[:20]
+
+
+def download_name(source_name: str, tag: str, ext: str) -> str:
+    """File name for a download: ``"photo.jpg"`` -> ``"photo-k8.png"``.
+
+    The stem is reduced to letters, digits, ``-``, ``_`` and ``.`` so the
+    name is safe on every file system.
+    """
+    stem = source_name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "image"
+    return f"{stem}-{tag}.{ext.lstrip('.')}"
+
+
+def sync_pair(state: MutableMapping[str, int], src: str, dst: str, dst_max: int | None = None) -> None:
+    """Copy the value of widget ``src`` into widget ``dst`` (a callback body).
+
+    Used to keep a slider (usual range) and a number box (full range) for
+    the same parameter in step. ``dst_max`` clamps the copied value to the
+    range of ``dst``.
+    """
+    value = int(state[src])
+    if dst_max is not None:
+        value = min(value, dst_max)
+    state[dst] = value

@@ -1,0 +1,783 @@
+"""Segment many images: find them, plan their outputs, run them on an executor.
+
+This is the engine behind ``kmseg segment`` with several inputs, usable on its
+own from Python. Every image is one call of :func:`process_item`, a picklable
+top-level function that loads, segments and saves through the public kmseg
+API, so any :class:`concurrent.futures.Executor` can run it: the default is a
+local process pool. Errors are collected per image and returned as
+:class:`ItemResult` objects; nothing here prints.
+
+Examples
+--------
+>>> from kmseg.batch import segment_many
+>>> results = segment_many(["photos/"], "out/", 8, jobs=2)  # doctest: +SKIP
+>>> [(r.source, r.status, r.reason) for r in results]        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_NAME",
+    "BatchInterrupted",
+    "InputFile",
+    "ItemJob",
+    "ItemResult",
+    "OutputPlan",
+    "SegmentParams",
+    "default_jobs",
+    "find_images",
+    "image_extensions",
+    "plan_jobs",
+    "process_item",
+    "run_jobs",
+    "run_jobs_inline",
+    "segment_many",
+]
+
+#: Default output name pattern; ``{ext}`` is the extension of the output format.
+DEFAULT_NAME = "{stem}-k{k}.{ext}"
+_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_GLOB_CHARS = frozenset("*?[")
+
+ProgressCallback = Callable[["ItemResult", int, int], None]
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """The clustering parameters of :func:`kmseg.segment`, shared by a batch."""
+
+    k: int
+    max_iter: int = 300
+    tol: float = 1e-4
+    n_init: int | None = None
+    seed: int | None = None
+    color_space: str = "rgb"
+    max_pixels: int | None = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`kmseg.segment` (everything but ``k``)."""
+        return {
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+            "n_init": self.n_init,
+            "seed": self.seed,
+            "color_space": self.color_space,
+            "max_pixels": self.max_pixels,
+        }
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An image file to segment and the sub-folder its outputs go to.
+
+    ``subdir`` is the file's folder relative to the directory argument it was
+    found in (``""`` for files named directly or matched by a pattern), so a
+    recursive run mirrors the input tree in the output folder.
+    """
+
+    path: str
+    subdir: str = ""
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one image's outputs go; ``None`` means "not requested".
+
+    ``masks`` is a path pattern with an ``{i}`` field for the cluster index.
+    """
+
+    image: str | None = None
+    format: str | None = None
+    quality: int | None = None
+    labels: str | None = None
+    palette: str | None = None
+    palette_format: str | None = None
+    masks: str | None = None
+
+    def mask_path(self, i: int, k: int) -> str:
+        """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
+        assert self.masks is not None
+        return self.masks.format(i=f"{i:0{len(str(max(k - 1, 1)))}d}")
+
+    def paths(self, k: int) -> list[str]:
+        """Every single-file output, plus the mask of cluster 0 (written last)."""
+        out = [p for p in (self.labels, self.palette, self.image) if p]
+        if self.masks:
+            out.append(self.mask_path(0, k))
+        return out
+
+
+@dataclass(frozen=True)
+class ItemJob:
+    """Everything one worker needs for one image (picklable)."""
+
+    source: str
+    params: SegmentParams
+    plan: OutputPlan
+    figures: bool = True
+
+
+@dataclass
+class ItemResult:
+    """The outcome of one image.
+
+    Attributes
+    ----------
+    source : str
+        The input path.
+    status : str
+        ``"done"``, ``"skipped"`` (outputs already there), ``"failed"`` or
+        ``"cancelled"`` (not started because the run was interrupted).
+    reason : str or None
+        One line saying why it failed or was skipped.
+    outputs : dict
+        Paths written (or found, when skipped): keys ``image``, ``labels``,
+        ``palette`` (str) and ``masks`` (list of str).
+    summary : dict or None
+        :meth:`kmseg.Segmentation.summary` figures when done.
+    seconds : float
+        Wall time spent on the image in the worker.
+    detail : str or None
+        Traceback of an unexpected error, for ``--debug``.
+    """
+
+    source: str
+    status: str
+    reason: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    seconds: float = 0.0
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict: input, status, reason, outputs and the figures."""
+        out: dict[str, Any] = {
+            "input": self.source,
+            "status": self.status,
+            "reason": self.reason,
+            "outputs": self.outputs,
+        }
+        if self.summary:
+            out.update({k: _json_safe(v) for k, v in self.summary.items()})
+        out["seconds"] = round(self.seconds, 4)
+        return out
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a batch; ``results`` holds what was finished.
+
+    Items never started have status ``"cancelled"``. Running items were
+    allowed to finish, so no output is half-written.
+    """
+
+    def __init__(self, results: list[ItemResult]):
+        super().__init__("interrupted")
+        self.results = results
+
+
+# --------------------------------------------------------------------- finding
+
+
+def image_extensions() -> frozenset[str]:
+    """File extensions (lower case, with dot) of the formats kmseg opens."""
+    from PIL import Image
+
+    import kmseg
+
+    Image.init()
+    wanted = set(kmseg.INPUT_FORMATS)
+    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in wanted)
+
+
+def find_images(
+    inputs: Iterable[str | os.PathLike[str]], *, recursive: bool = False
+) -> tuple[list[InputFile], list[ItemResult]]:
+    """Expand files, directories and glob patterns into image files.
+
+    Files named directly or matched by a pattern are always tried, whatever
+    their extension; inside a directory only files with an image extension
+    are taken (hidden files are ignored), with sub-directories when
+    ``recursive``.
+
+    Returns
+    -------
+    files : list of InputFile
+        In argument order, each path once.
+    missing : list of ItemResult
+        A failed result for every argument that matched nothing.
+    """
+    exts: frozenset[str] | None = None
+    files: list[InputFile] = []
+    missing: list[ItemResult] = []
+    seen: set[str] = set()
+
+    def add(path: str, subdir: str = "") -> None:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            files.append(InputFile(path, subdir))
+
+    for raw in inputs:
+        arg = os.fspath(raw)
+        if os.path.isdir(arg):
+            if exts is None:
+                exts = image_extensions()
+            found = _scan_dir(arg, exts, recursive)
+            if not found:
+                missing.append(ItemResult(arg, "failed", "no images in this directory"
+                                          + ("" if recursive else " (use --recursive for sub-folders)")))
+            for path, subdir in found:
+                add(path, subdir)
+        elif os.path.exists(arg) or os.path.islink(arg):
+            add(arg)
+        elif _GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(arg, recursive=recursive))
+            matches = [m for m in matches if os.path.isfile(m)]
+            if not matches:
+                missing.append(ItemResult(arg, "failed", "pattern matches no files"))
+            for m in matches:
+                add(m)
+        else:
+            missing.append(ItemResult(arg, "failed", "no such file or directory"))
+    return files, missing
+
+
+def _scan_dir(root: str, exts: frozenset[str], recursive: bool) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        rel = os.path.relpath(dirpath, root)
+        for name in sorted(filenames):
+            if name.startswith(".") or os.path.splitext(name)[1].lower() not in exts:
+                continue
+            found.append((os.path.join(dirpath, name), "" if rel == "." else rel))
+    return found
+
+
+# -------------------------------------------------------------------- planning
+
+
+def output_format(name: str, format: str | None) -> str:
+    """The output format: ``format`` if given, else from the name's extension."""
+    import kmseg
+
+    if format is not None:
+        return kmseg.normalize_format(format)
+    suffix = os.path.splitext(name)[1]
+    if not suffix:
+        raise kmseg.InvalidParameterError(
+            f"cannot tell the image format from {name!r}: end it with .png, .jpg or .webp, "
+            "or give --format", param="format")
+    return kmseg.normalize_format(suffix)
+
+
+def plan_jobs(
+    files: Sequence[InputFile],
+    output_dir: str | os.PathLike[str],
+    params: SegmentParams,
+    *,
+    name: str = DEFAULT_NAME,
+    format: str | None = None,
+    quality: int | None = None,
+    labels_dir: str | os.PathLike[str] | None = None,
+    palette_dir: str | os.PathLike[str] | None = None,
+    palette_format: str = "json",
+    masks_dir: str | os.PathLike[str] | None = None,
+    figures: bool = True,
+) -> tuple[list[ItemJob], list[ItemResult]]:
+    """Decide every output path of every input.
+
+    Output names come from ``name`` (fields ``{stem}``, ``{name}``, ``{k}``,
+    ``{ext}``), inside ``output_dir`` plus the input's ``subdir``. Label maps
+    are ``{stem}-k{k}-labels.png``, palettes ``{stem}-k{k}-palette.<fmt>``
+    and masks ``{stem}-k{k}-mask-<i>.png`` in their own folders. Inputs that
+    are outputs of another input of the same run (left by an earlier run in
+    the same folder) are left out.
+
+    Returns
+    -------
+    jobs : list of ItemJob
+    conflicts : list of ItemResult
+        Failed results for inputs whose output would overwrite an input or
+        another input's output.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        A bad pattern, format or palette format (a usage error: nothing ran).
+    """
+    import kmseg
+
+    fmt = kmseg.normalize_format(format) if format else None
+    pal_fmt = palette_format.lower().lstrip(".")
+    if pal_fmt not in kmseg.PALETTE_FORMATS:
+        raise kmseg.InvalidParameterError(
+            f"palette format must be one of {', '.join(kmseg.PALETTE_FORMATS)}, got {palette_format!r}",
+            param="palette_format")
+    dirs = (os.fspath(output_dir), labels_dir and os.fspath(labels_dir),
+            palette_dir and os.fspath(palette_dir), masks_dir and os.fspath(masks_dir))
+    planned = [ItemJob(os.fspath(f.path), params, _plan_one(f, params.k, name, fmt, quality, pal_fmt, *dirs),
+                       figures) for f in files]
+    produced: dict[str, int] = {}
+    for n, job in enumerate(planned):
+        for path in job.plan.paths(params.k):
+            produced.setdefault(os.path.realpath(path), n)
+    planned = [job for n, job in enumerate(planned)
+               if produced.get(os.path.realpath(job.source), n) == n]
+    inputs_real = {os.path.realpath(job.source) for job in planned}
+    owner: dict[str, str] = {}
+    jobs: list[ItemJob] = []
+    conflicts: list[ItemResult] = []
+    for job in planned:
+        reason = check_job(job, inputs_real, owner)
+        if reason:
+            conflicts.append(ItemResult(job.source, "failed", reason))
+        else:
+            jobs.append(job)
+    return jobs, conflicts
+
+
+def _plan_one(f: InputFile, k: int, name: str, fmt: str | None, quality: int | None, pal_fmt: str,
+              output_dir: str, labels_dir: str | None, palette_dir: str | None,
+              masks_dir: str | None) -> OutputPlan:
+    import kmseg
+
+    p = Path(f.path)
+    fields = {"stem": p.stem, "name": p.name, "k": k, "ext": _FORMAT_EXT[fmt or "png"]}
+    try:
+        filename = name.format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise kmseg.InvalidParameterError(
+            f"bad name pattern {name!r} ({exc}); use the fields {{stem}}, {{name}}, {{k}}, {{ext}}",
+            param="name") from None
+    if not filename or filename.endswith(("/", os.sep)):
+        raise kmseg.InvalidParameterError(f"bad name pattern {name!r}", param="name")
+    base = f"{p.stem}-k{k}"
+    return OutputPlan(
+        image=os.path.join(output_dir, f.subdir, filename),
+        format=output_format(filename, fmt),
+        quality=quality,
+        labels=os.path.join(labels_dir, f.subdir, f"{base}-labels.png") if labels_dir else None,
+        palette=os.path.join(palette_dir, f.subdir, f"{base}-palette.{pal_fmt}") if palette_dir else None,
+        palette_format=pal_fmt if palette_dir else None,
+        masks=os.path.join(masks_dir, f.subdir, f"{base}-mask-{{i}}.png") if masks_dir else None,
+    )
+
+
+def check_job(job: ItemJob, inputs_real: set[str], owner: dict[str, str]) -> str | None:
+    """Why ``job`` must not run (an output is an input or taken), or None.
+
+    ``owner`` maps real output paths already claimed to their input and is
+    updated when the job is accepted.
+    """
+    k = job.params.k
+    paths = job.plan.paths(k)
+    if job.plan.masks:
+        paths += [job.plan.mask_path(i, k) for i in range(1, k)]
+    reals = [os.path.realpath(p) for p in paths]
+    for path, real in zip(paths, reals):
+        if real in inputs_real:
+            return f"output {path} would overwrite an input; choose another output name or folder"
+        if real in owner:
+            return (f"output {path} would also be written for {owner[real]}; "
+                    "put {name} in the name pattern or use another folder")
+    for real in reals:
+        owner[real] = job.source
+    return None
+
+
+def outputs_exist(job: ItemJob) -> bool:
+    """Whether every requested output of ``job`` is already on disk."""
+    return all(os.path.isfile(p) for p in job.plan.paths(job.params.k))
+
+
+# --------------------------------------------------------------------- working
+
+
+def process_item(job: ItemJob) -> ItemResult:
+    """Load, segment and save one image; never raises for a bad image.
+
+    Outputs are written atomically, extras first, the masks from the last
+    cluster to the first and the segmented image last, so that a run stopped
+    half-way leaves no partial file and an image counts as finished exactly
+    when all its outputs exist.
+    """
+    import kmseg
+
+    start = time.perf_counter()
+    try:
+        seg = kmseg.segment(job.source, job.params.k, **job.params.as_kwargs())
+        outputs = _write_outputs(seg, job)
+        summary = seg.summary() if job.figures else _cheap_summary(seg)
+        return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
+    except kmseg.KmsegError as exc:
+        reason, detail = str(exc), None
+        if reason.startswith(f"{job.source}: "):  # the path is shown beside the reason anyway
+            reason = reason[len(job.source) + 2:]
+    except MemoryError:
+        reason, detail = "out of memory; try a smaller --max-pixels or fewer --jobs", None
+    except OSError as exc:
+        reason, detail = _os_reason(exc), None
+    except Exception as exc:  # an unexpected bug: report it, keep the batch going
+        reason = f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)"
+        detail = traceback.format_exc()
+    return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail)
+
+
+def _write_outputs(seg: Any, job: ItemJob) -> dict[str, Any]:
+    import kmseg
+
+    plan = job.plan
+    outputs: dict[str, Any] = {}
+    for path in (plan.labels, plan.palette, plan.image, plan.masks):
+        if path:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    if plan.labels:
+        outputs["labels"] = os.fspath(seg.save_labels(plan.labels))
+    if plan.palette:
+        data = kmseg.palette_bytes(seg.palette, seg.counts, plan.palette_format)
+        outputs["palette"] = os.fspath(kmseg.atomic_write(plan.palette, data))
+    if plan.masks:
+        masks = [plan.mask_path(i, job.params.k) for i in range(seg.k)]
+        for i in reversed(range(seg.k)):
+            kmseg.atomic_write(masks[i], _mask_png(seg, i))
+        outputs["masks"] = masks
+    if plan.image:
+        outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality))
+    return outputs
+
+
+def _mask_png(seg: Any, i: int) -> bytes:
+    """Black/white PNG of cluster ``i`` carrying the run's metadata."""
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in seg.metadata().items():
+        info.add_text(key, value)
+    info.add_text("kmseg-mask", str(i))
+    buf = io.BytesIO()
+    Image.fromarray(seg.mask(i)).convert("1").save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def _cheap_summary(seg: Any) -> dict[str, Any]:
+    """The figures of :meth:`Segmentation.summary` that cost next to nothing (no ΔE)."""
+    psnr = float(seg.psnr)
+    return {
+        "k_requested": seg.k_requested, "k": seg.k, "width": seg.width, "height": seg.height,
+        "color_space": seg.color_space, "seed": seg.seed, "inertia": float(seg.inertia),
+        "psnr": None if psnr == float("inf") else round(psnr, 4),
+        "n_iter": seg.n_iter, "converged": bool(seg.converged), "seconds": round(seg.seconds, 4),
+    }
+
+
+def _os_reason(exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    return f"{what}: {exc.filename}" if exc.filename else what
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is handled by the parent, which lets running items finish."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# --------------------------------------------------------------------- running
+
+
+def default_jobs() -> int:
+    """Number of CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _split_skipped(
+    jobs: Sequence[ItemJob], overwrite: bool, record: Callable[[int, ItemResult], None]
+) -> list[int]:
+    """Record the jobs whose outputs all exist as skipped; return the others' indices."""
+    todo: list[int] = []
+    for i, job in enumerate(jobs):
+        if not overwrite and outputs_exist(job):
+            plan = job.plan
+            found: dict[str, Any] = {key: path for key, path in
+                                     (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette))
+                                     if path}
+            record(i, ItemResult(job.source, "skipped", "outputs exist (use --overwrite to redo)", found))
+        else:
+            todo.append(i)
+    return todo
+
+
+class _Recorder:
+    def __init__(self, total: int, progress: ProgressCallback | None):
+        self.results: list[ItemResult | None] = [None] * total
+        self.finished = 0
+        self.progress = progress
+
+    def __call__(self, i: int, result: ItemResult) -> None:
+        self.results[i] = result
+        self.finished += 1
+        if self.progress is not None:
+            self.progress(result, self.finished, len(self.results))
+
+    def final(self, jobs: Sequence[ItemJob]) -> list[ItemResult]:
+        return [r if r is not None else ItemResult(jobs[i].source, "cancelled", "not started (interrupted)")
+                for i, r in enumerate(self.results)]
+
+
+def run_jobs_inline(
+    jobs: Sequence[ItemJob], *, overwrite: bool = False, progress: ProgressCallback | None = None
+) -> list[ItemResult]:
+    """Run ``jobs`` one after the other in this process: no pool start-up.
+
+    Same contract as :func:`run_jobs`; the quickest way for one image.
+    """
+    record = _Recorder(len(jobs), progress)
+    try:
+        for i in _split_skipped(jobs, overwrite, record):
+            record(i, process_item(jobs[i]))
+    except KeyboardInterrupt:
+        raise BatchInterrupted(record.final(jobs)) from None
+    return record.final(jobs)
+
+
+def run_jobs(
+    jobs: Sequence[ItemJob],
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    max_in_flight: int | None = None,
+) -> list[ItemResult]:
+    """Run ``jobs`` and return one result per job, in order.
+
+    Jobs whose outputs all exist are skipped unless ``overwrite``. Without an
+    ``executor`` a process pool of ``workers`` (default: one per core) runs
+    them; its workers ignore SIGINT so that on Ctrl-C the running images
+    finish (atomic writes: never a half-written file), the others are
+    cancelled and :class:`BatchInterrupted` is raised with the results.
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called in this process as ``progress(result, finished, total)``
+        after every image, skipped ones included.
+    max_in_flight : int, optional
+        Most jobs submitted at once (default: twice the workers for the
+        local pool, all of them for a given executor).
+    """
+    record = _Recorder(len(jobs), progress)
+    todo = _split_skipped(jobs, overwrite, record)
+    if not todo:
+        return record.final(jobs)
+    own = executor is None
+    if own:
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = max(1, min(workers or default_jobs(), len(todo)))
+        executor = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
+        window = max_in_flight or 2 * workers
+    else:
+        window = max_in_flight or len(todo)
+    assert executor is not None
+    pending: dict[Future[ItemResult], int] = {}
+    queue = iter(todo)
+    try:
+        try:
+            _fill(executor, jobs, queue, pending, window)
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    record(i, _result_of(fut, jobs[i]))
+                _fill(executor, jobs, queue, pending, window)
+        except KeyboardInterrupt:
+            _drain(pending, jobs, record)
+            raise BatchInterrupted(record.final(jobs)) from None
+    finally:
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return record.final(jobs)
+
+
+def _fill(executor: Executor, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> None:
+    while len(pending) < window:
+        i = next(queue, None)
+        if i is None:
+            return
+        pending[executor.submit(process_item, jobs[i])] = i
+
+
+def _result_of(fut: Future[ItemResult], job: ItemJob) -> ItemResult:
+    try:
+        return fut.result()
+    except Exception as exc:  # the worker died (killed, out of memory) or could not be reached
+        from concurrent.futures.process import BrokenProcessPool
+
+        reason = ("the worker process died (out of memory?); try fewer --jobs or a smaller --max-pixels"
+                  if isinstance(exc, BrokenProcessPool) else f"worker error: {type(exc).__name__}: {exc}")
+        return ItemResult(job.source, "failed", reason, detail="".join(traceback.format_exception(exc)))
+
+
+def _drain(pending: dict, jobs: Sequence[ItemJob], record: Callable[[int, ItemResult], None]) -> None:
+    """After Ctrl-C: cancel what has not started, let running items finish.
+
+    A second Ctrl-C stops waiting; temporary files of unfinished writes are
+    then removed by the interrupted workers' atomic writes where possible.
+    """
+    for fut in list(pending):
+        if fut.cancel():
+            pending.pop(fut)
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                record(i, _result_of(fut, jobs[i]))
+    except KeyboardInterrupt:
+        for fut, i in pending.items():
+            fut.cancel()
+            record(i, ItemResult(jobs[i].source, "cancelled", "interrupted while running"))
+        pending.clear()
+
+
+# ------------------------------------------------------------------ one call
+
+
+def segment_many(
+    inputs: Iterable[str | os.PathLike[str]],
+    output_dir: str | os.PathLike[str],
+    k: int,
+    *,
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    n_init: int | None = None,
+    seed: int | None = None,
+    color_space: str = "rgb",
+    max_pixels: int | None = None,
+    name: str = DEFAULT_NAME,
+    format: str | None = None,
+    quality: int | None = None,
+    labels_dir: str | os.PathLike[str] | None = None,
+    palette_dir: str | os.PathLike[str] | None = None,
+    palette_format: str = "json",
+    masks_dir: str | os.PathLike[str] | None = None,
+    recursive: bool = False,
+    overwrite: bool = False,
+    jobs: int | None = None,
+    executor: Executor | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[ItemResult]:
+    """Segment many images into ``output_dir``, one result per input.
+
+    Parameters
+    ----------
+    inputs : iterable of path
+        Image files, directories (their images; sub-folders too when
+        ``recursive``, mirrored in ``output_dir``) and glob patterns.
+    output_dir : path
+        Folder of the segmented images, created if missing.
+    k, max_iter, tol, n_init, seed, color_space, max_pixels
+        As in :func:`kmseg.segment`, the same for every image.
+    name : str
+        Output file name pattern; fields ``{stem}``, ``{name}``, ``{k}`` and
+        ``{ext}`` (extension of ``format``, png by default).
+    format, quality : optional
+        Output format (png, jpg, webp; default from the name) and lossy quality.
+    labels_dir, palette_dir, masks_dir : path, optional
+        Folders for label maps, palettes (in ``palette_format``) and masks.
+    overwrite : bool
+        Redo images whose outputs all exist (by default they are skipped).
+    jobs : int, optional
+        Worker processes of the default pool (default: one per core).
+    executor : concurrent.futures.Executor, optional
+        Runs :func:`process_item` calls instead of the default pool.
+    progress : callable, optional
+        ``progress(result, finished, total)`` after every image.
+
+    Returns
+    -------
+    list of ItemResult
+        Inputs that matched nothing or clash with another output come first
+        as failed results, then one result per image in input order.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        A bad parameter, name pattern or format; nothing was run.
+    BatchInterrupted
+        Ctrl-C; carries the results so far.
+    """
+    params = validate_params(SegmentParams(k, max_iter, tol, n_init, seed, color_space, max_pixels))
+    if quality is not None:
+        _check_int("quality", quality, 0, 100)
+    files, missing = find_images(inputs, recursive=recursive)
+    planned, conflicts = plan_jobs(
+        files, output_dir, params, name=name, format=format, quality=quality,
+        labels_dir=labels_dir, palette_dir=palette_dir, palette_format=palette_format,
+        masks_dir=masks_dir)
+    results = run_jobs(planned, executor=executor, workers=jobs, overwrite=overwrite, progress=progress)
+    return missing + conflicts + results
+
+
+def validate_params(params: SegmentParams) -> SegmentParams:
+    """Check the clustering parameters once, before any image is opened.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        With ``.param`` naming the bad parameter.
+    """
+    import kmseg
+
+    limits = kmseg.DEFAULT_LIMITS
+    k = _check_int("k", params.k, 1, limits.max_k)
+    max_iter = _check_int("max_iter", params.max_iter, 1, limits.max_iter)
+    n_init = None if params.n_init is None else _check_int("n_init", params.n_init, 1, None)
+    seed = None if params.seed is None else _check_int("seed", params.seed, 0, None)
+    max_pixels = None if params.max_pixels is None else _check_int("max_pixels", params.max_pixels, 1, None)
+    try:
+        tol = float(params.tol)
+    except (TypeError, ValueError):
+        tol = -1.0
+    if not (tol >= 0 and tol != float("inf")):
+        raise kmseg.InvalidParameterError(f"tol must be a finite number >= 0, got {params.tol!r}", param="tol")
+    space = str(params.color_space).lower()
+    if space not in kmseg.COLOR_SPACES:
+        raise kmseg.InvalidParameterError(
+            f"color_space must be one of {', '.join(kmseg.COLOR_SPACES)}, got {params.color_space!r}",
+            param="color_space")
+    return replace(params, k=k, max_iter=max_iter, n_init=n_init, seed=seed, tol=tol,
+                   color_space=space, max_pixels=max_pixels)
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None) -> int:
+    import kmseg
+
+    bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise kmseg.InvalidParameterError(f"{name} must be a whole number {bounds}, got {value!r}", param=name)
+    return value

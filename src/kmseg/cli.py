@@ -1,0 +1,626 @@
+"""The ``kmseg`` command line: ``segment``, ``info``, ``serve`` and ``app``.
+
+A thin face over the library: argument parsing and messages live here, the
+work is done by :mod:`kmseg` and :mod:`kmseg.batch`. NumPy, Pillow and the
+web frameworks are imported only inside the subcommand that needs them, so
+``kmseg --help`` stays quick.
+
+Exit status: 0 success, 1 some inputs failed, 2 usage error, 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ._limits import DEFAULT_LIMITS
+from ._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+_PALETTE_EXTS = (".json", ".gpl", ".css", ".txt", ".ase")
+
+MAIN_EPILOG = """\
+examples:
+  kmseg segment photo.jpg -k 8                  writes photo-k8.png here
+  kmseg segment photo.jpg -k 8 -o poster.png --palette poster.gpl
+  kmseg segment photos/ -k 16 -o out/ --jobs 4  every image of a folder
+  kmseg info poster.png                         how poster.png was made
+
+Run 'kmseg COMMAND --help' for the options of a command.
+"""
+
+SEGMENT_EPILOG = """\
+examples:
+  kmseg segment photo.jpg -k 8
+      writes photo-k8.png (an indexed PNG with 8 colours) in this folder
+  kmseg segment photo.jpg -k 8 -o flat.webp --quality 90 --seed 1
+  kmseg segment photo.jpg -k 6 -o flat.png --labels labels.png \\
+      --palette colours.gpl --masks masks/ --json
+  kmseg segment photos/ -r -k 16 -o out/ --jobs 4
+      every image under photos/ (sub-folders mirrored in out/)
+  kmseg segment 'shots/*.jpg' -k 4 -o out/ --name '{stem}.png' --palette out/
+      palettes as out/<stem>-k4-palette.json
+
+outputs:
+  With one input file, -o is the output file (format from its extension or
+  --format). With several inputs, a folder or a pattern, -o is a folder
+  (created if missing) and --name sets the file names: fields {stem},
+  {name}, {k} and {ext}. --labels and --palette are then folders too, and
+  --palette-format chooses the palette format. Masks are always written into
+  a folder as <stem>-k<K>-mask-<i>.png, one black/white PNG per cluster.
+  Every PNG records the kmseg version, parameters and seed: see 'kmseg info'.
+
+  Images whose outputs all exist are skipped, so re-running a command that
+  was interrupted resumes it; --overwrite redoes them.
+
+exit status: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted
+"""
+
+INFO_EPILOG = """\
+example:
+  kmseg info photo-k8.png
+      prints the parameters recorded in the PNG and a command that makes it again
+"""
+
+
+# ------------------------------------------------------------------- parsing
+
+
+def _ranged_int(low: int, high: int | None = None) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    value = _tolerance(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``kmseg`` command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show Python tracebacks of unexpected errors")
+
+    parser = argparse.ArgumentParser(
+        prog="kmseg",
+        description="K-means colour-clustering image segmentation.",
+        epilog=MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kmseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    seg = sub.add_parser(
+        "segment", parents=[common], help="segment images (one, a folder, or a thousand)",
+        description="Cluster the colours of images with k-means and write the segmented "
+                    "images, label maps, palettes and masks.",
+        epilog=SEGMENT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    seg.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="image files, folders of images, or quoted glob patterns ('*.jpg')")
+    seg.add_argument("-k", "--k", type=_ranged_int(1, DEFAULT_LIMITS.max_k), required=True, metavar="K",
+                     help=f"number of clusters (colours), 1 to {DEFAULT_LIMITS.max_k}")
+    opt = seg.add_argument_group("clustering")
+    opt.add_argument("-i", "--max-iter", type=_ranged_int(1, DEFAULT_LIMITS.max_iter), default=300,
+                     metavar="N", help="most k-means iterations (default 300)")
+    opt.add_argument("--tol", type=_tolerance, default=1e-4,
+                     help="convergence tolerance (default 1e-4)")
+    opt.add_argument("--n-init", type=_ranged_int(1), default=None, metavar="N",
+                     help="k-means restarts, the best is kept (default: the library's choice)")
+    opt.add_argument("--seed", type=_ranged_int(0), default=None,
+                     help="random seed; the same seed gives the same output (default: a fresh "
+                          "seed, recorded in the PNG)")
+    opt.add_argument("--color-space", choices=("rgb", "lab"), default="rgb",
+                     help="cluster in RGB or CIELAB (default rgb)")
+    opt.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
+                     help=f"refuse images larger than N pixels (default {DEFAULT_LIMITS.max_pixels:,})")
+    out = seg.add_argument_group("outputs")
+    out.add_argument("-o", "--output", metavar="PATH",
+                     help="output file (one input) or folder (several); default: this folder")
+    out.add_argument("--name", default=None, metavar="PATTERN",
+                     help="output file names in a folder (default '{stem}-k{k}.png')")
+    out.add_argument("--format", choices=("png", "jpg", "jpeg", "webp"), type=str.lower,
+                     help="output format (default: from the output name; PNG is written indexed)")
+    out.add_argument("--quality", type=_ranged_int(1, 100), metavar="Q",
+                     help="quality of jpg/webp output, 1-100 (default 90)")
+    out.add_argument("--labels", metavar="PATH",
+                     help="also write the label map (PNG, pixel = cluster index): a file, or a folder")
+    out.add_argument("--palette", metavar="PATH",
+                     help="also write the palette: .json, .gpl (GIMP), .css, .txt (hex) or .ase; "
+                          "a folder with several inputs")
+    out.add_argument("--palette-format", choices=("json", "gpl", "css", "txt", "ase"), type=str.lower,
+                     help="palette format when --palette is a folder (default json)")
+    out.add_argument("--masks", metavar="DIR",
+                     help="also write one black/white PNG mask per cluster into DIR")
+    out.add_argument("--json", action="store_true",
+                     help="print a machine-readable summary on stdout")
+    run = seg.add_argument_group("running")
+    run.add_argument("-r", "--recursive", action="store_true", help="also take images in sub-folders")
+    run.add_argument("-j", "--jobs", type=_ranged_int(1), default=None, metavar="N",
+                     help="images processed at once (default: one per CPU core)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="redo images whose outputs exist (by default they are skipped)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    run.add_argument("-v", "--verbose", action="store_true", help="one line per image")
+    seg.set_defaults(func=cmd_segment, parser=seg)
+
+    info = sub.add_parser(
+        "info", parents=[common], help="show how a kmseg PNG was made",
+        description="Print the kmseg version, parameters and seed recorded in PNGs written "
+                    "by kmseg, and a command line that makes the same file again.",
+        epilog=INFO_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    info.add_argument("files", nargs="+", metavar="FILE", help="PNG files written by kmseg")
+    info.add_argument("--json", action="store_true", help="print the records as JSON")
+    info.set_defaults(func=cmd_info, parser=info)
+
+    serve = sub.add_parser(
+        "serve", parents=[common], help="run the HTTP API (needs kmseg[api])",
+        description="Serve the kmseg HTTP API with uvicorn.",
+        epilog="example:\n  kmseg serve --port 8000 --max-upload-mb 10\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=_ranged_int(0, 65535), default=5000, help="port (default 5000)")
+    serve.add_argument("--workers", type=_ranged_int(1), default=1, help="server processes (default 1)")
+    serve.add_argument("--max-upload-mb", type=_megabytes, default=None, metavar="MB",
+                       help=f"largest upload (default {DEFAULT_LIMITS.max_upload_bytes // 2**20} MiB)")
+    serve.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
+                       help=f"largest image in pixels (default {DEFAULT_LIMITS.max_pixels:,})")
+    serve.set_defaults(func=cmd_serve, parser=serve)
+
+    app = sub.add_parser(
+        "app", parents=[common], help="run the web app (needs kmseg[web])",
+        description="Start the kmseg web app (Streamlit) and open it in a browser.",
+        epilog="example:\n  kmseg app --port 8502\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    app.add_argument("--port", type=_ranged_int(0, 65535), default=8501, help="port (default 8501)")
+    app.set_defaults(func=cmd_app, parser=app)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``kmseg`` command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("\nkmseg: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (kmseg ... | head); stay quiet like other tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"kmseg: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _usage_error(args: argparse.Namespace, message: str) -> int:
+    parser: argparse.ArgumentParser = args.parser
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# ------------------------------------------------------------------- segment
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    """``kmseg segment``: see the epilog of its parser."""
+    import kmseg
+    from kmseg import batch
+
+    try:
+        params = batch.validate_params(batch.SegmentParams(
+            args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels))
+        single = len(args.inputs) == 1 and os.path.isfile(args.inputs[0])
+        if single:
+            jobs, failed = _plan_single(args, params)
+        else:
+            jobs, failed = _plan_many(args, params)
+        _prepare_dirs(_output_folders(args, jobs, single))
+    except kmseg.InvalidParameterError as exc:
+        return _usage_error(args, str(exc))
+    except _OutputError as exc:
+        return _usage_error(args, str(exc))
+
+    reporter = _Reporter(args, total=len(jobs) + len(failed), single=single)
+    for result in failed:
+        reporter(result, 0, 0)
+    start = time.perf_counter()
+    interrupted = False
+    try:
+        if single and jobs:
+            results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
+        else:
+            results = batch.run_jobs(jobs, workers=args.jobs, overwrite=args.overwrite, progress=reporter)
+    except batch.BatchInterrupted as exc:
+        results, interrupted = exc.results, True
+    results = failed + results
+    reporter.close()
+    seconds = time.perf_counter() - start
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed", "cancelled")}
+    if args.json:
+        status = "interrupted" if interrupted else ("failed" if counts["failed"] else "ok")
+        doc = {"kmseg": kmseg.__version__, "status": status, **counts, "seconds": round(seconds, 3),
+               "images": [r.to_dict() for r in results]}
+        print(json.dumps(doc, indent=2))
+    if not args.quiet and not (single and not interrupted):
+        _print_summary(counts, seconds, interrupted)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if counts["failed"] or not results else EXIT_OK
+
+
+class _OutputError(Exception):
+    """An output path that cannot be used (a usage error)."""
+
+
+def _looks_like_dir(path: str) -> bool:
+    return path.endswith(("/", os.sep)) or os.path.isdir(path)
+
+
+def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[Any]]:
+    import kmseg
+    from kmseg import batch
+
+    src = args.inputs[0]
+    stem = os.path.splitext(os.path.basename(src))[0]
+    base = f"{stem}-k{params.k}"
+    if args.output and not _looks_like_dir(args.output):
+        if args.name:
+            raise _OutputError("--name sets file names inside an output folder; with one input, "
+                               "give the file name with -o")
+        image = args.output
+    else:
+        name = args.name or _default_name(args.format)
+        fields = {"stem": stem, "name": os.path.basename(src), "k": params.k,
+                  "ext": "jpg" if args.format in ("jpg", "jpeg") else (args.format or "png")}
+        image = os.path.join(args.output or ".", _format_name(name, fields))
+    fmt = batch.output_format(image, args.format)
+    _check_quality(args, fmt)
+    labels = args.labels
+    if labels and _looks_like_dir(labels):
+        labels = os.path.join(labels, f"{base}-labels.png")
+    palette, pal_fmt = args.palette, args.palette_format
+    if palette:
+        if _looks_like_dir(palette):
+            pal_fmt = pal_fmt or "json"
+            palette = os.path.join(palette, f"{base}-palette.{pal_fmt}")
+        elif pal_fmt is None:
+            pal_fmt = kmseg.palette_format_from_path(palette)
+    masks = os.path.join(args.masks, f"{base}-mask-{{i}}.png") if args.masks else None
+    plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks)
+    job = batch.ItemJob(src, params, plan, figures=args.json or args.verbose)
+    reason = batch.check_job(job, {os.path.realpath(src)}, {})
+    if reason:
+        return [], [batch.ItemResult(src, "failed", reason)]
+    return [job], []
+
+
+def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[Any]]:
+    from kmseg import batch
+
+    out_dir = args.output or "."
+    if os.path.splitext(out_dir)[1].lower() in _IMAGE_EXTS and not os.path.isdir(out_dir):
+        raise _OutputError(f"with several inputs, a folder or a pattern, -o is a folder, not {out_dir!r}; "
+                           "set the file names with --name")
+    for option, value, exts in (("--labels", args.labels, (".png",)), ("--palette", args.palette, _PALETTE_EXTS)):
+        if value and os.path.splitext(value)[1].lower() in exts and not os.path.isdir(value):
+            hint = " (and the format with --palette-format)" if option == "--palette" else ""
+            raise _OutputError(f"with several inputs, {option} is a folder{hint}, not {value!r}")
+    name = args.name or _default_name(args.format)
+    files, missing = batch.find_images(args.inputs, recursive=args.recursive)
+    jobs, conflicts = batch.plan_jobs(
+        files, out_dir, params, name=name, format=args.format, quality=args.quality,
+        labels_dir=args.labels, palette_dir=args.palette, palette_format=args.palette_format or "json",
+        masks_dir=args.masks, figures=args.json or args.verbose)
+    if jobs:
+        _check_quality(args, jobs[0].plan.format)
+    return jobs, missing + conflicts
+
+
+def _default_name(fmt: str | None) -> str:
+    return "{stem}-k{k}.{ext}" if fmt else "{stem}-k{k}.png"
+
+
+def _format_name(pattern: str, fields: dict[str, Any]) -> str:
+    import kmseg
+
+    try:
+        return pattern.format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise kmseg.InvalidParameterError(
+            f"bad --name pattern {pattern!r} ({exc}); use the fields {{stem}}, {{name}}, {{k}}, {{ext}}",
+            param="name") from None
+
+
+def _check_quality(args: argparse.Namespace, fmt: str | None) -> None:
+    if args.quality is not None and fmt == "png":
+        raise _OutputError("--quality applies to jpg and webp output; PNG is lossless")
+
+
+def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> list[str]:
+    """The folders outputs go to (sub-folders of a recursive run are made as needed)."""
+    if single:
+        return [os.path.dirname(p) or "." for job in jobs
+                for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.masks) if p]
+    return [p for p in (args.output or ".", args.labels, args.palette, args.masks) if p]
+
+
+def _prepare_dirs(folders: list[str]) -> None:
+    """Create the output folders; one that cannot be made or written is a usage error."""
+    for folder in dict.fromkeys(folders):
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise _OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise _OutputError(f"output folder {folder} is not writable")
+
+
+def _print_summary(counts: dict[str, int], seconds: float, interrupted: bool) -> None:
+    total = sum(counts.values())
+    parts = [f"{counts['done']} done", f"{counts['skipped']} skipped", f"{counts['failed']} failed"]
+    if counts["cancelled"]:
+        parts.append(f"{counts['cancelled']} not done")
+    rate = f", {counts['done'] / seconds:.1f} images/s" if counts["done"] and seconds > 0 else ""
+    line = f"{total} image{'s' * (total != 1)}: {', '.join(parts)} in {seconds:.1f} s{rate}"
+    if interrupted:
+        line = f"interrupted: {line}; run the same command again to finish"
+    print(f"kmseg: {line}", file=sys.stderr)
+
+
+class _Reporter:
+    """Progress callback: failures on stderr, a progress bar on a terminal."""
+
+    def __init__(self, args: argparse.Namespace, total: int, single: bool):
+        self.args = args
+        self.total = total
+        self.single = single
+        self.stream = sys.stderr
+        self.bar = (not args.quiet and not single and total > 1 and self.stream.isatty())
+        self.start = time.perf_counter()
+        self.finished = 0
+        self.failed = 0
+        self.last_draw = 0.0
+        self.width = 0
+
+    def __call__(self, result: Any, finished: int, total: int) -> None:
+        self.finished += 1
+        if result.status == "failed":
+            self.failed += 1
+            self._say(f"kmseg: failed: {result.source}: {result.reason}")
+            if self.args.debug and result.detail:
+                self._say(result.detail.rstrip())
+        elif not self.args.quiet and (self.single or self.args.verbose):
+            self._say(_describe(result))
+        self._draw()
+
+    def _say(self, line: str) -> None:
+        self._erase()
+        print(line, file=self.stream, flush=True)
+        self.last_draw = 0.0
+
+    def _erase(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.width = 0
+
+    def _draw(self, force: bool = False) -> None:
+        if not self.bar:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_draw < 0.1 and self.finished < self.total:
+            return
+        self.last_draw = now
+        elapsed = now - self.start
+        frac = self.finished / self.total if self.total else 1.0
+        cells = 24
+        filled = int(frac * cells)
+        rate = self.finished / elapsed if elapsed > 0 else 0.0
+        eta = f" {_clock((self.total - self.finished) / rate)} left" if 0 < rate and self.finished < self.total else ""
+        failed = f" {self.failed} failed" if self.failed else ""
+        line = (f"[{'#' * filled}{'.' * (cells - filled)}] {self.finished}/{self.total}"
+                f" {rate:.1f} img/s{eta}{failed}")
+        self._erase()
+        self.stream.write(line)
+        self.stream.flush()
+        self.width = len(line)
+
+    def close(self) -> None:
+        if self.bar:
+            self._erase()
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _describe(result: Any) -> str:
+    if result.status == "skipped":
+        return f"kmseg: skipped {result.source}: {result.reason}"
+    if result.status != "done":
+        return f"kmseg: {result.status} {result.source}: {result.reason or ''}".rstrip(": ")
+    s = result.summary or {}
+    written = ", ".join(str(p) for key in ("image", "labels", "palette") if (p := result.outputs.get(key)))
+    if result.outputs.get("masks"):
+        written += f"{', ' if written else ''}{len(result.outputs['masks'])} masks"
+    figures = [f"K {s.get('k')} of {s.get('k_requested')}"]
+    if s.get("psnr") is not None:
+        figures.append("PSNR inf" if s["psnr"] == float("inf") else f"PSNR {s['psnr']:.1f} dB")
+    if s.get("delta_e_mean") is not None:
+        figures.append(f"mean ΔE {s['delta_e_mean']:.2f}")
+    iters = f"{s.get('n_iter')} iterations" + ("" if s.get("converged", True) else " (not converged)")
+    figures += [iters, f"seed {s.get('seed')}", f"{result.seconds:.2f} s"]
+    return f"kmseg: {result.source} -> {written}: {', '.join(figures)}"
+
+
+# ---------------------------------------------------------------------- info
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``kmseg info``: print the record kmseg wrote into PNGs."""
+    import kmseg
+
+    status = EXIT_OK
+    records = []
+    for path in args.files:
+        try:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(2, "no such file" if not os.path.exists(path) else "not a file")
+            meta = kmseg.read_metadata(path)
+        except (kmseg.KmsegError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"kmseg: failed: {path}: {reason}", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        if "kmseg-params" not in meta:
+            print(f"kmseg: failed: {path}: no kmseg record (not a PNG written by kmseg)", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
+        kind = _png_kind(path, meta)
+        command = rerun_command(meta, path, kind)
+        records.append({"file": path, "kind": kind, "metadata": meta, "command": command})
+        if not args.json:
+            print(path)
+            width = max(len(key) for key in meta)
+            for key, value in meta.items():
+                print(f"  {key:<{width}}  {value}")
+            print(f"  again: {command}")
+    if args.json:
+        print(json.dumps(records, indent=2))
+    return status
+
+
+def rerun_command(meta: dict[str, str], path: str, kind: str = "image") -> str:
+    """A ``kmseg segment`` command line that writes ``path`` again from its record.
+
+    ``kind`` is what ``path`` is: ``"image"`` (the segmented image),
+    ``"labels"`` or ``"mask"``. kmseg does not record the input file's name,
+    so the command says ``INPUT``.
+    """
+    try:
+        params = json.loads(meta.get("kmseg-params", "{}"))
+    except ValueError:
+        params = {}
+    if not isinstance(params, dict):
+        params = {}
+    words = ["kmseg", "segment", "INPUT"]
+    for name, flag in (("k", "-k"), ("max_iter", "--max-iter"), ("tol", "--tol"), ("n_init", "--n-init"),
+                       ("seed", "--seed"), ("color_space", "--color-space")):
+        if params.get(name) is not None:
+            words += [flag, str(params[name])]
+    if kind == "labels":
+        words += ["--labels", path]
+    elif kind == "mask":
+        words += ["--masks", os.path.dirname(path) or "."]
+    else:
+        words += ["-o", path]
+    return shlex.join(words)
+
+
+def _png_kind(path: str, meta: dict[str, str]) -> str:
+    if "kmseg-mask" in meta:
+        return "mask"
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return "labels" if im.mode == "L" else "image"
+
+
+# ------------------------------------------------------------ serve and app
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``kmseg serve``: run the HTTP API (the ``api`` extra)."""
+    try:
+        from kmseg import api
+    except ImportError as exc:
+        return _missing_extra("serve", "api", exc, args)
+    settings = None
+    changes = {"max_upload_mb": args.max_upload_mb, "max_pixels": args.max_pixels}
+    if any(v is not None for v in changes.values()):
+        import kmseg
+
+        settings_cls = getattr(api, "ServiceSettings", None)
+        try:
+            if settings_cls is None:
+                raise kmseg.InvalidParameterError("this kmseg.api has no ServiceSettings", param="settings")
+            base = settings_cls.from_env() if hasattr(settings_cls, "from_env") else settings_cls()
+            settings = base.replace(**changes)
+        except kmseg.InvalidParameterError as exc:
+            return _usage_error(args, str(exc))
+    try:
+        api.run_server(host=args.host, port=args.port, workers=args.workers, settings=settings)
+    except ImportError as exc:
+        return _missing_extra("serve", "api", exc, args)
+    return EXIT_OK
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """``kmseg app``: run the Streamlit web app (the ``web`` extra)."""
+    try:
+        from kmseg import app
+    except ImportError as exc:
+        return _missing_extra("app", "web", exc, args)
+    try:
+        result = app.run_app(host=args.host, port=args.port)
+    except ImportError as exc:
+        return _missing_extra("app", "web", exc, args)
+    return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _missing_extra(command: str, extra: str, exc: ImportError, args: argparse.Namespace) -> int:
+    if args.debug:
+        raise exc
+    print(f"kmseg {command} needs the {extra} extra: pip install 'kmseg[{extra}]' ({exc})", file=sys.stderr)
+    return EXIT_USAGE
