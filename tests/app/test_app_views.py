@@ -1,0 +1,126 @@
+"""Unit tests of the web app's pure helpers (no Streamlit session involved)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kmseg.app import _views as views
+
+
+def test_hex_round_trip() -> None:
+    for rgb in [(0, 0, 0), (255, 255, 255), (18, 52, 86), (171, 205, 239)]:
+        text = views.hex_color(np.array(rgb, np.uint8))
+        assert re.fullmatch(r"#[0-9a-f]{6}", text)
+        assert views.parse_hex(text) == rgb
+    assert views.parse_hex("ABCDEF") == (0xAB, 0xCD, 0xEF)
+
+
+@pytest.mark.parametrize("bad", ["", "#12345", "#1234567", "red", "#gg0000"])
+def test_parse_hex_rejects(bad: str) -> None:
+    with pytest.raises(ValueError):
+        views.parse_hex(bad)
+
+
+def test_contrast_text() -> None:
+    assert views.contrast_text((255, 255, 0)) == "#000000"
+    assert views.contrast_text((0, 0, 128)) == "#ffffff"
+
+
+@pytest.mark.parametrize(
+    ("size", "side", "expected"),
+    [((100, 50), 200, (100, 50)), ((2000, 1000), 1000, (1000, 500)),
+     ((1000, 3000), 300, (100, 300)), ((5000, 1), 100, (100, 1))],
+)  # fmt: skip
+def test_preview_size(size: tuple[int, int], side: int, expected: tuple[int, int]) -> None:
+    assert views.preview_size(*size, side) == expected
+
+
+def test_downscale_index_keeps_values() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 5, (700, 1300), dtype=np.uint8)
+    small = views.downscale_index(labels, 400)
+    assert small.shape == (215, 400)
+    assert set(np.unique(small)) <= set(np.unique(labels))
+    rgb = rng.integers(0, 256, (30, 20, 4), dtype=np.uint8)
+    assert views.downscale_index(rgb, 100) is rgb  # small enough: untouched
+    assert views.downscale_index(rgb, 10).shape == (10, 7, 4)
+
+
+def test_paint_and_alpha() -> None:
+    labels = np.array([[0, 1], [1, 2]], np.uint8)
+    palette = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    out = views.paint(labels, palette)
+    assert out.shape == (2, 2, 3) and out[1, 1].tolist() == [0, 0, 255]
+    alpha = np.array([[0, 255], [128, 7]], np.uint8)
+    out4 = views.paint(labels, palette, alpha)
+    assert out4.shape == (2, 2, 4) and out4[..., 3].tolist() == alpha.tolist()
+
+
+def test_highlight_dims_others_only() -> None:
+    labels = np.array([[0, 1, 2]], np.uint8)
+    palette = np.array([[250, 20, 20], [20, 250, 20], [240, 240, 240]], np.uint8)
+    out = views.highlight(labels, palette, 1)
+    assert out[0, 1].tolist() == [20, 250, 20]
+    for j in (0, 2):
+        px = out[0, j].astype(int)
+        assert px.max() - px.min() == 0  # grey
+        assert px.sum() < palette[j].astype(int).sum() / 2  # clearly darker
+    with pytest.raises(IndexError):
+        views.highlight(labels, palette, 3)
+
+
+def test_wipe() -> None:
+    a = np.zeros((4, 10, 3), np.uint8)
+    b = np.full((4, 10, 3), 100, np.uint8)
+    out = views.wipe(a, b, 0.5)
+    assert (out[:, :4] == 100).all() and (out[:, 6:] == 0).all()
+    assert (out[:, 4:6] == 255).all()  # the split line
+    assert (views.wipe(a, b, 0.0) == a).all() and (views.wipe(a, b, 1.0) == b).all()
+    with pytest.raises(ValueError):
+        views.wipe(a, b[:, :5], 0.5)
+
+
+def test_chips_html_lists_every_cluster_by_share() -> None:
+    palette = np.array([[255, 0, 0], [0, 0, 0], [255, 255, 255]], np.uint8)
+    shares = np.array([0.2, 0.5, 0.3])
+    html = views.chips_html(palette, shares, [20, 50, 30], selected=2)
+    found = re.findall(r'data-cluster="(\d)"', html)
+    assert found == ["1", "2", "0"]
+    for hexcode, pct in [("#ff0000", "20.0%"), ("#000000", "50.0%"), ("#ffffff", "30.0%")]:
+        assert hexcode in html and pct in html
+    assert html.count("3px solid") == 1
+
+
+def test_display_order_is_stable() -> None:
+    assert views.display_order([0.1, 0.4, 0.1, 0.4]) == [1, 3, 0, 2]
+
+
+def test_suggest_k_finds_the_elbow() -> None:
+    ks = list(range(1, 11))
+    inertia = [1000, 400, 100, 90, 80, 72, 65, 60, 56, 53]
+    assert views.suggest_k(ks, inertia) == 3
+    assert views.suggest_k([1, 2], [5, 1]) is None
+    assert views.suggest_k([1, 2, 3], [5, 5, 5]) is None
+    with pytest.raises(ValueError):
+        views.suggest_k([1, 2, 3], [1, 2])
+
+
+def test_format_inertia() -> None:
+    assert views.format_inertia(1234.4) == "1234"
+    assert views.format_inertia(12_345_678) == "1.23e+07"
+
+
+def test_full_size_html_embeds_the_exact_pixels() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (9, 13, 4), dtype=np.uint8)
+    html = views.full_size_html(img, zoom=2)
+    assert 'width="26"' in html and 'height="18"' in html
+    b64 = re.search(r"base64,([A-Za-z0-9+/=]+)", html).group(1)
+    back = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))))
+    assert (back == img).all()
