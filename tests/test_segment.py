@@ -70,11 +70,11 @@ def test_error_not_worse_than_scikit_learn(name, k):
     X = img.reshape(-1, 3).astype(float)
     ref = KMeans(k, n_init=1, random_state=0).fit(X)
     ours = kmseg.segment(img, k, seed=0)
-    assert ours.inertia <= ref.inertia_ * 1.001
+    assert ours.inertia <= ref.inertia_ * 1.005
     # The picture users get (palette rounded to 8 bits) too.
     picture_sse = direct_inertia(X, ours.labels, ours.palette.astype(float))
     ref_picture = direct_inertia(X, ref.labels_, np.clip(np.rint(ref.cluster_centers_), 0, 255))
-    assert picture_sse <= ref_picture * 1.001
+    assert picture_sse <= ref_picture * 1.005
 
 
 def test_fixed_seed_repeats_exactly_and_seed_is_reported():

@@ -29,6 +29,8 @@ __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 N_CODES = 1 << 24
 _TOP_SHIFT = 5  # coarsest cubes: 3 bits a channel, at most 512 of them
 _COARSE_ITER = 30
+REFINED = 3  # coarse restarts tried on the exact colours
+_TRIAL_ITER = 3
 
 
 def _spread_bits() -> np.ndarray:
@@ -105,12 +107,16 @@ def _starts(ids: np.ndarray) -> np.ndarray:
 
 
 def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Level]:
-    """Levels from the finest cubes (2 values a side) up to the top cubes."""
-    levels: list[_Level] = []
+    """Level 0 is the colours themselves; level s holds the cubes of side
+    2**s, up to the top cubes."""
+    m = codes.size
+    single = np.arange(m + 1, dtype=np.intp)
+    zeros = np.zeros(m)
+    levels: list[_Level] = [_Level(None, single, w, w[:, None] * Y, Y, zeros, zeros)]  # type: ignore[arg-type]
     ids = codes >> 3
     child = _starts(ids)
     heads = child[:-1]
-    wy = w[:, None] * Y
+    wy = levels[0].wsum
     weight = np.add.reduceat(w, heads)
     wsum = np.add.reduceat(wy, heads, axis=0)
     wsq = np.add.reduceat(np.einsum("ij,ij->i", wy, Y), heads)
@@ -158,74 +164,152 @@ def _sq_dist(P: np.ndarray, C: np.ndarray) -> np.ndarray:
     return d
 
 
-class _Pass:
-    """One assignment pass: cluster weights and sums, inertia, and which
-    cubes (or points) went to which cluster."""
-
-    def __init__(self, k: int, d: int) -> None:
-        self.weight = np.zeros(k)
-        self.sums = np.zeros((k, d))
-        self.inertia = 0.0
-        self.assigned: list[tuple[int, np.ndarray, np.ndarray]] = []
-
-    def add(self, level: int, idx: np.ndarray, lab: np.ndarray, w: np.ndarray,
-            wsum: np.ndarray, cost: float) -> None:
-        k = self.weight.size
-        self.weight += np.bincount(lab, weights=w, minlength=k)
-        for j in range(self.sums.shape[1]):
-            self.sums[:, j] += np.bincount(lab, weights=wsum[:, j], minlength=k)
-        self.inertia += cost
-        self.assigned.append((level, idx, lab))
+def _nearest_two(P: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest centre of every point, its distance, and the distance to the
+    second nearest (inf when k = 1)."""
+    D = _sq_dist(P, C)
+    rows = np.arange(P.shape[0])
+    lab = D.argmin(axis=1)
+    d1 = np.sqrt(D[rows, lab])
+    if C.shape[0] == 1:
+        return lab, d1, np.full_like(d1, np.inf)
+    D[rows, lab] = np.inf
+    return lab, d1, np.sqrt(D.min(axis=1))
 
 
-def _assign_pass(levels: list[_Level], Y: np.ndarray, w: np.ndarray, C: np.ndarray) -> _Pass:
-    k, d = C.shape
-    result = _Pass(k, d)
-    # Squared-distance margin that absorbs rounding in the cube statistics.
-    slack = 1e-9 * (1.0 + float(np.abs(C).max()))
-    idx = np.arange(levels[-1].size, dtype=np.intp)
-    for li in range(len(levels) - 1, -1, -1):
-        lv = levels[li]
-        if idx.size == 0:
-            break
-        D = _sq_dist(lv.mean[idx], C)
-        rows = np.arange(idx.size)
-        lab = D.argmin(axis=1)
-        d1 = D[rows, lab]
-        if k > 1:
-            D[rows, lab] = np.inf
-            d2 = D.min(axis=1)
-            sure = np.sqrt(d2) - np.sqrt(d1) > 2.0 * lv.radius[idx] + slack
-        else:
-            sure = np.ones(idx.size, dtype=bool)
-        s = idx[sure]
-        if s.size:
-            cost = float(lv.scatter[s].sum() + lv.weight[s] @ d1[sure])
-            result.add(li + 1, s, lab[sure], lv.weight[s], lv.wsum[s], cost)
-        idx = _expand(lv.child, idx[~sure])
-    if idx.size:
-        D = _sq_dist(Y[idx], C)
-        lab = D.argmin(axis=1)
-        dmin = D[np.arange(idx.size), lab]
-        result.add(0, idx, lab, w[idx], w[idx, None] * Y[idx], float(w[idx] @ dmin))
-    return result
+class _Items:
+    """A partition of the colours into cubes that lie wholly in one cluster
+    and single colours, with bounds on their distances to the centres
+    (Hamerly 2010): ``upper`` >= distance of the item's mean to its own
+    centre, ``lower`` <= distance to any other centre. An item of radius r
+    keeps its cluster while ``upper + 2 r < lower``."""
 
+    def __init__(self, stats: list[_Level], C: np.ndarray) -> None:
+        self.stats = stats
+        self.k, d = C.shape
+        self.slack = 1e-9 * (1.0 + float(np.abs(C).max()))
+        top = len(stats) - 1
+        self._set(self._descend(top, np.arange(stats[top].size, dtype=np.intp), C))
+        self.weight = np.bincount(self.lab, weights=self.w, minlength=self.k)
+        self.sums = np.stack(
+            [np.bincount(self.lab, weights=self.ws[:, j], minlength=self.k) for j in range(d)], axis=1
+        )
 
-def _point_labels(levels: list[_Level], m: int, ps: _Pass) -> np.ndarray:
-    labels = np.empty(m, dtype=np.uint8)
-    for level, idx, lab in ps.assigned:
-        if level == 0:
-            labels[idx] = lab
-        else:
-            first = levels[level - 1].first_point
-            points = _expand(first, idx)
-            labels[points] = np.repeat(lab, first[idx + 1] - first[idx]).astype(np.uint8)
-    return labels
+    def _descend(self, level: int, nodes: np.ndarray, C: np.ndarray) -> list[tuple]:
+        """Assign ``nodes`` of ``level`` top-down: a cube whose colours
+        provably share a nearest centre is kept whole, others are opened."""
+        blocks = []
+        while nodes.size:
+            st = self.stats[level]
+            lab, d1, d2 = _nearest_two(st.mean[nodes], C)
+            if level == 0:
+                sure = np.ones(nodes.size, dtype=bool)
+            else:
+                sure = d2 - d1 > 2.0 * st.radius[nodes] + self.slack
+            if sure.any():
+                blocks.append((level, nodes[sure], lab[sure], d1[sure], d2[sure]))
+            if level == 0:
+                break
+            nodes = _expand(st.child, nodes[~sure])
+            level -= 1
+        return blocks
+
+    def _block_arrays(self, blocks: list[tuple]) -> dict[str, np.ndarray]:
+        parts: dict[str, list[np.ndarray]] = {n: [] for n in ("level", "node", "lab", "upper", "lower",
+                                                              "w", "ws", "mean", "scatter", "radius")}
+        for level, nodes, lab, d1, d2 in blocks:
+            st = self.stats[level]
+            parts["level"].append(np.full(nodes.size, level, dtype=np.int8))
+            parts["node"].append(nodes)
+            parts["lab"].append(lab)
+            parts["upper"].append(d1)
+            parts["lower"].append(d2)
+            parts["w"].append(st.weight[nodes])
+            parts["ws"].append(st.wsum[nodes])
+            parts["mean"].append(st.mean[nodes])
+            parts["scatter"].append(st.scatter[nodes])
+            parts["radius"].append(st.radius[nodes])
+        return {n: np.concatenate(v) for n, v in parts.items()}
+
+    def _set(self, blocks: list[tuple]) -> None:
+        for name, arr in self._block_arrays(blocks).items():
+            setattr(self, name, arr)
+
+    def _move(self, idx: np.ndarray, old: np.ndarray | None, new: np.ndarray | None) -> None:
+        """Take items ``idx`` out of clusters ``old`` and put them into ``new``
+        (either may be None)."""
+        k = self.k
+        for lab, sign in ((old, -1.0), (new, 1.0)):
+            if lab is None:
+                continue
+            self.weight += sign * np.bincount(lab, weights=self.w[idx], minlength=k)
+            for j in range(self.sums.shape[1]):
+                self.sums[:, j] += sign * np.bincount(lab, weights=self.ws[idx, j], minlength=k)
+
+    def update(self, C: np.ndarray, delta: np.ndarray) -> None:
+        """Re-assign after the centres moved by ``delta`` (k,)."""
+        self.upper += delta[self.lab]
+        if self.k > 1:
+            order = np.argsort(delta)
+            top1, top2 = delta[order[-1]], delta[order[-2]]
+            self.lower -= np.where(self.lab == order[-1], top2, top1)
+        check = np.flatnonzero(self.upper + 2.0 * self.radius + self.slack >= self.lower)
+        if check.size == 0:
+            return
+        lab, d1, d2 = _nearest_two(self.mean[check], C)
+        self.upper[check] = d1
+        self.lower[check] = d2
+        split = (self.radius[check] > 0) & (d2 - d1 <= 2.0 * self.radius[check] + self.slack)
+        keep = check[~split]
+        moved = keep[lab[~split] != self.lab[keep]]
+        if moved.size:
+            new_lab = lab[~split][lab[~split] != self.lab[keep]]
+            self._move(moved, self.lab[moved], new_lab)
+            self.lab[moved] = new_lab
+        gone = check[split]
+        if gone.size:
+            self._move(gone, self.lab[gone], None)
+            blocks = []
+            for level in np.unique(self.level[gone]):
+                nodes = self.node[gone[self.level[gone] == level]]
+                blocks += self._descend(int(level) - 1, _expand(self.stats[level].child, nodes), C)
+            fresh = self._block_arrays(blocks)
+            keep_mask = np.ones(self.lab.size, dtype=bool)
+            keep_mask[gone] = False
+            for name, arr in fresh.items():
+                setattr(self, name, np.concatenate([getattr(self, name)[keep_mask], arr]))
+            added = np.arange(self.lab.size - fresh["lab"].size, self.lab.size)
+            self._move(added, None, self.lab[added])
+
+    def inertia(self, C: np.ndarray) -> float:
+        diff = self.mean - C[self.lab]
+        return float(self.scatter.sum() + self.w @ np.einsum("ij,ij->i", diff, diff))
+
+    def exact_sums(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cluster weights and sums recomputed from scratch (no drift)."""
+        weight = np.bincount(self.lab, weights=self.w, minlength=self.k)
+        sums = np.stack(
+            [np.bincount(self.lab, weights=self.ws[:, j], minlength=self.k) for j in range(self.ws.shape[1])],
+            axis=1,
+        )
+        return weight, sums
+
+    def point_labels(self, m: int) -> np.ndarray:
+        labels = np.empty(m, dtype=np.uint8)
+        for level in np.unique(self.level):
+            sel = self.level == level
+            nodes, lab = self.node[sel], self.lab[sel]
+            if level == 0:
+                labels[nodes] = lab
+            else:
+                first = self.stats[level].first_point
+                labels[_expand(first, nodes)] = np.repeat(lab, first[nodes + 1] - first[nodes])
+        return labels
 
 
 def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
     """Re-seed empty clusters on the colours farthest from their centres."""
-    empty = np.flatnonzero(weight == 0)
+    empty = np.flatnonzero(weight <= 0)
     if empty.size == 0:
         return False
     _, min_sq = _kmeans.assign(Y, C[None], np.einsum("ij,ij->i", Y, Y))
@@ -236,24 +320,51 @@ def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
     return far.size > 0
 
 
-def _initial_centers(levels: list[_Level], Y: np.ndarray, w: np.ndarray, k: int,
-                     n_init: int, max_iter: int, rng: np.random.Generator) -> np.ndarray:
-    """Best of ``n_init`` k-means++ + Lloyd runs on the coarsest level that has
-    comfortably more cubes than clusters."""
+def _refine(stats: list[_Level], Y: np.ndarray, C: np.ndarray, max_iter: int,
+            tol_abs: float) -> tuple[np.ndarray, _Items, float, int, bool]:
+    """Exact Lloyd iterations from centres ``C``: returns the final centres,
+    the items assigned to them, the inertia, the iterations and convergence."""
+    C = C.copy()
+    items = _Items(stats, C)
+    # Below this, the centres have stopped moving up to rounding.
+    still = 1e-20 * (1.0 + float((C**2).sum()))
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        weight, sums = items.weight, items.sums
+        new = C.copy()
+        nonempty = weight > 0
+        new[nonempty] = sums[nonempty] / weight[nonempty, None]
+        if _repair(new, weight, Y):
+            C = new
+            items = _Items(stats, C)
+            continue
+        delta = np.sqrt(((new - C) ** 2).sum(axis=1))
+        C = new
+        items.update(C, delta)
+        if float((delta**2).sum()) <= max(tol_abs, still):
+            converged = True
+            break
+    return C, items, items.inertia(C), n_iter, converged
+
+
+def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """k-means++ and Lloyd, ``n_init`` times, on the coarsest level that has
+    comfortably more cubes than clusters. Returns (n_init, k, d) centres,
+    best (lowest coarse inertia) first."""
     want = max(20 * k, 256)
-    X, W = Y, w
+    chosen = levels[1] if levels[0].size > 200_000 else levels[0]
     for lv in reversed(levels):
         if lv.size >= want:
-            X, W = lv.mean, lv.weight
+            chosen = lv
             break
-    else:
-        if Y.shape[0] > 200_000:
-            X, W = levels[0].mean, levels[0].weight
+    X, W = chosen.mean, chosen.weight
     x_sq = np.einsum("ij,ij->i", X, X)
     tol_abs = 1e-4 * _kmeans.weighted_variance(X, W)
     centers = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq)
     centers, _, inertia, _, _ = _kmeans.lloyd(X, W, centers, min(max_iter, _COARSE_ITER), tol_abs, x_sq)
-    return centers[int(np.argmin(inertia))].copy()
+    return centers[np.argsort(inertia, kind="stable")]
 
 
 def fit_colors(
@@ -267,6 +378,9 @@ def fit_colors(
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
     """k-means on weighted distinct colours, exact over every pixel.
+
+    The best few of the coarse restarts are refined on the exact colours and
+    the lowest exact inertia wins.
 
     Parameters
     ----------
@@ -287,28 +401,23 @@ def fit_colors(
     inertia : float
         Sum over all pixels of the squared distance to their centre.
     n_iter : int
-        Exact Lloyd passes run.
+        Exact Lloyd iterations of the winning run.
     converged : bool
     """
     levels = _build_levels(codes, Y, w)
-    C = _initial_centers(levels, Y, w, k, n_init, max_iter, rng)
-    tol_abs = tol * _kmeans.weighted_variance(levels[0].mean, levels[0].weight)
-    # Below this, a centre has stopped moving up to rounding: no label changed.
-    still = 1e-20 * (1.0 + float((C**2).sum()))
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        ps = _assign_pass(levels, Y, w, C)
-        new = C.copy()
-        nonempty = ps.weight > 0
-        new[nonempty] = ps.sums[nonempty] / ps.weight[nonempty, None]
-        repaired = _repair(new, ps.weight, Y)
-        shift = float(((new - C) ** 2).sum())
-        C = new
-        if not repaired and shift <= max(tol_abs, still):
-            converged = True
-            break
-    ps = _assign_pass(levels, Y, w, C)
-    if _repair(C, ps.weight, Y):  # the last update emptied a cluster
-        ps = _assign_pass(levels, Y, w, C)
-    return C, _point_labels(levels, Y.shape[0], ps), ps.inertia, n_iter, converged
+    starts = _candidates(levels, k, n_init, max_iter, rng)
+    tol_abs = tol * _kmeans.weighted_variance(Y, w)
+    # A few exact iterations tell the promising starts apart; only the best
+    # one is run to convergence.
+    trial_iter = min(_TRIAL_ITER, max_iter)
+    best = None
+    for C in starts[:REFINED]:
+        run = _refine(levels, Y, C, trial_iter, tol_abs)
+        if best is None or run[2] < best[2]:
+            best = run
+    assert best is not None
+    C, items, inertia, n_iter, converged = best
+    if not converged and n_iter < max_iter:
+        C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, tol_abs)
+        n_iter += more
+    return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged

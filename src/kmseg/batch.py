@@ -94,7 +94,8 @@ class InputFile:
 class OutputPlan:
     """Where one image's outputs go; ``None`` means "not requested".
 
-    ``masks`` is a path pattern with an ``{i}`` field for the cluster index.
+    ``masks`` is a path prefix: the mask of cluster ``i`` is the prefix
+    followed by ``i`` (zero-padded to the width of K - 1) and ``.png``.
     """
 
     image: str | None = None
@@ -108,7 +109,7 @@ class OutputPlan:
     def mask_path(self, i: int, k: int) -> str:
         """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
         assert self.masks is not None
-        return self.masks.format(i=f"{i:0{len(str(max(k - 1, 1)))}d}")
+        return f"{self.masks}{i:0{len(str(max(k - 1, 1)))}d}.png"
 
     def paths(self, k: int) -> list[str]:
         """Every single-file output, plus the mask of cluster 0 (written last)."""
@@ -147,7 +148,8 @@ class ItemResult:
     summary : dict or None
         :meth:`kmseg.Segmentation.summary` figures when done.
     seconds : float
-        Wall time spent on the image in the worker.
+        Wall time spent on the image in the worker (load, segment, write);
+        ``summary["seconds"]`` is the time in :func:`kmseg.segment` alone.
     detail : str or None
         Traceback of an unexpected error, for ``--debug``.
     """
@@ -161,7 +163,11 @@ class ItemResult:
     detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict: input, status, reason, outputs and the figures."""
+        """A JSON-safe dict: input, status, reason, outputs and the figures.
+
+        ``seconds`` is the wall time of the whole image, ``segment_seconds``
+        the part spent in :func:`kmseg.segment`; an infinite PSNR is null.
+        """
         out: dict[str, Any] = {
             "input": self.source,
             "status": self.status,
@@ -170,6 +176,7 @@ class ItemResult:
         }
         if self.summary:
             out.update({k: _json_safe(v) for k, v in self.summary.items()})
+            out["segment_seconds"] = out.pop("seconds", None)
         out["seconds"] = round(self.seconds, 4)
         return out
 
@@ -371,7 +378,7 @@ def _plan_one(f: InputFile, k: int, name: str, fmt: str | None, quality: int | N
         labels=os.path.join(labels_dir, f.subdir, f"{base}-labels.png") if labels_dir else None,
         palette=os.path.join(palette_dir, f.subdir, f"{base}-palette.{pal_fmt}") if palette_dir else None,
         palette_format=pal_fmt if palette_dir else None,
-        masks=os.path.join(masks_dir, f.subdir, f"{base}-mask-{{i}}.png") if masks_dir else None,
+        masks=os.path.join(masks_dir, f.subdir, f"{base}-mask-") if masks_dir else None,
     )
 
 
@@ -455,7 +462,8 @@ def _write_outputs(seg: Any, job: ItemJob) -> dict[str, Any]:
         outputs["masks"] = masks
     if plan.image:
         outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality))
-    return outputs
+    order = ("image", "labels", "palette", "masks")
+    return {key: outputs[key] for key in order if key in outputs}
 
 
 def _mask_png(seg: Any, i: int) -> bytes:

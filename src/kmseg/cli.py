@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     seg = sub.add_parser(
         "segment", parents=[common], help="segment images (one, a folder, or a thousand)",
-        description="Cluster the colours of images with k-means and write the segmented "
+        description="Cluster the colours of images with k-means and write the segmented\n"
                     "images, label maps, palettes and masks.",
         epilog=SEGMENT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser(
         "info", parents=[common], help="show how a kmseg PNG was made",
-        description="Print the kmseg version, parameters and seed recorded in PNGs written "
+        description="Print the kmseg version, parameters and seed recorded in PNGs written\n"
                     "by kmseg, and a command line that makes the same file again.",
         epilog=INFO_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     app.add_argument("--port", type=_ranged_int(0, 65535), default=8501, help="port (default 8501)")
+    app.add_argument("--max-upload-mb", type=_megabytes, default=None, metavar="MB",
+                     help=f"largest upload (default {DEFAULT_LIMITS.max_upload_bytes // 2**20} MiB)")
+    app.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
+                     help=f"largest image in pixels (default {DEFAULT_LIMITS.max_pixels:,})")
     app.set_defaults(func=cmd_app, parser=app)
     return parser
 
@@ -335,7 +339,7 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
             palette = os.path.join(palette, f"{base}-palette.{pal_fmt}")
         elif pal_fmt is None:
             pal_fmt = kmseg.palette_format_from_path(palette)
-    masks = os.path.join(args.masks, f"{base}-mask-{{i}}.png") if args.masks else None
+    masks = os.path.join(args.masks, f"{base}-mask-") if args.masks else None
     plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks)
     job = batch.ItemJob(src, params, plan, figures=args.json or args.verbose)
     reason = batch.check_job(job, {os.path.realpath(src)}, {})
@@ -582,45 +586,44 @@ def _png_kind(path: str, meta: dict[str, str]) -> str:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """``kmseg serve``: run the HTTP API (the ``api`` extra)."""
+    import kmseg
+
     try:
         from kmseg import api
     except ImportError as exc:
         return _missing_extra("serve", "api", exc, args)
-    settings = None
-    changes = {"max_upload_mb": args.max_upload_mb, "max_pixels": args.max_pixels}
-    if any(v is not None for v in changes.values()):
-        import kmseg
-
-        settings_cls = getattr(api, "ServiceSettings", None)
-        try:
-            if settings_cls is None:
-                raise kmseg.InvalidParameterError("this kmseg.api has no ServiceSettings", param="settings")
-            base = settings_cls.from_env() if hasattr(settings_cls, "from_env") else settings_cls()
-            settings = base.replace(**changes)
-        except kmseg.InvalidParameterError as exc:
-            return _usage_error(args, str(exc))
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
+              if v is not None}
     try:
-        api.run_server(host=args.host, port=args.port, workers=args.workers, settings=settings)
-    except ImportError as exc:
+        api.run_server(host=args.host, port=args.port, workers=args.workers, settings=None, **limits)
+    except ModuleNotFoundError as exc:  # uvicorn is imported when the server starts
         return _missing_extra("serve", "api", exc, args)
+    except kmseg.InvalidParameterError as exc:
+        return _usage_error(args, str(exc))
     return EXIT_OK
 
 
 def cmd_app(args: argparse.Namespace) -> int:
     """``kmseg app``: run the Streamlit web app (the ``web`` extra)."""
+    import kmseg
+
     try:
         from kmseg import app
     except ImportError as exc:
         return _missing_extra("app", "web", exc, args)
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
+              if v is not None}
     try:
-        result = app.run_app(host=args.host, port=args.port)
-    except ImportError as exc:
+        result = app.run_app(host=args.host, port=args.port, **limits)
+    except ModuleNotFoundError as exc:
         return _missing_extra("app", "web", exc, args)
+    except kmseg.InvalidParameterError as exc:
+        return _usage_error(args, str(exc))
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
 def _missing_extra(command: str, extra: str, exc: ImportError, args: argparse.Namespace) -> int:
     if args.debug:
         raise exc
-    print(f"kmseg {command} needs the {extra} extra: pip install 'kmseg[{extra}]' ({exc})", file=sys.stderr)
+    print(f"kmseg {command} needs the {extra} extra: pip install 'kmseg[{extra}]'", file=sys.stderr)
     return EXIT_USAGE

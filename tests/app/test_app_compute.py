@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import kmseg
-from kmseg.app._compute import downloads, image_array, inertia_curve, label_png
+from kmseg.app._compute import curve_sample, downloads, image_array, inertia_curve, label_png
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
 
 
@@ -87,3 +87,12 @@ def test_example_image_is_small_and_decodes() -> None:
     assert (loaded.width, loaded.height) == (768, 512)
     # A landscape, not a flat picture: plenty of distinct colours.
     assert len(np.unique(loaded.rgb.reshape(-1, 3), axis=0)) > 5000
+
+
+def test_curve_sample_respects_the_budget(china: np.ndarray) -> None:
+    loaded = kmseg.load_image(china)
+    sample, ratio = curve_sample(loaded, 10_000)
+    assert sample.shape[0] * sample.shape[1] <= 10_000 and sample.shape[2] == 3
+    assert ratio == pytest.approx(china.shape[0] * china.shape[1] / (sample.shape[0] * sample.shape[1]))
+    same, one = curve_sample(loaded, 10**9)
+    assert same.shape == china.shape and one == 1.0

@@ -113,7 +113,9 @@ def test_suggest_k_finds_the_elbow() -> None:
 
 def test_format_inertia() -> None:
     assert views.format_inertia(1234.4) == "1234"
-    assert views.format_inertia(12_345_678) == "1.23e+07"
+    assert views.format_inertia(12_345_678) == "1.23e7"
+    assert views.format_inertia(9.999e11) == "1.00e12"
+    assert views.format_inertia(float("inf")) == "inf"
 
 
 def test_full_size_html_embeds_the_exact_pixels() -> None:
@@ -124,3 +126,26 @@ def test_full_size_html_embeds_the_exact_pixels() -> None:
     b64 = re.search(r"base64,([A-Za-z0-9+/=]+)", html).group(1)
     back = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))))
     assert (back == img).all()
+
+
+@pytest.mark.parametrize("with_alpha", [False, True])
+def test_preview_png_is_exact(with_alpha: bool) -> None:
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 4, (31, 47), dtype=np.uint8)
+    palette = rng.integers(0, 256, (4, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (31, 47), dtype=np.uint8) if with_alpha else None
+    im = Image.open(io.BytesIO(views.preview_png(labels, palette, alpha)))
+    assert im.format == "PNG" and im.size == (47, 31)
+    assert im.mode == ("RGBA" if with_alpha else "P")
+    got = np.asarray(im.convert("RGBA"))
+    assert (got[..., :3] == palette[labels]).all()
+    if with_alpha:
+        assert (got[..., 3] == alpha).all()
+
+
+def test_highlight_palette_matches_highlight() -> None:
+    labels = np.array([[0, 1, 2, 1]], np.uint8)
+    palette = np.array([[9, 200, 30], [100, 100, 100], [250, 250, 0]], np.uint8)
+    table = views.highlight_palette(palette, 2)
+    assert (views.highlight(labels, palette, 2) == table[labels]).all()
+    assert table[2].tolist() == [250, 250, 0]

@@ -52,7 +52,7 @@ def test_example_is_shown_before_any_upload() -> None:
     assert "built-in example" in at.info[0].value
     assert len(at.image) == 2
     assert result_caption(at).startswith("Segmented example.jpg · K = 8 · RGB")
-    assert metric(at, "Clusters found")[0] == "8"
+    assert metric(at, "Clusters")[0] == "8"
     labels = [d.label for d in at.download_button]
     for want in ["Segmented image (PNG)", "JPEG", "WebP", "Label map (PNG)", "Palette (JSON)",
                  "Palette (GIMP .gpl)"]:  # fmt: skip
@@ -80,7 +80,7 @@ def test_upload_is_segmented_with_the_chosen_parameters(small_png: bytes) -> Non
 
     at.sidebar.number_input(key="k").set_value(60).run()
     assert at.sidebar.slider(key="k_slider").value == 24  # clamped to the slider's range
-    found = int(metric(at, "Clusters found")[0])
+    found = int(metric(at, "Clusters")[0])
     assert 1 < found <= 60 and f"K = {found}" in result_caption(at)
 
     at.sidebar.slider(key="iter_slider").set_value(1).run()

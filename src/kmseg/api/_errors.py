@@ -147,16 +147,17 @@ def validation_error_to_api(exc: RequestValidationError, ranges: dict[str, str])
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "form")]
         name = loc[0] if loc else "request"
         first_field = first_field or name
-        if err.get("type") == "missing":
-            problem = "is required"
-        else:
-            problem = f"is invalid ({err.get('msg', 'bad value')}"
-            given = err.get("input")
-            if isinstance(given, (str, int, float)) and len(str(given)) <= 40:
-                problem += f"; got {given!r}"
-            problem += ")"
         allowed = ranges.get(name)
-        parts.append(f"{name} {problem}" + (f"; allowed: {allowed}" if allowed else ""))
+        if err.get("type") == "missing":
+            text = f"{name} is required" + (f"; it must be {allowed}" if allowed else "")
+        else:
+            given = err.get("input")
+            shown = f"; got {given!r}" if isinstance(given, (str, int, float)) and len(str(given)) <= 40 else ""
+            if allowed:
+                text = f"{name} must be {allowed}{shown}"
+            else:
+                text = f"{name} is invalid: {err.get('msg', 'bad value')}{shown}"
+        parts.append(text)
     message = ". ".join(dict.fromkeys(parts)) or "the request is invalid"
     return ApiError(422, message, code="invalid_parameter", field=first_field)
 

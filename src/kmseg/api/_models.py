@@ -32,9 +32,13 @@ class PaletteBody(BaseModel):
     seed: int = Field(description="The seed used (drawn at random when none was given); send it back to repeat the run.")
     width: int = Field(ge=1, description="Image width in pixels.")
     height: int = Field(ge=1, description="Image height in pixels.")
-    psnr: float | None = Field(description="PSNR of the segmented image against the original, dB (null when identical).")
-    delta_e_mean: float | None = Field(description="Mean CIEDE2000 colour difference to the original.")
-    delta_e_p95: float | None = Field(description="95th percentile of the CIEDE2000 difference.")
+    metrics: bool = Field(description="Whether psnr and delta_e_* were computed (the request's metrics field).")
+    psnr: float | None = Field(
+        description="PSNR of the segmented image against the original, dB; null without metrics=true "
+        "or when the images are identical."
+    )
+    delta_e_mean: float | None = Field(description="Mean CIEDE2000 colour difference to the original (metrics=true).")
+    delta_e_p95: float | None = Field(description="95th percentile of the CIEDE2000 difference (metrics=true).")
     seconds: float = Field(ge=0, description="Seconds spent clustering.")
     server_seconds: float = Field(ge=0, description="Seconds spent decoding, clustering and encoding on the server.")
     notes: list[str] = Field(default_factory=list, description="Remarks about the run or the input.")
@@ -69,6 +73,7 @@ def palette_body(summary: dict[str, Any], palette_rgb: list[list[int]], server_s
         seed=summary["seed"],
         width=summary["width"],
         height=summary["height"],
+        metrics=bool(summary.get("metrics")),
         psnr=summary.get("psnr"),
         delta_e_mean=summary.get("delta_e_mean"),
         delta_e_p95=summary.get("delta_e_p95"),

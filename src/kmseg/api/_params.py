@@ -32,6 +32,7 @@ def ranges(settings: ServiceSettings) -> dict[str, str]:
         "color_space": "one of " + ", ".join(COLOR_SPACE_VALUES),
         "seed": f"a whole number from 0 to {SEED_MAX}, or empty for a random seed",
         "format": "one of " + ", ".join(FORMAT_VALUES),
+        "metrics": "true or false",
     }
 
 
@@ -45,6 +46,7 @@ class FormFields:
     color_space: Any
     seed: Any
     format: Any
+    metrics: Any
 
 
 def form_fields(settings: ServiceSettings) -> FormFields:
@@ -89,6 +91,13 @@ def form_fields(settings: ServiceSettings) -> FormFields:
         format=Annotated[
             OutputFormat,
             Form(description="Encoding of the segmented image: png (lossless), jpeg or webp."),
+        ],
+        metrics=Annotated[
+            bool,
+            Form(
+                description="Also compute PSNR and the CIEDE2000 colour difference to the original "
+                "(true/false). They cost about as much time as the clustering on large images.",
+            ),
         ],
     )
 

@@ -3,14 +3,14 @@
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Depends, Request, UploadFile
 from fastapi.responses import Response
 
 from .. import __version__
 from ._errors import ApiError, ErrorBody
 from ._forms import in_memory_route_class
 from ._models import HealthBody, PaletteBody, palette_body
-from ._params import DEFAULT_K, DEFAULT_MAX_ITER, form_fields
+from ._params import DEFAULT_K, DEFAULT_MAX_ITER, form_fields, ranges
 from ._pool import PoolBusy, PoolTimeout, WorkerPool
 from ._settings import ServiceSettings
 from ._work import MEDIA_TYPES, RunParams, RunResult, job_image, job_labels, job_summary
@@ -30,8 +30,9 @@ FIGURE_HEADERS: dict[str, str] = {
     "X-Kmseg-Palette": "The palette, comma-separated #rrggbb in label order.",
     "X-Kmseg-Counts": "Pixels per cluster, comma-separated.",
     "X-Kmseg-Shares": "Share of the image per cluster, comma-separated.",
-    "X-Kmseg-Psnr": "PSNR against the original in dB (inf when identical).",
-    "X-Kmseg-Delta-E-Mean": "Mean CIEDE2000 difference to the original.",
+    "X-Kmseg-Psnr": "With metrics=true: PSNR against the original in dB (inf when identical).",
+    "X-Kmseg-Delta-E-Mean": "With metrics=true: mean CIEDE2000 difference to the original.",
+    "X-Kmseg-Delta-E-P95": "With metrics=true: 95th percentile of the CIEDE2000 difference.",
     "X-Kmseg-Seconds": "Seconds spent clustering.",
     "X-Kmseg-Server-Seconds": "Seconds spent decoding, clustering and encoding.",
 }
@@ -72,7 +73,7 @@ def _header_value(value: Any) -> str:
 def figure_headers(result: RunResult) -> dict[str, str]:
     """The run's figures as ``X-Kmseg-*`` response headers."""
     s = result.summary
-    values = {
+    values: dict[str, Any] = {
         "X-Kmseg-K": s["k"],
         "X-Kmseg-K-Requested": s["k_requested"],
         "X-Kmseg-Iterations": s["n_iter"],
@@ -85,11 +86,13 @@ def figure_headers(result: RunResult) -> dict[str, str]:
         "X-Kmseg-Palette": s["palette"],
         "X-Kmseg-Counts": s["counts"],
         "X-Kmseg-Shares": s["shares"],
-        "X-Kmseg-Psnr": s.get("psnr"),
-        "X-Kmseg-Delta-E-Mean": s.get("delta_e_mean"),
         "X-Kmseg-Seconds": float(s.get("seconds") or 0.0),
         "X-Kmseg-Server-Seconds": result.server_seconds,
     }
+    if s.get("metrics"):
+        values["X-Kmseg-Psnr"] = s.get("psnr")
+        values["X-Kmseg-Delta-E-Mean"] = s.get("delta_e_mean")
+        values["X-Kmseg-Delta-E-P95"] = s.get("delta_e_p95")
     return {name: _header_value(value) for name, value in values.items()}
 
 
@@ -116,10 +119,39 @@ async def run_in_pool(request: Request, settings: ServiceSettings, job: Callable
         ) from None
 
 
+def strict_fields(settings: ServiceSettings) -> Callable[[Request], Any]:
+    """A dependency refusing what form parsing would quietly accept: empty or repeated fields.
+
+    FastAPI reads an empty form value as "not given" (so the default) and a
+    repeated one as its last value; for a program's request both are more
+    likely mistakes, and the schema allows neither. The browser page is lenient.
+    """
+    words = ranges(settings)
+
+    async def check(request: Request) -> None:
+        form = await request.form()
+        for name, allowed in words.items():
+            values = form.getlist(name)
+            if len(values) > 1:
+                raise ApiError(
+                    422, f"{name} was sent {len(values)} times; send it once", code="invalid_parameter", field=name
+                )
+            if values and values[0] == "":
+                raise ApiError(
+                    422,
+                    f"{name} is empty; it must be {allowed} (leave the field out to use the default)",
+                    code="invalid_parameter",
+                    field=name,
+                )
+
+    return check
+
+
 def build_api_router(settings: ServiceSettings) -> APIRouter:
     """The API routes, with field limits taken from ``settings``."""
     F = form_fields(settings)
     router = APIRouter(route_class=in_memory_route_class(settings.max_upload_bytes), tags=["segmentation"])
+    strict = [Depends(strict_fields(settings))]
     errors = error_responses()
     header_docs = {name: {"description": text, "schema": {"type": "string"}} for name, text in FIGURE_HEADERS.items()}
 
@@ -130,6 +162,7 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
 
     @router.post(
         "/api/segment",
+        dependencies=strict,
         summary="Segment an image; answer the segmented image",
         response_class=Response,
         responses={
@@ -150,8 +183,9 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         color_space: F.color_space = "rgb",
         seed: F.seed = None,
         format: F.format = "png",
+        metrics: F.metrics = False,
     ) -> Response:
-        params = RunParams(k, max_iter, color_space, seed, format)
+        params = RunParams(k, max_iter, color_space, seed, format, metrics)
         result = await run(request, job_image, image, params)
         headers = figure_headers(result)
         headers["Content-Disposition"] = f'inline; filename="segmented.{"jpg" if format == "jpeg" else format}"'
@@ -159,6 +193,7 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
 
     @router.post(
         "/api/palette",
+        dependencies=strict,
         summary="Segment an image; answer its palette and figures as JSON",
         response_model=PaletteBody,
         responses=errors,
@@ -170,14 +205,16 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         max_iter: F.max_iter = DEFAULT_MAX_ITER,
         color_space: F.color_space = "rgb",
         seed: F.seed = None,
+        metrics: F.metrics = False,
     ) -> PaletteBody:
-        params = RunParams(k, max_iter, color_space, seed)
+        params = RunParams(k, max_iter, color_space, seed, metrics=metrics)
         result = await run(request, job_summary, image, params)
         palette_rgb = result.segmentation.palette.tolist()
         return palette_body(result.summary, palette_rgb, result.server_seconds)
 
     @router.post(
         "/api/labels",
+        dependencies=strict,
         summary="Segment an image; answer its label map as a greyscale PNG",
         response_class=Response,
         responses={
@@ -197,8 +234,9 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         max_iter: F.max_iter = DEFAULT_MAX_ITER,
         color_space: F.color_space = "rgb",
         seed: F.seed = None,
+        metrics: F.metrics = False,
     ) -> Response:
-        params = RunParams(k, max_iter, color_space, seed)
+        params = RunParams(k, max_iter, color_space, seed, metrics=metrics)
         result = await run(request, job_labels, image, params)
         headers = figure_headers(result)
         headers["Content-Disposition"] = 'inline; filename="labels.png"'

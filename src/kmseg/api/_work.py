@@ -20,6 +20,7 @@ __all__ = [
     "job_labels",
     "job_page",
     "job_summary",
+    "figures",
 ]
 
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -36,6 +37,7 @@ class RunParams:
     color_space: str = "rgb"
     seed: int | None = None
     format: str = "png"
+    metrics: bool = False
 
 
 @dataclass
@@ -78,6 +80,39 @@ def clean_summary(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def figures(seg: kmseg.Segmentation, metrics: bool) -> dict[str, Any]:
+    """The run's figures, shaped like ``Segmentation.summary()``.
+
+    PSNR and the CIEDE2000 differences cost about as much as the clustering on
+    large images, so they are computed (through ``summary()``) only when
+    ``metrics`` is true; otherwise they are ``None``.
+    """
+    if metrics:
+        out = clean_summary(seg.summary())
+    else:
+        out = {
+            "k_requested": int(seg.k_requested),
+            "k": int(seg.k),
+            "width": int(seg.width),
+            "height": int(seg.height),
+            "color_space": seg.color_space,
+            "seed": int(seg.seed),
+            "inertia": _finite(float(seg.inertia)),
+            "psnr": None,
+            "delta_e_mean": None,
+            "delta_e_p95": None,
+            "n_iter": int(seg.n_iter),
+            "converged": bool(seg.converged),
+            "seconds": round(float(seg.seconds), 4),
+            "palette": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in seg.palette],
+            "counts": [int(c) for c in seg.counts],
+            "shares": [float(x) for x in seg.shares],
+            "notes": list(seg.notes),
+        }
+    out["metrics"] = metrics
+    return out
+
+
 def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
     return _segment_loaded(loaded, params, max_pixels)
@@ -107,7 +142,7 @@ def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     start = time.perf_counter()
     seg = _segment(data, params, max_pixels)
     encoded = seg.to_bytes(params.format)
-    summary = clean_summary(seg.summary())
+    summary = figures(seg, params.metrics)
     return RunResult(seg, summary, encoded, time.perf_counter() - start)
 
 
@@ -116,7 +151,7 @@ def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     start = time.perf_counter()
     seg = _segment(data, params, max_pixels)
     encoded = _labels_png(seg)
-    summary = clean_summary(seg.summary())
+    summary = figures(seg, params.metrics)
     return RunResult(seg, summary, encoded, time.perf_counter() - start)
 
 
@@ -124,7 +159,7 @@ def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     """Segment the upload and gather its figures only."""
     start = time.perf_counter()
     seg = _segment(data, params, max_pixels)
-    summary = clean_summary(seg.summary())
+    summary = figures(seg, params.metrics)
     return RunResult(seg, summary, b"", time.perf_counter() - start)
 
 
@@ -148,7 +183,7 @@ def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str) -> 
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
     seg = _segment_loaded(loaded, params, max_pixels)
-    summary = clean_summary(seg.summary())
+    summary = figures(seg, True)
     preview_type, preview = _preview(loaded)
     palette_uris = {
         fmt: _data_uri(_PALETTE_MEDIA[fmt], kmseg.palette_bytes(seg.palette, seg.counts, fmt))

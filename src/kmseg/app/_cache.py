@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import streamlit as st
 
 import kmseg
 
-from ._compute import inertia_curve
+from . import _compute
 
-__all__ = ["curve", "load", "segment"]
+__all__ = ["curve_point", "curve_sample", "load", "quality", "segment"]
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -50,17 +51,33 @@ def segment(
     return seg, time.time()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def curve(
-    key: str,
-    ks: tuple[int, ...],
-    max_iter: int,
-    color_space: str,
-    seed: int,
-    sample_pixels: int,
-    _loaded: kmseg.LoadedImage,
-) -> list[dict[str, float | int]]:
-    """Inertia against K for a decoded upload (see :func:`inertia_curve`)."""
-    return inertia_curve(
-        _loaded, ks, max_iter=max_iter, color_space=color_space, seed=seed, sample_pixels=sample_pixels
+@st.cache_data(max_entries=32, show_spinner=False)
+def quality(run_id: str, _seg: kmseg.Segmentation) -> tuple[float, float, float]:
+    """PSNR, mean and 95th-percentile CIEDE2000 of a result, keyed by its run.
+
+    Segmentation computes these lazily, and a cached Segmentation comes back
+    as a fresh copy on every rerun, so they are cached separately.
+    """
+    return float(_seg.psnr), float(_seg.delta_e_mean), float(_seg.delta_e_p95)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def curve_sample(key: str, sample_pixels: int, _loaded: kmseg.LoadedImage) -> tuple[np.ndarray, float]:
+    """The scaled-down copy the inertia chart is computed on."""
+    return _compute.curve_sample(_loaded, sample_pixels)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def curve_point(
+    key: str, sample_pixels: int, k: int, max_iter: int, color_space: str, seed: int,
+    _sample: np.ndarray, _ratio: float,
+) -> dict[str, float | int]:  # fmt: skip
+    """One point of the inertia-against-K chart.
+
+    The chart is computed one K per call so that the script reaches a
+    Streamlit call between points, where a new upload or a moved slider can
+    interrupt it at once instead of waiting for the whole curve.
+    """
+    return _compute.curve_point(
+        _sample, _ratio, k, max_iter=max_iter, color_space=color_space, seed=seed
     )

@@ -18,7 +18,15 @@ import kmseg
 from ._state import download_name
 from ._views import downscale_index
 
-__all__ = ["Download", "downloads", "image_array", "inertia_curve", "label_png"]
+__all__ = [
+    "Download",
+    "curve_point",
+    "curve_sample",
+    "downloads",
+    "image_array",
+    "inertia_curve",
+    "label_png",
+]
 
 
 def image_array(loaded: kmseg.LoadedImage) -> np.ndarray:
@@ -26,6 +34,33 @@ def image_array(loaded: kmseg.LoadedImage) -> np.ndarray:
     if loaded.alpha is None:
         return loaded.rgb
     return np.dstack([loaded.rgb, loaded.alpha])
+
+
+def curve_sample(loaded: kmseg.LoadedImage, sample_pixels: int) -> tuple[np.ndarray, float]:
+    """The image scaled down (nearest neighbour) to at most ``sample_pixels``.
+
+    Returns
+    -------
+    sample : numpy.ndarray
+        (h, w, 3) or (h, w, 4) uint8.
+    ratio : float
+        Full pixel count divided by the sample's: multiply a sample's
+        inertia by it to estimate the full image's.
+    """
+    array = image_array(loaded)
+    h, w = array.shape[:2]
+    if h * w > sample_pixels:
+        side = max(1, math.floor(max(h, w) * math.sqrt(sample_pixels / (h * w))))
+        array = downscale_index(array, side)
+    return array, (h * w) / (array.shape[0] * array.shape[1])
+
+
+def curve_point(
+    sample: np.ndarray, ratio: float, k: int, *, max_iter: int, color_space: str, seed: int
+) -> dict[str, float | int]:
+    """One point of the inertia-against-K curve (see :func:`inertia_curve`)."""
+    seg = kmseg.segment(sample, int(k), max_iter=max_iter, color_space=color_space, seed=seed)
+    return {"K": int(k), "inertia": float(seg.inertia) * ratio, "found": int(seg.k)}
 
 
 def inertia_curve(
@@ -50,17 +85,11 @@ def inertia_curve(
         One row per K with keys ``"K"``, ``"inertia"`` and ``"found"`` (the
         number of clusters actually found).
     """
-    array = image_array(loaded)
-    h, w = array.shape[:2]
-    if h * w > sample_pixels:
-        side = max(1, math.floor(max(h, w) * math.sqrt(sample_pixels / (h * w))))
-        array = downscale_index(array, side)
-    ratio = (h * w) / (array.shape[0] * array.shape[1])
-    rows: list[dict[str, float | int]] = []
-    for k in ks:
-        seg = kmseg.segment(array, int(k), max_iter=max_iter, color_space=color_space, seed=seed)
-        rows.append({"K": int(k), "inertia": float(seg.inertia) * ratio, "found": int(seg.k)})
-    return rows
+    sample, ratio = curve_sample(loaded, sample_pixels)
+    return [
+        curve_point(sample, ratio, k, max_iter=max_iter, color_space=color_space, seed=seed)
+        for k in ks
+    ]
 
 
 def label_png(seg: kmseg.Segmentation) -> bytes:

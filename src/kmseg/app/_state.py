@@ -58,7 +58,7 @@ class AppSettings:
     max_upload_bytes: int = DEFAULT_LIMITS.max_upload_bytes
     max_pixels: int = DEFAULT_LIMITS.max_pixels
     preview_side: int = 1000
-    curve_pixels: int = 120_000
+    curve_pixels: int = 30_000
 
     @property
     def max_upload_mb(self) -> int:

@@ -25,8 +25,10 @@ __all__ = [
     "full_size_html",
     "hex_color",
     "highlight",
+    "highlight_palette",
     "paint",
     "parse_hex",
+    "preview_png",
     "preview_size",
     "suggest_k",
     "wipe",
@@ -116,23 +118,12 @@ def paint(
     return np.dstack([rgb, alpha.astype(np.uint8)])
 
 
-def highlight(
-    labels: np.ndarray,
-    palette: np.ndarray,
-    index: int,
-    alpha: np.ndarray | None = None,
-    dim: float = 0.25,
-) -> np.ndarray:
-    """Show cluster ``index`` in its colour and dim every other pixel.
+def highlight_palette(palette: np.ndarray, index: int, dim: float = 0.25) -> np.ndarray:
+    """A palette that keeps cluster ``index``'s colour and dims all others.
 
-    Other pixels are turned grey (their luminance) and pulled toward dark
-    grey, keeping only ``dim`` of their brightness, so the chosen cluster
-    stands out whatever its colour.
-
-    Returns
-    -------
-    numpy.ndarray
-        (H, W, 3) or (H, W, 4) uint8, like :func:`paint`.
+    The other colours are turned grey (their luminance) and pulled toward
+    dark grey, keeping only ``dim`` of their brightness, so the chosen
+    cluster stands out whatever its colour.
     """
     pal = np.asarray(palette, dtype=np.uint8)
     if not 0 <= index < len(pal):
@@ -141,7 +132,43 @@ def highlight(
     dimmed = np.repeat((32.0 * (1 - dim) + grey * dim)[:, None], 3, axis=1)
     table = np.clip(np.rint(dimmed), 0, 255).astype(np.uint8)
     table[index] = pal[index]
-    return paint(labels, table, alpha)
+    return table
+
+
+def highlight(
+    labels: np.ndarray,
+    palette: np.ndarray,
+    index: int,
+    alpha: np.ndarray | None = None,
+    dim: float = 0.25,
+) -> np.ndarray:
+    """Paint cluster ``index`` in its colour and every other pixel dimmed.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W, 3) or (H, W, 4) uint8, like :func:`paint`; see
+        :func:`highlight_palette` for the dimming.
+    """
+    return paint(labels, highlight_palette(palette, index, dim), alpha)
+
+
+def preview_png(
+    labels: np.ndarray, palette: np.ndarray, alpha: np.ndarray | None = None
+) -> bytes:
+    """PNG bytes of a painted label map, for display.
+
+    Without alpha the PNG is indexed (one byte per pixel, the palette in the
+    file), which is several times faster to encode than RGB and exact.
+    """
+    buf = io.BytesIO()
+    if alpha is None:
+        im = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8))  # mode "L"
+        im.putpalette(np.asarray(palette, dtype=np.uint8).reshape(-1).tolist())  # now "P"
+    else:
+        im = Image.fromarray(paint(labels, palette, alpha))  # (H, W, 4): "RGBA"
+    im.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def wipe(original: np.ndarray, result: np.ndarray, fraction: float) -> np.ndarray:
@@ -201,10 +228,13 @@ def chips_html(
 
 
 def format_inertia(value: float) -> str:
-    """Inertia in a short form: ``1.23e+07``, or plain digits below 10 000."""
+    """Inertia in a short form: ``1.23e7``, or plain digits below 10 000."""
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.0f}" if abs(value) < 10_000 else f"{value:.3g}"
+    if abs(value) < 10_000:
+        return f"{value:.0f}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def suggest_k(ks: Sequence[int], inertias: Sequence[float]) -> int | None:

@@ -24,10 +24,9 @@ K_SLIDER_MAX = 24
 ITER_SLIDER_MAX = 64
 CURVE_KS = tuple(range(1, 17))
 SEED_MAX = 2**32 - 1
-IMAGE_TYPES = ["png", "jpg", "jpeg", "jpe", "jfif", "webp", "gif", "bmp", "dib", "tif", "tiff"]
 SPACES = {"rgb": "RGB", "lab": "CIELAB"}
 
-st.set_page_config(page_title="kmseg: colour segmentation", page_icon="🎨", layout="wide")
+st.set_page_config(page_title="kmseg: colour segmentation", page_icon=":material/palette:", layout="wide")
 settings, problems = settings_from_env(os.environ)
 state = st.session_state
 for name, value in (("k", 8), ("k_slider", 8), ("max_iter", 25), ("iter_slider", 25),
@@ -66,7 +65,7 @@ side.radio("Colour space", list(SPACES), format_func=SPACES.__getitem__, key="co
 seed_col, dice_col = side.columns([3, 1], vertical_alignment="bottom")
 seed_col.number_input("Seed", 0, SEED_MAX, step=1, key="seed",
                       help="Same image, parameters and seed give the same result.")
-dice_col.button("🎲", on_click=_new_seed, help="Draw a new random seed")
+dice_col.button(":material/casino:", on_click=_new_seed, help="Draw a new random seed")
 side.subheader("Which K?")
 curve_slot = side.container()
 side.divider()
@@ -78,13 +77,14 @@ for problem in problems:
 st.title("kmseg · K-means colour segmentation")
 st.caption("Every pixel is painted with the colour of its cluster. Choose K and the iterations "
            "in the sidebar; the result updates as you go.")
-uploaded = st.file_uploader("Upload an image: PNG, JPEG, WebP, GIF, BMP or TIFF", type=IMAGE_TYPES,
+# Any file type is accepted here: kmseg decides from the content and explains a refusal.
+uploaded = st.file_uploader("Upload an image: PNG, JPEG, WebP, GIF, BMP or TIFF", type=None,
                             max_upload_size=settings.max_upload_mb, key="upload",
                             help=settings.limits_text())
 if uploaded is None:
     data, source = example_bytes(), EXAMPLE_NAME
     st.info("No image uploaded yet, so this is the built-in example (a synthetic landscape, CC0). "
-            "Upload your own above.", icon="🖼️")
+            "Upload your own above.", icon=":material/image:")
 elif uploaded.size > settings.max_upload_bytes:
     st.error(f"**{uploaded.name}** is {format_bytes(uploaded.size)}; this app accepts files up to "
              f"{format_bytes(settings.max_upload_bytes)}. Try a smaller or more compressed file.")
@@ -123,10 +123,8 @@ order = views.display_order(seg.shares)
 side_px = settings.preview_side
 labels_small = views.downscale_index(seg.labels, side_px)
 alpha_small = None if seg.alpha is None else views.downscale_index(seg.alpha, side_px)
-if selected is None:
-    shown = views.paint(labels_small, edited, alpha_small)
-else:
-    shown = views.highlight(labels_small, edited, selected, alpha_small)
+table = edited if selected is None else views.highlight_palette(edited, selected)
+shown = views.preview_png(labels_small, table, alpha_small)
 original_small = views.downscale_index(image_array(loaded), side_px)
 
 left, right = st.columns(2)
@@ -136,25 +134,26 @@ detail = f" · cluster #{selected + 1} highlighted" if selected is not None else
 detail += " · recoloured" if is_edited else ""
 right.image(shown, caption=f"Segmented {source} · K = {seg.k} · {SPACES[space]}{detail}",
             width="stretch", output_format="PNG")
-if shown.shape[:2] != seg.labels.shape:
-    st.caption(f"Shown scaled to {shown.shape[1]}×{shown.shape[0]}; downloads are full size "
+if labels_small.shape != seg.labels.shape:
+    st.caption(f"Shown scaled to {labels_small.shape[1]}×{labels_small.shape[0]}; downloads are full size "
                f"({seg.width}×{seg.height}).")
 for note in dict.fromkeys((*loaded.notes, *seg.notes)):
-    st.caption(f"ℹ️ {note}")
+    st.caption(f":material/info: {note}")
 
-m = st.columns(7)
-m[0].metric("Clusters found", seg.k, help=f"Asked for {seg.k_requested}; an image with fewer "
-            "distinct colours gives fewer clusters.")
-m[1].metric("Iterations", seg.n_iter, help=f"At most {max_iter}.")
-m[2].metric("Converged", "yes" if seg.converged else "no",
-            help="No: the iteration limit was reached first; raise it for a steadier result.")
-m[3].metric("Inertia", views.format_inertia(seg.inertia),
-            help=f"Sum of squared {SPACES[space]} distances of pixels to their cluster centre.")
-m[4].metric("Time", f"{seg.seconds * 1000:.0f} ms", "from cache" if from_cache else None,
-            delta_color="off", help="Time spent in kmseg.segment for this result.")
-m[5].metric("PSNR", f"{seg.psnr:.1f} dB", help="Peak signal-to-noise ratio of result against original.")
-m[6].metric("ΔE mean", f"{seg.delta_e_mean:.2f}", help=f"CIEDE2000 colour difference; 95th "
-            f"percentile {seg.delta_e_p95:.2f}.")
+figures = st.container(horizontal=True, gap="small")
+figure = lambda label, value, **kw: figures.metric(label, value, border=True, width="content", **kw)  # noqa: E731
+figure("Clusters", seg.k, help=f"Asked for {seg.k_requested}; an image with fewer "
+       "distinct colours gives fewer clusters.")
+figure("Iterations", seg.n_iter, help=f"At most {max_iter}.")
+figure("Converged", "yes" if seg.converged else "no",
+       help="No: the iteration limit was reached first; raise it for a steadier result.")
+figure("Inertia", views.format_inertia(seg.inertia),
+       help=f"Sum of squared {SPACES[space]} distances of pixels to their cluster centre.")
+figure("Time", f"{seg.seconds:.2f} s", delta="from cache" if from_cache else None,
+       delta_color="off", delta_arrow="off", help="Time spent in kmseg.segment for this result.")
+psnr, de_mean, de_p95 = _cache.quality(run_id, seg)
+figure("PSNR", f"{psnr:.1f} dB", help="Peak signal-to-noise ratio of result against original.")
+figure("ΔE mean", f"{de_mean:.2f}", help=f"CIEDE2000 colour difference; 95th percentile {de_p95:.2f}.")
 
 if st.toggle("Compare at full size", key="fullsize"):
     c1, c2 = st.columns([3, 1])
@@ -169,7 +168,7 @@ st.subheader("Palette")
 st.html(views.chips_html(edited, seg.shares, seg.counts, selected))
 st.pills("Highlight a cluster (the others are dimmed)", order, key=highlight_key,
          format_func=lambda i: f"#{i + 1} {current_hex[i]} · {seg.shares[i] * 100:.1f}%")
-with st.expander("Recolour clusters", expanded=is_edited, icon="🎨"):
+with st.expander("Recolour clusters", expanded=is_edited, icon=":material/palette:"):
     st.caption("Pick a new colour for any cluster; the result and the downloads follow, "
                "without clustering again.")
     ncols = min(6, seg.k)
@@ -183,23 +182,35 @@ with st.expander("Recolour clusters", expanded=is_edited, icon="🎨"):
 st.subheader("Downloads")
 st.caption(f"Full size, {seg.width}×{seg.height}" + (", with your colours." if is_edited else "."))
 items = downloads(result, source)
-for col, item in zip(st.columns(len(items)), items, strict=True):
-    col.download_button(item.label, item.make, file_name=item.file_name, mime=item.mime,
-                        key=f"download-{item.key}", on_click="ignore", icon=":material/download:",
-                        type="primary" if item.key == "png" else "secondary")
+buttons = st.container(horizontal=True)
+for item in items:
+    buttons.download_button(item.label, item.make, file_name=item.file_name, mime=item.mime,
+                            key=f"download-{item.key}", on_click="ignore", icon=":material/download:",
+                            type="primary" if item.key == "png" else "secondary")
 
 # ---------------------------------------------------------------- inertia against K
+curve_id = (key, max_iter, space, seed)
 with curve_slot:
     try:
-        with st.spinner("Computing inertia for K = 1…16…"):
-            rows = _cache.curve(key, CURVE_KS, max_iter, space, seed, settings.curve_pixels, loaded)
+        sample, ratio = _cache.curve_sample(key, settings.curve_pixels, loaded)
+        bar = None if curve_id in state.get("curves_done", ()) else st.progress(0.0)
+        rows = []
+        for n, curve_k in enumerate(CURVE_KS, 1):
+            rows.append(_cache.curve_point(key, settings.curve_pixels, curve_k, max_iter, space, seed,
+                                           sample, ratio))
+            if bar is not None:  # also lets a new upload or slider move interrupt the loop
+                bar.progress(n / len(CURVE_KS), text=f"Inertia for K = {curve_k} of {CURVE_KS[-1]}…")
+        if bar is not None:
+            bar.empty()
+        state.setdefault("curves_done", set()).add(curve_id)
     except kmseg.KmsegError as exc:
         st.caption(f"No chart: {exc}")
     else:
-        st.line_chart({"K": [r["K"] for r in rows], "inertia": [r["inertia"] for r in rows]},
-                      x="K", y="inertia", height=200)
-        best = views.suggest_k([r["K"] for r in rows], [r["inertia"] for r in rows])
-        text = "Inertia for K = 1…16 (estimated on a scaled copy). Past the elbow, more clusters help little."
+        ks, inertias = [r["K"] for r in rows], [r["inertia"] for r in rows]
+        st.line_chart({"K": ks, "inertia": inertias}, x="K", y="inertia", height=200)
+        best = views.suggest_k(ks, inertias)
+        text = (f"Inertia for K = 1…{CURVE_KS[-1]} (estimated on a scaled copy). Past the elbow, "
+                "more clusters help little.")
         if best is not None:
             text += f" The elbow is near **K = {best}**."
         st.caption(text)

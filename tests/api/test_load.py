@@ -1,0 +1,107 @@
+"""A bounded load test against a real server on 127.0.0.1.
+
+300 requests, 16 at a time, mixed small and 2 MP images, must all succeed
+(p50/p95 latency printed, not asserted: timings belong to benchmarks/). Then
+twice the server's capacity at once: the surplus gets 503 + Retry-After, never
+another 5xx, and the server's memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from apitools import percentile, photo_bytes, running_server
+
+psutil = pytest.importorskip("psutil")
+
+pytestmark = pytest.mark.slow
+
+POOL, QUEUE = 2, 14  # capacity 16: the first phase's concurrency fits exactly
+CAPACITY = POOL + QUEUE
+SMALL = photo_bytes(size=(200, 150))  # 0.03 MP
+PHOTO = photo_bytes()  # 0.27 MP
+LARGE = photo_bytes(size=(1732, 1155))  # 2 MP
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    env = {"KMSEG_POOL_SIZE": str(POOL), "KMSEG_QUEUE_SIZE": str(QUEUE), "KMSEG_RETRY_AFTER": "3",
+           "KMSEG_PROCESSING_TIMEOUT": "60"}
+    with running_server(tmp_path_factory.mktemp("load"), env) as srv:
+        yield srv
+
+
+def _post(client: httpx.Client, url: str, data: bytes) -> tuple[int, float, httpx.Headers]:
+    start = time.perf_counter()
+    r = client.post(url + "/api/segment", files={"image": ("i.jpg", data, "image/jpeg")}, data={"k": "8"})
+    return r.status_code, time.perf_counter() - start, r.headers
+
+
+def _blast(url: str, images: list[bytes], concurrency: int) -> list[tuple[int, float, httpx.Headers]]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with httpx.Client(timeout=120, limits=limits) as client, ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(lambda data: _post(client, url, data), images))
+
+
+class _PeakMemory:
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_300_requests_16_at_a_time_all_succeed(server):
+    # 1 in 10 is 2 MP, 2 in 10 the 0.27 MP photo, the rest small.
+    images = [LARGE if i % 10 == 0 else PHOTO if i % 10 in (3, 7) else SMALL for i in range(300)]
+    start = time.perf_counter()
+    results = _blast(server.url, images, concurrency=16)
+    wall = time.perf_counter() - start
+    statuses = [status for status, _, _ in results]
+    latencies = [seconds for _, seconds, _ in results]
+    failures = len([s for s in statuses if s != 200])
+    print(
+        f"\nload: {len(results)} requests, 16 at a time, {failures} failures, {wall:.1f} s, "
+        f"{len(results) / wall:.1f} req/s, p50 {percentile(latencies, 50) * 1000:.0f} ms, "
+        f"p95 {percentile(latencies, 95) * 1000:.0f} ms"
+    )
+    assert failures == 0, sorted(set(statuses))
+
+
+def test_twice_the_capacity_sheds_the_surplus_with_bounded_memory(server):
+    baseline = psutil.Process(server.process.pid).memory_info().rss
+    rounds = []
+    for _ in range(2):
+        with _PeakMemory(server.process.pid) as memory:
+            results = _blast(server.url, [LARGE] * (2 * CAPACITY), concurrency=2 * CAPACITY)
+        rounds.append((results, memory.peak))
+    for results, peak in rounds:
+        statuses = [status for status, _, _ in results]
+        ok, busy = statuses.count(200), statuses.count(503)
+        print(
+            f"\noverload: {len(statuses)} requests at once (capacity {CAPACITY}): {ok} answered, "
+            f"{busy} shed with 503; server memory {baseline / 2**20:.0f} MB before, peak {peak / 2**20:.0f} MB"
+        )
+        assert ok + busy == len(statuses), sorted(set(statuses))
+        assert busy > 0 and ok >= CAPACITY // 2
+        assert all(headers.get("retry-after") == "3" for status, _, headers in results if status == 503)
+        assert peak - baseline < 1.5 * 2**30
+    # A second round costs no more memory than the first: nothing piles up.
+    assert rounds[1][1] < rounds[0][1] * 1.3 + 200 * 2**20
+    assert httpx.get(server.url + "/healthz").json()["in_progress"] == 0

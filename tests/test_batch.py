@@ -1,0 +1,149 @@
+"""kmseg.batch, the many-image engine behind ``kmseg segment``, used from Python."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from cli_helpers import colours, save_photo
+from PIL import Image
+
+import kmseg
+from kmseg import batch
+
+
+class CountingExecutor(Executor):
+    """Runs calls at once in this thread and counts them: any Executor will do."""
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.calls.append(args)
+        fut: Future[Any] = Future()
+        fut.set_result(fn(*args, **kwargs))
+        return fut
+
+
+@pytest.fixture()
+def photos(tmp_path: Path) -> Path:
+    root = tmp_path / "photos"
+    save_photo(root / "one.jpg", 48, 32)
+    save_photo(root / "two.png", 40, 30, name="flower.jpg")
+    save_photo(root / "deep" / "three.jpg", 32, 32, shift=3)
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    (root / "notes.md").write_text("# not an image")
+    (root / ".hidden.jpg").write_bytes((root / "one.jpg").read_bytes())
+    return root
+
+
+def test_segment_many_on_any_executor_reports_every_image(photos: Path, tmp_path: Path) -> None:
+    seen: list[tuple[str, int, int]] = []
+    ex = CountingExecutor()
+    results = batch.segment_many(
+        [photos], tmp_path / "out", 3, seed=5, executor=ex, palette_dir=tmp_path / "pal",
+        progress=lambda r, done, total: seen.append((r.status, done, total)))
+    by_name = {Path(r.source).name: r for r in results}
+    assert set(by_name) == {"broken.png", "one.jpg", "two.png"}  # no .md, no hidden file, not recursive
+    assert by_name["broken.png"].status == "failed" and by_name["broken.png"].reason
+    assert len(ex.calls) == 3
+    assert [d for _, d, _ in seen] == [1, 2, 3] and {t for _, _, t in seen} == {3}
+    for name in ("one.jpg", "two.png"):
+        r = by_name[name]
+        assert r.status == "done" and r.summary["k"] <= 3 and r.summary["seed"] == 5
+        assert len(colours(Path(r.outputs["image"]))) <= 3
+        pal = json.loads(Path(r.outputs["palette"]).read_text())
+        assert sum(c["share"] for c in pal["colors"]) == pytest.approx(1)
+        json.dumps(r.to_dict())  # JSON-safe
+
+
+def test_default_and_thread_executors_give_the_same_bytes(photos: Path, tmp_path: Path) -> None:
+    files = [photos / "one.jpg", photos / "two.png"]
+    with ThreadPoolExecutor(2) as ex:
+        a = batch.segment_many(files, tmp_path / "a", 4, seed=1, executor=ex)
+    b = batch.segment_many(files, tmp_path / "b", 4, seed=1, executor=CountingExecutor())
+    assert [r.status for r in a + b] == ["done"] * 4
+    for ra, rb in zip(a, b):
+        assert Path(ra.outputs["image"]).read_bytes() == Path(rb.outputs["image"]).read_bytes()
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(photos: Path, tmp_path: Path) -> None:
+    args = ([photos / "one.jpg"], tmp_path / "out", 2)
+    ex = CountingExecutor()
+    assert [r.status for r in batch.segment_many(*args, executor=ex)] == ["done"]
+    assert [r.status for r in batch.segment_many(*args, executor=ex)] == ["skipped"]
+    assert len(ex.calls) == 1
+    assert [r.status for r in batch.segment_many(*args, executor=ex, overwrite=True)] == ["done"]
+
+
+def test_recursive_search_mirrors_the_tree(photos: Path, tmp_path: Path) -> None:
+    files, missing = batch.find_images([photos], recursive=True)
+    assert missing == []
+    assert {(Path(f.path).name, f.subdir) for f in files} == {
+        ("broken.png", ""), ("one.jpg", ""), ("two.png", ""), ("three.jpg", "deep")}
+    jobs, conflicts = batch.plan_jobs(files, tmp_path / "out", batch.SegmentParams(3), masks_dir=tmp_path / "m")
+    assert conflicts == []
+    plan = {Path(j.source).name: j.plan for j in jobs}["three.jpg"]
+    assert plan.image == str(tmp_path / "out" / "deep" / "three-k3.png")
+    assert plan.mask_path(0, 3) == str(tmp_path / "m" / "deep" / "three-k3-mask-0.png")
+    assert plan.mask_path(7, 12) == str(tmp_path / "m" / "deep" / "three-k3-mask-07.png")
+
+
+def test_missing_paths_and_empty_patterns_are_failed_results(tmp_path: Path) -> None:
+    files, missing = batch.find_images([tmp_path / "nope.jpg", str(tmp_path / "*.png"), tmp_path])
+    assert files == []
+    assert [m.reason for m in missing] == [
+        "no such file or directory", "pattern matches no files",
+        "no images in this directory (use --recursive for sub-folders)"]
+
+
+def test_clashing_outputs_fail_the_later_input(tmp_path: Path) -> None:
+    a = save_photo(tmp_path / "a" / "same.jpg", 16, 16)
+    b = save_photo(tmp_path / "b" / "same.jpg", 16, 16)
+    files, _ = batch.find_images([a, b])
+    jobs, conflicts = batch.plan_jobs(files, tmp_path / "out", batch.SegmentParams(2))
+    assert [j.source for j in jobs] == [str(a)]
+    assert len(conflicts) == 1 and conflicts[0].source == str(b) and "{name}" in conflicts[0].reason
+    jobs, conflicts = batch.plan_jobs(files, tmp_path / "a", batch.SegmentParams(2), name="{name}")
+    assert jobs == [] and [c.source for c in conflicts] == [str(a), str(b)]  # both would replace a
+    assert all("overwrite an input" in c.reason for c in conflicts)
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    ({"k": 0}, "k"), ({"k": 257}, "k"), ({"k": 3, "max_iter": 0}, "max_iter"),
+    ({"k": 3, "tol": -1.0}, "tol"), ({"k": 3, "color_space": "hsv"}, "color_space"),
+    ({"k": 3, "seed": -2}, "seed"), ({"k": 3, "n_init": 0}, "n_init"),
+])
+def test_bad_parameters_raise_before_any_work(kwargs: dict[str, Any], param: str, tmp_path: Path) -> None:
+    with pytest.raises(kmseg.InvalidParameterError) as info:
+        batch.segment_many([tmp_path], tmp_path / "out", **kwargs)
+    assert info.value.param == param
+    assert not (tmp_path / "out").exists()
+
+
+def test_worker_function_and_jobs_are_picklable(tmp_path: Path) -> None:
+    src = save_photo(tmp_path / "x.png", 24, 16)
+    (job,), _ = batch.plan_jobs(batch.find_images([src])[0], tmp_path, batch.SegmentParams(2, seed=0),
+                                labels_dir=tmp_path / "lab")
+    fn, job2 = pickle.loads(pickle.dumps((batch.process_item, job)))
+    result = pickle.loads(pickle.dumps(fn(job2)))
+    assert result.status == "done"
+    with Image.open(result.outputs["labels"]) as im:
+        assert im.size == (24, 16) and np.asarray(im).max() < 2
+    assert kmseg.read_metadata(result.outputs["labels"])["kmseg-version"] == kmseg.__version__
+
+
+def test_unexpected_errors_become_failed_results_with_detail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = save_photo(tmp_path / "x.png", 8, 8)
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(kmseg, "segment", boom)
+    (result,) = batch.segment_many([src], tmp_path / "out", 2, executor=CountingExecutor())
+    assert result.status == "failed" and "kaboom" in result.reason and "Traceback" in result.detail
