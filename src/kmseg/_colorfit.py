@@ -29,8 +29,8 @@ __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 N_CODES = 1 << 24
 _TOP_SHIFT = 5  # coarsest cubes: 3 bits a channel, at most 512 of them
 _COARSE_ITER = 30
-REFINED = 3  # coarse restarts tried on the exact colours
-_TRIAL_ITER = 3
+REFINED = 4  # coarse restarts tried on the exact colours
+_TRIAL_ITER = 6
 
 
 def _spread_bits() -> np.ndarray:
@@ -353,7 +353,7 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
     """k-means++ and Lloyd, ``n_init`` times, on the coarsest level that has
     comfortably more cubes than clusters. Returns (n_init, k, d) centres,
     best (lowest coarse inertia) first."""
-    want = max(20 * k, 256)
+    want = max(100 * k, 256)
     chosen = levels[1] if levels[0].size > 200_000 else levels[0]
     for lv in reversed(levels):
         if lv.size >= want:

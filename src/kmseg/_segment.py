@@ -221,7 +221,7 @@ class Segmentation:
 def default_n_init(k: int) -> int:
     """Restarts used when ``n_init`` is None: many for small K, where they
     pay most and cost least, fewer for large K."""
-    return int(min(16, max(2, 256 // k)))
+    return int(min(16, max(4, 512 // k)))
 
 
 def segment(
@@ -256,7 +256,7 @@ def segment(
         times the colours' mean variance (or nothing changed).
     n_init : int, optional
         k-means++ restarts, run on a coarse colour histogram; the best is
-        refined. Default: 16 for K <= 16, fewer for larger K.
+        refined. Default: 16 for K <= 32, down to 4 for large K.
     seed : int, numpy.random.Generator or None
         Randomness; a fixed seed gives identical results. None draws one,
         reported in ``Segmentation.seed``.
