@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import quadrants, same_partition, sample_image
 
 import kmseg
@@ -178,3 +180,33 @@ def test_recolor_and_summary():
     assert s["k"] == 4 and abs(sum(s["shares"]) - 1) < 1e-12 and len(s["palette"]) == 4
     with pytest.raises(kmseg.InvalidParameterError):
         result.recolor(np.zeros((3, 3)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_colors=st.integers(2, 60),
+    k=st.integers(2, 12),
+    noise=st.sampled_from([0.0, 3.0, 20.0]),
+    color_space=st.sampled_from(["rgb", "lab"]),
+)
+def test_properties_on_random_images(seed, n_colors, k, noise, color_space):
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (n_colors, 3))
+    img = base[rng.integers(0, n_colors, (24, 31))] + rng.normal(0, noise, (24, 31, 3))
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+    result = kmseg.segment(img, k, seed=seed, color_space=color_space)
+    pixels = img.reshape(-1, 3)
+    distinct = len(np.unique(pixels, axis=0))
+    assert result.k == min(k, distinct)
+    assert (result.counts > 0).all() and result.counts.sum() == pixels.shape[0]
+    feats = pixels.astype(float) if color_space == "rgb" else kmseg._color.rgb_to_lab(pixels)
+    d = ((feats[:, None, :] - result.centers[None]) ** 2).sum(axis=2)
+    own = d[np.arange(len(feats)), result.labels.ravel()]
+    assert np.all(own <= d.min(axis=1) + 1e-7)
+    assert result.inertia == pytest.approx(float(own.sum()), rel=1e-9, abs=1e-6)
+    if result.converged and result.k == k:
+        # Centres are the means of their clusters (a Lloyd fixed point).
+        for c in range(result.k):
+            members = feats[result.labels.ravel() == c]
+            assert members.mean(axis=0) == pytest.approx(result.centers[c], abs=1e-3 * (1 + np.abs(feats).max()))
