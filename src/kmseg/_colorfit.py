@@ -60,13 +60,29 @@ def _unmorton_tables() -> np.ndarray:
 _UNMORTON = _unmorton_tables()
 
 
+# Pixels handled per step in whole-image passes: bounds the temporaries.
+_PIXEL_CHUNK = 1 << 20
+
+
 def pixel_codes(rgb: np.ndarray) -> np.ndarray:
     """Morton codes of the pixels of an (..., 3) uint8 array, flattened to (n,) uint32."""
     flat = rgb.reshape(-1, 3)
-    codes = _MORTON_R[flat[:, 0]]
-    codes |= _MORTON_G[flat[:, 1]]
-    codes |= _MORTON_B[flat[:, 2]]
+    codes = np.empty(flat.shape[0], dtype=np.uint32)
+    for s in range(0, flat.shape[0], _PIXEL_CHUNK):
+        part = flat[s : s + _PIXEL_CHUNK]
+        out = codes[s : s + _PIXEL_CHUNK]
+        np.take(_MORTON_R, part[:, 0], out=out)
+        out |= np.take(_MORTON_G, part[:, 1])
+        out |= np.take(_MORTON_B, part[:, 2])
     return codes
+
+
+def lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``table[codes]``, in chunks so that no pixel-sized index copy is made."""
+    out = np.empty(codes.shape, dtype=table.dtype)
+    for s in range(0, codes.size, _PIXEL_CHUNK):
+        np.take(table, codes[s : s + _PIXEL_CHUNK], out=out[s : s + _PIXEL_CHUNK])
+    return out
 
 
 def codes_to_rgb(codes: np.ndarray) -> np.ndarray:
@@ -110,19 +126,22 @@ def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Leve
     """Level 0 is the colours themselves; level s holds the cubes of side
     2**s, up to the top cubes."""
     m = codes.size
+    zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
-    zeros = np.zeros(m)
-    levels: list[_Level] = [_Level(None, single, w, w[:, None] * Y, Y, zeros, zeros)]  # type: ignore[arg-type]
+    levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
     ids = codes >> 3
     child = _starts(ids)
     heads = child[:-1]
-    wy = levels[0].wsum
+    wy = w[:, None] * Y
     weight = np.add.reduceat(w, heads)
     wsum = np.add.reduceat(wy, heads, axis=0)
     wsq = np.add.reduceat(np.einsum("ij,ij->i", wy, Y), heads)
+    del wy
     mean = wsum / weight[:, None]
-    diff = Y - np.repeat(mean, np.diff(child), axis=0)
+    diff = np.repeat(mean, np.diff(child), axis=0)
+    np.subtract(Y, diff, out=diff)
     radius = np.sqrt(np.maximum.reduceat(np.einsum("ij,ij->i", diff, diff), heads))
+    del diff
     scatter = np.maximum(wsq - np.einsum("ij,ij->i", wsum, mean), 0.0)
     levels.append(_Level(child, child, weight, wsum, mean, scatter, radius))
     ids = ids[heads]
@@ -225,7 +244,10 @@ class _Items:
             parts["upper"].append(d1)
             parts["lower"].append(d2)
             parts["w"].append(st.weight[nodes])
-            parts["ws"].append(st.wsum[nodes])
+            if level == 0:
+                parts["ws"].append(st.weight[nodes, None] * st.mean[nodes])
+            else:
+                parts["ws"].append(st.wsum[nodes])
             parts["mean"].append(st.mean[nodes])
             parts["scatter"].append(st.scatter[nodes])
             parts["radius"].append(st.radius[nodes])

@@ -301,7 +301,7 @@ def _from_array(a: np.ndarray, limit: int) -> LoadedImage:
     _check_pixels(a.shape[1], a.shape[0], limit)
     notes: list[str] = []
     if a.dtype == np.uint8:
-        b = a.copy()
+        b = a  # only read, never written: no copy needed
     elif a.dtype == np.uint16:
         b = _scale_uint16(a)
         notes.append("16-bit image reduced to 8 bits per channel")

@@ -382,4 +382,4 @@ def _label_pixels(
         return labels[inverse]
     lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
     lut[distinct] = labels
-    return np.take(lut, codes)
+    return _colorfit.lookup(lut, codes)
