@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import encode, quadrants, sample_image
+from imagetools import encode, quadrants, sample_image
 from PIL import Image
 
 import kmseg

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from conftest import quadrants, same_partition, sample_image
+from imagetools import quadrants, same_partition, sample_image
 
 import kmseg
 

@@ -179,9 +179,13 @@ class Segmentation:
         fmt = normalize_format(format or (os.path.splitext(os.fspath(path))[1] or ".png"))
         return atomic_write(path, self.to_bytes(fmt, quality))
 
+    def label_bytes(self) -> bytes:
+        """The label map encoded as a greyscale PNG (pixel value = label)."""
+        return encode_image(self.label_image(), "png", None, self.metadata())
+
     def save_labels(self, path: str | os.PathLike) -> Path:
         """Write the label map as a PNG, atomically."""
-        return atomic_write(path, encode_image(self.label_image(), "png", None, self.metadata()))
+        return atomic_write(path, self.label_bytes())
 
     def recolor(self, palette: np.ndarray) -> Segmentation:
         """The same segmentation painted with another (k, 3) palette."""
