@@ -141,13 +141,7 @@ def test_upload_segment_download(browser_page, two_mp_jpeg: Path, tmp_path: Path
           f"upload finished -> result visible {shown - uploaded:.2f} s "
           f"(total {shown - started:.2f} s; kmseg.segment itself {core_time})")
 
-    shot = tmp_path / "webapp.png"
-    page.screenshot(path=str(shot))
-    print(f"screenshot: {shot}")
-    if os.environ.get("KMSEG_SCREENSHOTS") == "1":
-        target = REPO / "docs" / "images" / "webapp.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
+    _screenshot(page, tmp_path, "webapp.png")
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Segmented image (PNG)").click()
@@ -159,6 +153,29 @@ def test_upload_segment_download(browser_page, two_mp_jpeg: Path, tmp_path: Path
         assert im.format == "PNG" and im.size == original.size == (1732, 1155)
     pixels = np.asarray(im.convert("RGB")).reshape(-1, 3)
     assert 1 < len(np.unique(pixels, axis=0)) <= k
+
+
+def _screenshot(page, tmp_path: Path, name: str) -> None:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+    if os.environ.get("KMSEG_SCREENSHOTS") == "1":
+        target = REPO / "docs" / "images" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def test_choosing_a_chip_highlights_its_cluster(browser_page, tmp_path: Path) -> None:
+    page = browser_page
+    pill = page.locator('[data-testid="stButtonGroup"] button').first
+    label = pill.inner_text().strip()  # "#n #rrggbb · x.x%"
+    number = label.split()[0]
+    pill.click()
+    page.get_by_text(f"cluster {number} highlighted").wait_for()
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+    _screenshot(page, tmp_path, "webapp-highlight.png")
+    pill.click()  # unselect again
+    page.get_by_text(f"cluster {number} highlighted").wait_for(state="detached")
 
 
 def test_non_image_gets_a_message(browser_page, tmp_path: Path) -> None:

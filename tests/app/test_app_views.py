@@ -75,6 +75,16 @@ def test_highlight_dims_others_only() -> None:
         views.highlight(labels, palette, 3)
 
 
+def test_highlight_of_a_dark_cluster_dims_toward_light() -> None:
+    labels = np.array([[0, 1, 2]], np.uint8)
+    palette = np.array([[10, 10, 40], [20, 250, 20], [0, 0, 0]], np.uint8)
+    out = views.highlight(labels, palette, 0)
+    assert out[0, 0].tolist() == [10, 10, 40]
+    for j in (1, 2):
+        px = out[0, j].astype(int)
+        assert px.max() - px.min() == 0 and px[0] >= 160  # light grey backdrop
+
+
 def test_wipe() -> None:
     a = np.zeros((4, 10, 3), np.uint8)
     b = np.full((4, 10, 3), 100, np.uint8)
@@ -149,3 +159,14 @@ def test_highlight_palette_matches_highlight() -> None:
     table = views.highlight_palette(palette, 2)
     assert (views.highlight(labels, palette, 2) == table[labels]).all()
     assert table[2].tolist() == [250, 250, 0]
+
+
+@pytest.mark.parametrize(("w", "h", "budget"), [(1732, 1155, 30_000), (100, 7000, 5000), (50, 40, 10**6)])
+def test_side_for_pixels(w: int, h: int, budget: int) -> None:
+    side = views.side_for_pixels(w, h, budget)
+    pw, ph = views.preview_size(w, h, side)
+    assert pw * ph <= budget * 1.02
+    if w * h <= budget:
+        assert (pw, ph) == (w, h)
+    else:
+        assert pw * ph >= budget * 0.9

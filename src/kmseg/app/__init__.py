@@ -12,10 +12,13 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from kmseg import InvalidParameterError
 
@@ -125,6 +128,7 @@ def run_app(
     argv, env = build_command(host, port, extra_args, max_upload_mb, max_pixels)
     print(f"kmseg web app: http://{host}:{port}  (Ctrl+C to stop)", flush=True)
     proc = subprocess.Popen(argv, env=env)
+    previous = _forward_sigterm(proc)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -135,3 +139,17 @@ def run_app(
             proc.kill()
             proc.wait()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _forward_sigterm(proc: subprocess.Popen[bytes]) -> Any:
+    """Stop Streamlit too when this process is terminated (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: object) -> None:
+        proc.terminate()
+
+    return signal.signal(signal.SIGTERM, stop)

@@ -4,6 +4,10 @@ The upload's bytes and the decoded image are passed as underscore
 arguments, which Streamlit does not hash; the content is identified by
 ``key``, a SHA-256 prefix of the bytes, so a rerun with the same file and
 parameters is a cache hit without re-hashing megabytes on every rerun.
+
+Entries are few and expire after an hour: a 50-megapixel image and its
+result take a few hundred megabytes, and the cache is shared by every
+visitor of the app.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ from . import _compute
 __all__ = ["curve_point", "curve_sample", "load", "quality", "segment"]
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=4, ttl=3600, show_spinner=False)
 def load(key: str, max_pixels: int, _data: bytes) -> kmseg.LoadedImage:
     """Decode an upload (cached by its content key and the pixel limit)."""
     return kmseg.load_image(_data, max_pixels=max_pixels)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def segment(
     key: str,
     k: int,
@@ -51,7 +55,7 @@ def segment(
     return seg, time.time()
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
 def quality(run_id: str, _seg: kmseg.Segmentation) -> tuple[float, float, float]:
     """PSNR, mean and 95th-percentile CIEDE2000 of a result, keyed by its run.
 
@@ -61,13 +65,13 @@ def quality(run_id: str, _seg: kmseg.Segmentation) -> tuple[float, float, float]
     return float(_seg.psnr), float(_seg.delta_e_mean), float(_seg.delta_e_p95)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def curve_sample(key: str, sample_pixels: int, _loaded: kmseg.LoadedImage) -> tuple[np.ndarray, float]:
     """The scaled-down copy the inertia chart is computed on."""
     return _compute.curve_sample(_loaded, sample_pixels)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
 def curve_point(
     key: str, sample_pixels: int, k: int, max_iter: int, color_space: str, seed: int,
     _sample: np.ndarray, _ratio: float,

@@ -7,7 +7,6 @@ are plain functions so tests can call them directly.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import numpy as np
 import kmseg
 
 from ._state import download_name
-from ._views import downscale_index
+from ._views import downscale_index, side_for_pixels
 
 __all__ = [
     "Download",
@@ -49,9 +48,7 @@ def curve_sample(loaded: kmseg.LoadedImage, sample_pixels: int) -> tuple[np.ndar
     """
     array = image_array(loaded)
     h, w = array.shape[:2]
-    if h * w > sample_pixels:
-        side = max(1, math.floor(max(h, w) * math.sqrt(sample_pixels / (h * w))))
-        array = downscale_index(array, side)
+    array = downscale_index(array, side_for_pixels(w, h, sample_pixels))
     return array, (h * w) / (array.shape[0] * array.shape[1])
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "parse_hex",
     "preview_png",
     "preview_size",
+    "side_for_pixels",
     "suggest_k",
     "wipe",
 ]
@@ -80,6 +81,20 @@ def preview_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def side_for_pixels(width: int, height: int, max_pixels: int) -> int:
+    """Longest side that keeps a ``width`` x ``height`` image near ``max_pixels``.
+
+    Returns the current longest side when the image is already small enough;
+    feed the result to :func:`downscale_index`.
+    """
+    if max_pixels < 1:
+        raise ValueError("max_pixels must be at least 1")
+    longest = max(width, height)
+    if width * height <= max_pixels:
+        return longest
+    return max(1, math.floor(longest * math.sqrt(max_pixels / (width * height))))
+
+
 def downscale_index(array: np.ndarray, max_side: int) -> np.ndarray:
     """Nearest-neighbour downscale of a 2-D or 3-D array to ``max_side``.
 
@@ -121,15 +136,17 @@ def paint(
 def highlight_palette(palette: np.ndarray, index: int, dim: float = 0.25) -> np.ndarray:
     """A palette that keeps cluster ``index``'s colour and dims all others.
 
-    The other colours are turned grey (their luminance) and pulled toward
-    dark grey, keeping only ``dim`` of their brightness, so the chosen
+    The other colours are turned grey (their luminance) and pulled, keeping
+    only ``dim`` of their own brightness, toward dark grey when the chosen
+    colour is light and toward light grey when it is dark, so the chosen
     cluster stands out whatever its colour.
     """
     pal = np.asarray(palette, dtype=np.uint8)
     if not 0 <= index < len(pal):
         raise IndexError(f"cluster {index} does not exist (k={len(pal)})")
     grey = pal.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    dimmed = np.repeat((32.0 * (1 - dim) + grey * dim)[:, None], 3, axis=1)
+    backdrop = 32.0 if grey[index] >= 128 else 224.0
+    dimmed = np.repeat((backdrop * (1 - dim) + grey * dim)[:, None], 3, axis=1)
     table = np.clip(np.rint(dimmed), 0, 255).astype(np.uint8)
     table[index] = pal[index]
     return table

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import random
 import time
+from functools import partial
+from typing import NoReturn
 
 import numpy as np
 import streamlit as st
@@ -23,7 +25,9 @@ from kmseg.app._state import digest, format_bytes, settings_from_env, sync_pair
 K_SLIDER_MAX = 24
 ITER_SLIDER_MAX = 64
 CURVE_KS = tuple(range(1, 17))
+CURVE_MAX_ITER, CURVE_SEED = 50, 0  # the chart depends on the image and colour space only
 SEED_MAX = 2**32 - 1
+FULL_VIEW_MAX_PIXELS = 16_000_000
 SPACES = {"rgb": "RGB", "lab": "CIELAB"}
 
 st.set_page_config(page_title="kmseg: colour segmentation", page_icon=":material/palette:", layout="wide")
@@ -73,7 +77,7 @@ side.caption(settings.limits_text())
 for problem in problems:
     side.warning(problem)
 
-# ---------------------------------------------------------------- source
+# ---------------------------------------------------------------- source and images
 st.title("kmseg · K-means colour segmentation")
 st.caption("Every pixel is painted with the colour of its cluster. Choose K and the iterations "
            "in the sidebar; the result updates as you go.")
@@ -94,24 +98,39 @@ else:
 
 k, max_iter, space, seed = int(state["k"]), int(state["max_iter"]), state["color_space"], int(state["seed"])
 key = digest(data)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """Show what went wrong with the image, in the page, and end this run."""
+    if isinstance(exc, kmseg.KmsegError):
+        st.error(f"**{source}**: {exc}")
+    else:  # the page shows a message, never a traceback
+        st.error(f"**{source}** could not be processed ({type(exc).__name__}: {exc}).")
+    st.stop()
+
+
 try:
-    with st.spinner(f"Clustering into {k} colours…"):
-        loaded = _cache.load(key, settings.max_pixels, data)
+    loaded = _cache.load(key, settings.max_pixels, data)
+except Exception as exc:  # noqa: BLE001
+    _fail(exc)
+side_px = settings.preview_side
+original_small = views.downscale_index(image_array(loaded), side_px)
+left, right = st.columns(2)
+left.image(original_small, caption=f"Original {source} · {loaded.width}×{loaded.height}",
+           width="stretch", output_format="PNG" if loaded.alpha is not None else "JPEG")
+try:
+    with right, st.spinner(f"Clustering into {k} colours…"):
         asked_at = time.time()
         seg, finished_at = _cache.segment(key, k, max_iter, space, seed, settings.max_pixels, loaded)
-except kmseg.KmsegError as exc:
-    st.error(f"**{source}**: {exc}")
-    st.stop()
-except Exception as exc:  # noqa: BLE001 - the page shows a message, never a traceback
-    st.error(f"**{source}** could not be processed ({type(exc).__name__}: {exc}).")
-    st.stop()
+except Exception as exc:  # noqa: BLE001
+    _fail(exc)
 from_cache = finished_at < asked_at
 
 # ---------------------------------------------------------------- palette state
 run_id = f"{key}-{k}-{max_iter}-{space}-{seed}"
 default_hex = [views.hex_color(c) for c in seg.palette]
 picker_keys = [f"colour-{run_id}-{i}" for i in range(seg.k)]
-current_hex = [state.get(pk, dh) for pk, dh in zip(picker_keys, default_hex, strict=True)]
+current_hex = [state.get(pk, dh).lower() for pk, dh in zip(picker_keys, default_hex, strict=True)]
 edited = np.array([views.parse_hex(h) for h in current_hex], dtype=np.uint8)
 is_edited = current_hex != default_hex
 result = seg.recolor(edited) if is_edited else seg
@@ -119,17 +138,11 @@ highlight_key = f"highlight-{run_id}"
 selected = state.get(highlight_key)
 order = views.display_order(seg.shares)
 
-# ---------------------------------------------------------------- images
-side_px = settings.preview_side
+# ---------------------------------------------------------------- result
 labels_small = views.downscale_index(seg.labels, side_px)
 alpha_small = None if seg.alpha is None else views.downscale_index(seg.alpha, side_px)
 table = edited if selected is None else views.highlight_palette(edited, selected)
 shown = views.preview_png(labels_small, table, alpha_small)
-original_small = views.downscale_index(image_array(loaded), side_px)
-
-left, right = st.columns(2)
-left.image(original_small, caption=f"Original {source} · {loaded.width}×{loaded.height}",
-           width="stretch", output_format="PNG" if loaded.alpha is not None else "JPEG")
 detail = f" · cluster #{selected + 1} highlighted" if selected is not None else ""
 detail += " · recoloured" if is_edited else ""
 right.image(shown, caption=f"Segmented {source} · K = {seg.k} · {SPACES[space]}{detail}",
@@ -141,7 +154,7 @@ for note in dict.fromkeys((*loaded.notes, *seg.notes)):
     st.caption(f":material/info: {note}")
 
 figures = st.container(horizontal=True, gap="small")
-figure = lambda label, value, **kw: figures.metric(label, value, border=True, width="content", **kw)  # noqa: E731
+figure = partial(figures.metric, border=True, width="content")
 figure("Clusters", seg.k, help=f"Asked for {seg.k_requested}; an image with fewer "
        "distinct colours gives fewer clusters.")
 figure("Iterations", seg.n_iter, help=f"At most {max_iter}.")
@@ -160,7 +173,14 @@ if st.toggle("Compare at full size", key="fullsize"):
     split = c1.slider("Split: result on the left, original on the right", 0, 100, 50, key="split")
     zoom = c2.segmented_control("Zoom", [1, 2, 4], default=1, format_func=lambda z: f"{z}×",
                                 key="zoom") or 1
-    full = views.wipe(image_array(loaded), views.paint(seg.labels, edited, seg.alpha), split / 100)
+    fit = views.side_for_pixels(seg.width, seg.height, FULL_VIEW_MAX_PIXELS)  # keep the data URI sane
+    labels_full = views.downscale_index(seg.labels, fit)
+    original_full = views.downscale_index(image_array(loaded), fit)
+    alpha_full = None if seg.alpha is None else views.downscale_index(seg.alpha, fit)
+    if labels_full.shape != seg.labels.shape:
+        st.caption(f"Shown at {labels_full.shape[1]}×{labels_full.shape[0]}: images over "
+                   f"{FULL_VIEW_MAX_PIXELS // 1_000_000} MP are scaled down for this view.")
+    full = views.wipe(original_full, views.paint(labels_full, edited, alpha_full), split / 100)
     st.html(views.full_size_html(full, zoom))
 
 # ---------------------------------------------------------------- palette
@@ -189,15 +209,15 @@ for item in items:
                             type="primary" if item.key == "png" else "secondary")
 
 # ---------------------------------------------------------------- inertia against K
-curve_id = (key, max_iter, space, seed)
+curve_id = (key, space)
 with curve_slot:
     try:
         sample, ratio = _cache.curve_sample(key, settings.curve_pixels, loaded)
         bar = None if curve_id in state.get("curves_done", ()) else st.progress(0.0)
         rows = []
         for n, curve_k in enumerate(CURVE_KS, 1):
-            rows.append(_cache.curve_point(key, settings.curve_pixels, curve_k, max_iter, space, seed,
-                                           sample, ratio))
+            rows.append(_cache.curve_point(key, settings.curve_pixels, curve_k, CURVE_MAX_ITER, space,
+                                           CURVE_SEED, sample, ratio))
             if bar is not None:  # also lets a new upload or slider move interrupt the loop
                 bar.progress(n / len(CURVE_KS), text=f"Inertia for K = {curve_k} of {CURVE_KS[-1]}…")
         if bar is not None:
