@@ -58,10 +58,7 @@ def png_header_only(width: int, height: int) -> bytes:
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return (
-            len(payload).to_bytes(4, "big")
-            + kind
-            + payload
-            + zlib.crc32(kind + payload).to_bytes(4, "big")
+            len(payload).to_bytes(4, "big") + kind + payload + zlib.crc32(kind + payload).to_bytes(4, "big")
         )
 
     ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
@@ -69,15 +66,17 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def multipart(fields: dict[str, str], file_bytes: bytes, boundary: str = "kmsegboundary") -> tuple[bytes, str]:
+def multipart(
+    fields: dict[str, str], file_bytes: bytes, boundary: str = "kmsegboundary"
+) -> tuple[bytes, str]:
     """A multipart/form-data body with ``image`` = ``file_bytes`` and text ``fields``."""
     parts = []
     for name, value in fields.items():
         parts.append(
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n".encode()
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         )
     parts.append(
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.png\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n".encode()
         + file_bytes
         + b"\r\n"

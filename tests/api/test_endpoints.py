@@ -49,7 +49,9 @@ def test_segment_returns_png_with_k_colours_and_figure_headers(client):
     assert "x-kmseg-psnr" not in r.headers  # only with metrics=true
 
 
-@pytest.mark.parametrize(("fmt", "pil_format", "media"), [("jpeg", "JPEG", "image/jpeg"), ("webp", "WEBP", "image/webp")])
+@pytest.mark.parametrize(
+    ("fmt", "pil_format", "media"), [("jpeg", "JPEG", "image/jpeg"), ("webp", "WEBP", "image/webp")]
+)
 def test_segment_other_formats(client, fmt, pil_format, media):
     r = client.post("/api/segment", files={"image": CHINA}, data={"k": "4", "seed": "1", "format": fmt})
     assert r.status_code == 200, r.text
@@ -68,7 +70,9 @@ def test_segment_same_seed_same_bytes_and_metrics_headers(client):
 
 
 def test_palette_json_agrees_with_the_library(client):
-    r = client.post("/api/palette", files={"image": CHINA}, data={"k": "5", "seed": "7", "color_space": "lab"})
+    r = client.post(
+        "/api/palette", files={"image": CHINA}, data={"k": "5", "seed": "7", "color_space": "lab"}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     direct = kmseg.segment(photo_bytes(), 5, seed=7, color_space="lab")
@@ -132,7 +136,9 @@ def test_output_carries_no_exif_or_icc(client):
     data = encode(photo(size=(160, 120)), "JPEG", exif=exif.tobytes(), icc_profile=icc)
     assert _open(data).info.get("icc_profile")  # the upload does carry them
     for fmt in ("png", "jpeg", "webp"):
-        r = client.post("/api/segment", files={"image": ("e.jpg", data, "image/jpeg")}, data={"k": "3", "format": fmt})
+        r = client.post(
+            "/api/segment", files={"image": ("e.jpg", data, "image/jpeg")}, data={"k": "3", "format": fmt}
+        )
         assert r.status_code == 200
         out = _open(r.content)
         assert not out.info.get("icc_profile") and not out.info.get("exif"), fmt
@@ -153,7 +159,9 @@ def test_upload_is_never_spooled_to_disk(client, monkeypatch):
     monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", spy)
     big = photo_bytes(size=(1600, 1200), fmt="PNG")
     assert len(big) > 1024 * 1024 + 100_000
-    r = client.post("/api/palette", files={"image": ("big.png", big, "image/png")}, data={"k": "2", "max_iter": "3"})
+    r = client.post(
+        "/api/palette", files={"image": ("big.png", big, "image/png")}, data={"k": "2", "max_iter": "3"}
+    )
     assert r.status_code == 200, r.text
     assert rolled == []
 
@@ -176,7 +184,9 @@ def test_openapi_documents_every_field_with_its_limits():
     paths = schema["paths"]
     assert {"/api/segment", "/api/palette", "/api/labels", "/healthz"} <= set(paths)
     assert "/" not in paths
-    body_ref = paths["/api/segment"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+    body_ref = paths["/api/segment"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"][
+        "$ref"
+    ]
     props = schema["components"]["schemas"][body_ref.rsplit("/", 1)[1]]["properties"]
     assert props["k"]["minimum"] == 1 and props["k"]["maximum"] == 32
     assert props["max_iter"]["maximum"] == 500
@@ -188,7 +198,11 @@ def test_openapi_documents_every_field_with_its_limits():
         responses = paths[path]["post"]["responses"]
         assert {"200", "400", "408", "413", "415", "422", "503"} <= set(responses), path
         assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
-    assert set(paths["/api/segment"]["post"]["responses"]["200"]["content"]) == {"image/png", "image/jpeg", "image/webp"}
+    assert set(paths["/api/segment"]["post"]["responses"]["200"]["content"]) == {
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+    }
 
 
 # --- bad input: 4xx with a uniform body ------------------------------------------------
@@ -339,8 +353,11 @@ def test_false_small_content_length_does_not_help(small_app):
 
 
 def test_declared_length_over_the_limit_is_refused_unread(small_app):
-    headers = [(b"content-type", b"multipart/form-data; boundary=x"), (b"content-length", str(100 * LIMIT).encode()),
-               (b"expect", b"100-continue")]
+    headers = [
+        (b"content-type", b"multipart/form-data; boundary=x"),
+        (b"content-length", str(100 * LIMIT).encode()),
+        (b"expect", b"100-continue"),
+    ]
     r = call_asgi(small_app, [b"x" * 1024] * 10, headers=headers)
     assert r.status == 413 and r.chunks_read == 0
     assert r.headers["connection"] == "close"
@@ -409,8 +426,11 @@ def test_form_page_works_without_javascript(client):
 
 
 def test_form_submission_shows_both_images_palette_and_downloads(client):
-    r = client.post("/", files={"image": ("My Photo.jpg", photo_bytes(), "image/jpeg")},
-                    data={"k": "5", "max_iter": "50", "color_space": "rgb", "seed": "9"})
+    r = client.post(
+        "/",
+        files={"image": ("My Photo.jpg", photo_bytes(), "image/jpeg")},
+        data={"k": "5", "max_iter": "50", "color_space": "rgb", "seed": "9"},
+    )
     assert r.status_code == 200, r.text[:500]
     html = r.text
     assert html.count('src="data:image/') == 2
@@ -428,8 +448,11 @@ def test_form_errors_are_pages_with_the_message(client):
     r = client.post("/", files={"image": CHINA}, data={"k": "0"}, headers={"accept": "text/html"})
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert "k must be" in r.text and 'name="image"' in r.text
-    r = client.post("/", files={"image": ("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")},
-                    data={"k": "3"})
+    r = client.post(
+        "/",
+        files={"image": ("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")},
+        data={"k": "3"},
+    )
     assert r.status_code == 415 and "Error 415" in r.text
     r = client.post("/", files={"image": ("", b"", "application/octet-stream")}, data={"k": "3"})
     assert r.status_code == 422 and "choose an image" in r.text
@@ -438,8 +461,10 @@ def test_form_errors_are_pages_with_the_message(client):
 def test_visitors_cannot_see_each_other(client):
     """Results live only in the answer: no URL to fetch someone else's image."""
     first = client.post("/", files={"image": CHINA}, data={"k": "3"}).text
-    assert "/static/" not in first and "src=\"/" not in first
-    second = client.post("/", files={"image": ("f.jpg", photo_bytes("flower.jpg"), "image/jpeg")}, data={"k": "3"}).text
+    assert "/static/" not in first and 'src="/' not in first
+    second = client.post(
+        "/", files={"image": ("f.jpg", photo_bytes("flower.jpg"), "image/jpeg")}, data={"k": "3"}
+    ).text
     segmented = lambda html: html.split('id="segmented" src="', 1)[1].split('"', 1)[0]  # noqa: E731
     assert segmented(first) != segmented(second)
 
@@ -448,8 +473,14 @@ def test_visitors_cannot_see_each_other(client):
 
 
 def test_settings_from_env():
-    s = ServiceSettings.from_env({"KMSEG_MAX_UPLOAD_MB": "2", "KMSEG_MAX_PIXELS": "1000", "KMSEG_POOL_SIZE": "3",
-                                  "KMSEG_PROCESSING_TIMEOUT": "2.5"})
+    s = ServiceSettings.from_env(
+        {
+            "KMSEG_MAX_UPLOAD_MB": "2",
+            "KMSEG_MAX_PIXELS": "1000",
+            "KMSEG_POOL_SIZE": "3",
+            "KMSEG_PROCESSING_TIMEOUT": "2.5",
+        }
+    )
     assert s.max_upload_bytes == 2 * 1024 * 1024 and s.max_pixels == 1000 and s.pool_size == 3
     assert s.processing_timeout == 2.5
     assert ServiceSettings.from_env(s.to_env()) == s
@@ -473,3 +504,29 @@ def test_run_server_refuses_bad_arguments():
         run_server(workers=0)
     with pytest.raises(kmseg.InvalidParameterError, match="max_upload_mb"):
         run_server(port=1, max_upload_mb=-3)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"k": ""}, "k"),
+        ({"format": ""}, "format"),
+        ({"seed": ""}, "seed"),
+        ({"k": ["3", "4"]}, "k"),
+        ({"metrics": ["true", "false"]}, "metrics"),
+    ],
+)
+def test_empty_or_repeated_fields_are_422(client, data, field):
+    r = client.post("/api/palette", files={"image": CHINA}, data=data)
+    _assert_error(r, 422, field)
+
+
+def test_process_executor_serves_the_same_answers():
+    form = {"k": "4", "seed": "5"}
+    with make_client(executor="process", pool_size=1) as c:
+        by_process = c.post("/api/segment", files={"image": CHINA}, data=form)
+        palette = c.post("/api/palette", files={"image": CHINA}, data=form).json()
+    with make_client(executor="thread", pool_size=1) as c:
+        by_thread = c.post("/api/segment", files={"image": CHINA}, data=form)
+    assert by_process.status_code == 200 and by_process.content == by_thread.content
+    assert palette["k"] == 4

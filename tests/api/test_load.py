@@ -21,17 +21,31 @@ psutil = pytest.importorskip("psutil")
 pytestmark = pytest.mark.slow
 
 POOL, QUEUE = 2, 14  # capacity 16: the first phase's concurrency fits exactly
-CAPACITY = POOL + QUEUE
-SMALL = photo_bytes(size=(200, 150))  # 0.03 MP
+SMALL_POOL, SMALL_QUEUE = 1, 1  # the overload phase: a small capacity keeps the test short
+CAPACITY = SMALL_POOL + SMALL_QUEUE
+SMALL = photo_bytes(size=(96, 72))  # 0.007 MP
 PHOTO = photo_bytes()  # 0.27 MP
 LARGE = photo_bytes(size=(1732, 1155))  # 2 MP
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    env = {"KMSEG_POOL_SIZE": str(POOL), "KMSEG_QUEUE_SIZE": str(QUEUE), "KMSEG_RETRY_AFTER": "3",
-           "KMSEG_PROCESSING_TIMEOUT": "60"}
-    with running_server(tmp_path_factory.mktemp("load"), env) as srv:
+def _env(pool: int, queue: int) -> dict[str, str]:
+    return {
+        "KMSEG_POOL_SIZE": str(pool),
+        "KMSEG_QUEUE_SIZE": str(queue),
+        "KMSEG_RETRY_AFTER": "3",
+        "KMSEG_PROCESSING_TIMEOUT": "60",
+    }
+
+
+@pytest.fixture
+def server(tmp_path):
+    with running_server(tmp_path, _env(POOL, QUEUE)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def small_server(tmp_path):
+    with running_server(tmp_path, _env(SMALL_POOL, SMALL_QUEUE)) as srv:
         yield srv
 
 
@@ -68,8 +82,8 @@ class _PeakMemory:
 
 
 def test_300_requests_16_at_a_time_all_succeed(server):
-    # 1 in 10 is 2 MP, 2 in 10 the 0.27 MP photo, the rest small.
-    images = [LARGE if i % 10 == 0 else PHOTO if i % 10 in (3, 7) else SMALL for i in range(300)]
+    # 1 in 60 is 2 MP, 1 in 30 the 0.27 MP photo, the rest small.
+    images = [LARGE if i % 60 == 0 else PHOTO if i % 30 == 15 else SMALL for i in range(300)]
     start = time.perf_counter()
     results = _blast(server.url, images, concurrency=16)
     wall = time.perf_counter() - start
@@ -84,10 +98,11 @@ def test_300_requests_16_at_a_time_all_succeed(server):
     assert failures == 0, sorted(set(statuses))
 
 
-def test_twice_the_capacity_sheds_the_surplus_with_bounded_memory(server):
+def test_twice_the_capacity_sheds_the_surplus_with_bounded_memory(small_server):
+    server = small_server
     baseline = psutil.Process(server.process.pid).memory_info().rss
     rounds = []
-    for _ in range(2):
+    for _ in range(3):
         with _PeakMemory(server.process.pid) as memory:
             results = _blast(server.url, [LARGE] * (2 * CAPACITY), concurrency=2 * CAPACITY)
         rounds.append((results, memory.peak))
@@ -99,9 +114,9 @@ def test_twice_the_capacity_sheds_the_surplus_with_bounded_memory(server):
             f"{busy} shed with 503; server memory {baseline / 2**20:.0f} MB before, peak {peak / 2**20:.0f} MB"
         )
         assert ok + busy == len(statuses), sorted(set(statuses))
-        assert busy > 0 and ok >= CAPACITY // 2
+        assert busy > 0 and ok >= CAPACITY
         assert all(headers.get("retry-after") == "3" for status, _, headers in results if status == 503)
         assert peak - baseline < 1.5 * 2**30
-    # A second round costs no more memory than the first: nothing piles up.
-    assert rounds[1][1] < rounds[0][1] * 1.3 + 200 * 2**20
+    # Later rounds cost no more memory than the first: nothing piles up.
+    assert max(peak for _, peak in rounds[1:]) < rounds[0][1] * 1.3 + 200 * 2**20
     assert httpx.get(server.url + "/healthz").json()["in_progress"] == 0

@@ -21,7 +21,9 @@ from schemathesis.transport.serialization import Binary  # noqa: E402
 
 from kmseg.api import ServiceSettings, create_app  # noqa: E402
 
-app = create_app(ServiceSettings(max_upload_bytes=2 * 1024 * 1024, max_pixels=1_000_000, processing_timeout=30))
+app = create_app(
+    ServiceSettings(max_upload_bytes=2 * 1024 * 1024, max_pixels=1_000_000, processing_timeout=30)
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 FORMATS = ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"]
@@ -85,4 +87,3 @@ def test_api_conforms_to_its_schema(case):
     # "Valid per schema" cannot say "a decodable image", so a 415/422 for random bytes is right.
     response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
     assert response.status_code < 500
-

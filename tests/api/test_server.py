@@ -22,7 +22,9 @@ def server(tmp_path_factory):
         yield srv
 
 
-def _raw(server, request: bytes, *, pause_after: int | None = None, wait: float = 0.0, read_timeout: float = 10) -> bytes:
+def _raw(
+    server, request: bytes, *, pause_after: int | None = None, wait: float = 0.0, read_timeout: float = 10
+) -> bytes:
     """Send ``request`` over a raw socket (optionally stopping part-way) and read the answer."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=read_timeout) as sock:
         if pause_after is None:
@@ -41,7 +43,11 @@ def _raw(server, request: bytes, *, pause_after: int | None = None, wait: float 
             chunks.append(data)
             if b"\r\n\r\n" in b"".join(chunks):
                 head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
-                length = [int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")]
+                length = [
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ]
                 if length and len(rest) >= length[0]:
                     break
         return b"".join(chunks)
@@ -49,14 +55,18 @@ def _raw(server, request: bytes, *, pause_after: int | None = None, wait: float 
 
 def _multipart_head(boundary: str = "b0undary") -> bytes:
     return (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"x.jpg\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n'
         "Content-Type: image/jpeg\r\n\r\n"
     ).encode()
 
 
 def test_segment_over_http(server):
-    r = httpx.post(server.url + "/api/segment", files={"image": ("c.jpg", photo_bytes(), "image/jpeg")},
-                   data={"k": "8", "seed": "1"}, timeout=30)
+    r = httpx.post(
+        server.url + "/api/segment",
+        files={"image": ("c.jpg", photo_bytes(), "image/jpeg")},
+        data={"k": "8", "seed": "1"},
+        timeout=30,
+    )
     assert r.status_code == 200
     assert r.headers["content-type"] == "image/png" and r.headers["x-kmseg-k"] == "8"
     im = Image.open(io.BytesIO(r.content))
@@ -91,8 +101,12 @@ def test_chunked_upload_over_the_limit_is_413_over_http(server):
             yield b"\x00" * 16384  # 640 KB in all, no Content-Length
         yield b"\r\n--b0undary--\r\n"
 
-    r = httpx.post(server.url + "/api/segment", content=body(),
-                   headers={"content-type": "multipart/form-data; boundary=b0undary"}, timeout=30)
+    r = httpx.post(
+        server.url + "/api/segment",
+        content=body(),
+        headers={"content-type": "multipart/form-data; boundary=b0undary"},
+        timeout=30,
+    )
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "upload_too_large"
     assert httpx.get(server.url + "/healthz").status_code == 200
@@ -134,3 +148,15 @@ def test_content_length_shorter_than_the_body_does_not_break_the_server(server):
     answer = _raw(server, request)
     assert answer.startswith(b"HTTP/1.1 4"), answer[:200]
     assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_several_worker_processes_share_the_settings(tmp_path):
+    """--workers 2: each uvicorn worker builds its app from the settings passed down."""
+    with running_server(tmp_path, args=["--workers", "2", "--max-upload-mb", "0.1"]) as srv:
+        small = photo_bytes(size=(64, 48))
+        ok = httpx.post(srv.url + "/api/palette", files={"image": ("s.jpg", small, "image/jpeg")}, timeout=30)
+        assert ok.status_code == 200
+        png = photo_bytes(fmt="PNG")  # about 500 KB
+        big = httpx.post(srv.url + "/api/palette", files={"image": ("c.png", png, "image/png")}, timeout=30)
+        assert big.status_code == 413
+        assert "0.1 MB" in big.json()["error"]["message"]

@@ -15,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000, help="TCP port (default 5000)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     parser.add_argument("--max-upload-mb", type=float, default=None, help="upload limit in MB (default 25)")
-    parser.add_argument("--max-pixels", type=int, default=None, help="image size limit in pixels (default 50e6)")
+    parser.add_argument(
+        "--max-pixels", type=int, default=None, help="image size limit in pixels (default 50e6)"
+    )
     args = parser.parse_args(argv)
     from . import run_server
 

@@ -52,11 +52,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         The ASGI application; run it with uvicorn, or use :func:`run_server`.
     """
     settings = settings if settings is not None else ServiceSettings.from_env()
-    pool = WorkerPool(settings.pool_size, settings.queue_size)
+    pool = WorkerPool(settings.pool_size, settings.queue_size, settings.executor)  # type: ignore[arg-type]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool.start()
+        pool.warm_up()
         try:
             yield
         finally:

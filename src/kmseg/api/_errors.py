@@ -119,9 +119,7 @@ def error_response(error: ApiError, *, html: bool = False) -> Response:
 
         return HTMLResponse(error_page(error), status_code=error.status, headers=headers)
     body = ErrorBody(
-        error=ErrorDetail(
-            status=error.status, code=error.code, message=error.message, field=error.field
-        )
+        error=ErrorDetail(status=error.status, code=error.code, message=error.message, field=error.field)
     )
     return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
 
@@ -152,7 +150,9 @@ def validation_error_to_api(exc: RequestValidationError, ranges: dict[str, str])
             text = f"{name} is required" + (f"; it must be {allowed}" if allowed else "")
         else:
             given = err.get("input")
-            shown = f"; got {given!r}" if isinstance(given, (str, int, float)) and len(str(given)) <= 40 else ""
+            shown = (
+                f"; got {given!r}" if isinstance(given, (str, int, float)) and len(str(given)) <= 40 else ""
+            )
             if allowed:
                 text = f"{name} must be {allowed}{shown}"
             else:

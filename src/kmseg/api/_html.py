@@ -43,11 +43,11 @@ footer{margin-top:2rem;color:#777;font-size:.8rem}
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>kmseg: k-means colour segmentation</h1>{body}"
-        f"<footer>kmseg {escape(__version__)} &middot; <a href=\"/docs\">HTTP API</a></footer>"
+        f'<footer>kmseg {escape(__version__)} &middot; <a href="/docs">HTTP API</a></footer>'
         "</body></html>"
     )
 
@@ -59,22 +59,22 @@ def _form(settings: ServiceSettings, values: dict[str, Any] | None = None) -> st
     seed = escape(str(values.get("seed") if values.get("seed") is not None else ""))
     space = values.get("color_space", "rgb")
     options = "".join(
-        f"<option value=\"{v}\"{' selected' if v == space else ''}>{label}</option>"
+        f'<option value="{v}"{" selected" if v == space else ""}>{label}</option>'
         for v, label in (("rgb", "RGB"), ("lab", "CIELAB"))
     )
     accept = ",".join(f".{fmt.lower()}" for fmt in INPUT_FORMATS) + ",image/*"
     return (
-        "<form class=\"upload\" method=\"post\" action=\"/\" enctype=\"multipart/form-data\">"
-        f"<label>Image <input type=\"file\" name=\"image\" accept=\"{escape(accept)}\" required></label>"
-        f"<label>Number of segments K <input type=\"number\" name=\"k\" min=\"1\" max=\"{settings.max_k}\" "
-        f"value=\"{k}\" required></label>"
-        f"<label>Max iterations <input type=\"number\" name=\"max_iter\" min=\"1\" max=\"{settings.max_iter}\" "
-        f"value=\"{max_iter}\" required></label>"
-        f"<label>Colour space <select name=\"color_space\">{options}</select></label>"
-        f"<label>Seed (optional) <input type=\"number\" name=\"seed\" min=\"0\" value=\"{seed}\" "
-        "placeholder=\"random\"></label>"
-        "<button type=\"submit\">Segment</button></form>"
-        f"<p class=\"hint\">Up to {settings.max_upload_mb:g} MB and {settings.max_pixels / 1e6:g} megapixels; "
+        '<form class="upload" method="post" action="/" enctype="multipart/form-data">'
+        f'<label>Image <input type="file" name="image" accept="{escape(accept)}" required></label>'
+        f'<label>Number of segments K <input type="number" name="k" min="1" max="{settings.max_k}" '
+        f'value="{k}" required></label>'
+        f'<label>Max iterations <input type="number" name="max_iter" min="1" max="{settings.max_iter}" '
+        f'value="{max_iter}" required></label>'
+        f'<label>Colour space <select name="color_space">{options}</select></label>'
+        f'<label>Seed (optional) <input type="number" name="seed" min="0" value="{seed}" '
+        'placeholder="random"></label>'
+        '<button type="submit">Segment</button></form>'
+        f'<p class="hint">Up to {settings.max_upload_mb:.3g} MB and {settings.max_pixels / 1e6:g} megapixels; '
         f"{escape(', '.join(INPUT_FORMATS))}. Your image is processed in memory, shown only to you, and not kept.</p>"
     )
 
@@ -84,14 +84,16 @@ def form_page(settings: ServiceSettings) -> str:
     return _page("kmseg", _form(settings))
 
 
-def error_page(error: ApiError, settings: ServiceSettings | None = None, values: dict[str, Any] | None = None) -> str:
+def error_page(
+    error: ApiError, settings: ServiceSettings | None = None, values: dict[str, Any] | None = None
+) -> str:
     """The form again, with what went wrong above it."""
     field = f" (field <code>{escape(error.field)}</code>)" if error.field else ""
-    body = f"<p class=\"error\" role=\"alert\"><strong>Error {error.status}</strong>{field}: {escape(error.message)}</p>"
+    body = f'<p class="error" role="alert"><strong>Error {error.status}</strong>{field}: {escape(error.message)}</p>'
     if settings is not None:
         body += _form(settings, values)
     else:
-        body += "<p><a href=\"/\">Back to the form</a></p>"
+        body += '<p><a href="/">Back to the form</a></p>'
     return _page(f"Error {error.status} - kmseg", body)
 
 
@@ -116,10 +118,10 @@ def result_page(settings: ServiceSettings, result: PageResult, values: dict[str,
     for i, (hex_, count, share) in enumerate(zip(s["palette"], s["counts"], s["shares"], strict=True)):
         hex_ = escape(str(hex_))
         rows.append(
-            f"<tr><td class=\"num\">{i}</td><td><span class=\"chip\" style=\"background:{hex_}\"></span> "
-            f"<code>{hex_}</code></td><td class=\"num\">{int(count):,}</td>"
-            f"<td class=\"num\">{100 * float(share):.1f}%</td>"
-            f"<td><span class=\"bar\" style=\"width:{max(1, round(200 * float(share)))}px\"></span></td></tr>"
+            f'<tr><td class="num">{i}</td><td><span class="chip" style="background:{hex_}"></span> '
+            f'<code>{hex_}</code></td><td class="num">{int(count):,}</td>'
+            f'<td class="num">{100 * float(share):.1f}%</td>'
+            f'<td><span class="bar" style="width:{max(1, round(200 * float(share)))}px"></span></td></tr>'
         )
     figures = [
         ("Clusters found / asked", f"{s['k']} / {s['k_requested']}"),
@@ -144,21 +146,24 @@ def result_page(settings: ServiceSettings, result: PageResult, values: dict[str,
     body = (
         _form(settings, values)
         + f"<h2>Result: {s['k']} colours</h2>"
-        + "<div class=\"pair\">"
-        + f"<figure><img id=\"original\" src=\"{result.original_uri}\" alt=\"Original image\" "
-        f"width=\"{width}\" height=\"{height}\"><figcaption>Original</figcaption></figure>"
-        + f"<figure><img id=\"segmented\" src=\"{result.segmented_uri}\" alt=\"Segmented image, {s['k']} colours\" "
-        f"width=\"{width}\" height=\"{height}\"><figcaption>Segmented, K = {s['k']}</figcaption></figure>"
+        + '<div class="pair">'
+        + f'<figure><img id="original" src="{result.original_uri}" alt="Original image" '
+        f'width="{width}" height="{height}"><figcaption>Original</figcaption></figure>'
+        + f'<figure><img id="segmented" src="{result.segmented_uri}" alt="Segmented image, {s["k"]} colours" '
+        f'width="{width}" height="{height}"><figcaption>Segmented, K = {s["k"]}</figcaption></figure>'
         + "</div>"
-        + "<h2>Palette</h2><table id=\"palette\"><thead><tr><th>#</th><th>Colour</th><th>Pixels</th>"
-        "<th>Share</th><th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-        + "<h2>Figures</h2><table id=\"figures\"><tbody>"
+        + '<h2>Palette</h2><table id="palette"><thead><tr><th>#</th><th>Colour</th><th>Pixels</th>'
+        "<th>Share</th><th></th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+        + '<h2>Figures</h2><table id="figures"><tbody>'
         + "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in figures)
         + "</tbody></table>"
-        + (f"<ul class=\"notes\">{notes}</ul>" if notes else "")
-        + "<h2>Downloads</h2><ul class=\"downloads\">"
+        + (f'<ul class="notes">{notes}</ul>' if notes else "")
+        + '<h2>Downloads</h2><ul class="downloads">'
         + "".join(
-            f"<li><a href=\"{uri}\" download=\"{escape(name)}\">{label}</a></li>" for uri, name, label in downloads
+            f'<li><a href="{uri}" download="{escape(name)}">{label}</a></li>'
+            for uri, name, label in downloads
         )
         + "</ul>"
     )

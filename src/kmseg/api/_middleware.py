@@ -61,7 +61,7 @@ class BodyLimitMiddleware:
         mb = self.max_bytes / (1024 * 1024)
         return ApiError(
             413,
-            f"the request body is larger than the upload limit of {mb:g} MB "
+            f"the request body is larger than the upload limit of {mb:.3g} MB "
             f"({self.max_bytes} bytes); send a smaller image",
             code="upload_too_large",
             field="image",

@@ -23,24 +23,38 @@ class PaletteBody(BaseModel):
     """The palette and figures of one segmentation run."""
 
     palette: list[ColorEntry] = Field(description="The clusters, in label order.")
-    k: int = Field(ge=1, description="Clusters found (can be below k_requested when the image has fewer colours).")
+    k: int = Field(
+        ge=1, description="Clusters found (can be below k_requested when the image has fewer colours)."
+    )
     k_requested: int = Field(ge=1, description="Clusters asked for.")
-    inertia: float | None = Field(description="Sum of squared distances of pixels to their centre (in the colour space used).")
+    inertia: float | None = Field(
+        description="Sum of squared distances of pixels to their centre (in the colour space used)."
+    )
     iterations: int = Field(ge=0, description="Lloyd iterations run.")
     converged: bool = Field(description="Whether the run converged before max_iter.")
     color_space: Literal["rgb", "lab"] = Field(description="The colour space clustered in.")
-    seed: int = Field(description="The seed used (drawn at random when none was given); send it back to repeat the run.")
+    seed: int = Field(
+        description="The seed used (drawn at random when none was given); send it back to repeat the run."
+    )
     width: int = Field(ge=1, description="Image width in pixels.")
     height: int = Field(ge=1, description="Image height in pixels.")
-    metrics: bool = Field(description="Whether psnr and delta_e_* were computed (the request's metrics field).")
+    metrics: bool = Field(
+        description="Whether psnr and delta_e_* were computed (the request's metrics field)."
+    )
     psnr: float | None = Field(
         description="PSNR of the segmented image against the original, dB; null without metrics=true "
         "or when the images are identical."
     )
-    delta_e_mean: float | None = Field(description="Mean CIEDE2000 colour difference to the original (metrics=true).")
-    delta_e_p95: float | None = Field(description="95th percentile of the CIEDE2000 difference (metrics=true).")
+    delta_e_mean: float | None = Field(
+        description="Mean CIEDE2000 colour difference to the original (metrics=true)."
+    )
+    delta_e_p95: float | None = Field(
+        description="95th percentile of the CIEDE2000 difference (metrics=true)."
+    )
     seconds: float = Field(ge=0, description="Seconds spent clustering.")
-    server_seconds: float = Field(ge=0, description="Seconds spent decoding, clustering and encoding on the server.")
+    server_seconds: float = Field(
+        ge=0, description="Seconds spent decoding, clustering and encoding on the server."
+    )
     notes: list[str] = Field(default_factory=list, description="Remarks about the run or the input.")
 
 
@@ -49,7 +63,7 @@ class HealthBody(BaseModel):
 
     status: Literal["ok"] = "ok"
     version: str = Field(description="kmseg's version.")
-    pool_size: int = Field(description="Threads that run segmentations at once.")
+    pool_size: int = Field(description="Workers (threads or processes) that run segmentations at once.")
     queue_size: int = Field(description="Requests that may wait for a thread.")
     in_progress: int = Field(description="Requests running or waiting now (in this server process).")
 

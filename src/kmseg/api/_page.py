@@ -21,9 +21,7 @@ OptionalText = Annotated[str | None, Form()]
 
 def build_page_router(settings: ServiceSettings) -> APIRouter:
     """The HTML routes (left out of the OpenAPI schema)."""
-    router = APIRouter(
-        route_class=in_memory_route_class(settings.max_upload_bytes), include_in_schema=False
-    )
+    router = APIRouter(route_class=in_memory_route_class(settings.max_upload_bytes), include_in_schema=False)
 
     @router.get("/", response_class=HTMLResponse)
     async def show_form() -> HTMLResponse:
@@ -38,7 +36,12 @@ def build_page_router(settings: ServiceSettings) -> APIRouter:
         color_space: OptionalText = None,
         seed: OptionalText = None,
     ) -> HTMLResponse:
-        values: dict[str, Any] = {"k": k or "", "max_iter": max_iter or "", "seed": seed, "color_space": color_space}
+        values: dict[str, Any] = {
+            "k": k or "",
+            "max_iter": max_iter or "",
+            "seed": seed,
+            "color_space": color_space,
+        }
         try:
             k_value, iter_value, space, seed_value = parse_page_fields(
                 settings, k=k, max_iter=max_iter, color_space=color_space, seed=seed

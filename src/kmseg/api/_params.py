@@ -25,8 +25,8 @@ def ranges(settings: ServiceSettings) -> dict[str, str]:
     """The allowed values of each field, in words (used in 422 messages)."""
     formats = ", ".join(INPUT_FORMATS)
     return {
-        "image": f"an image file ({formats}) of at most {settings.max_upload_mb:g} MB "
-        f"and {settings.max_pixels} pixels",
+        "image": f"an image file ({formats}) of at most {settings.max_upload_mb:.3g} MB "
+        f"and {settings.max_pixels:,} pixels",
         "k": f"a whole number from 1 to {settings.max_k}",
         "max_iter": f"a whole number from 1 to {settings.max_iter}",
         "color_space": "one of " + ", ".join(COLOR_SPACE_VALUES),
@@ -137,8 +137,10 @@ def parse_page_fields(
     space = (color_space or "rgb").strip().lower()
     if space not in COLOR_SPACE_VALUES:
         raise ApiError(
-            422, f"color_space must be {words['color_space']}; got {space[:40]!r}",
-            code="invalid_parameter", field="color_space",
+            422,
+            f"color_space must be {words['color_space']}; got {space[:40]!r}",
+            code="invalid_parameter",
+            field="color_space",
         )
     assert k_value is not None and iter_value is not None
     return k_value, iter_value, space, seed_value

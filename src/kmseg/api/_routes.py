@@ -96,7 +96,9 @@ def figure_headers(result: RunResult) -> dict[str, str]:
     return {name: _header_value(value) for name, value in values.items()}
 
 
-async def run_in_pool(request: Request, settings: ServiceSettings, job: Callable[..., Any], *args: Any) -> Any:
+async def run_in_pool(
+    request: Request, settings: ServiceSettings, job: Callable[..., Any], *args: Any
+) -> Any:
     """Run ``job(*args)`` in the app's bounded pool; busy or too slow -> 503 + Retry-After."""
     pool: WorkerPool = request.app.state.pool
     retry = {"Retry-After": str(settings.retry_after)}
@@ -134,7 +136,10 @@ def strict_fields(settings: ServiceSettings) -> Callable[[Request], Any]:
             values = form.getlist(name)
             if len(values) > 1:
                 raise ApiError(
-                    422, f"{name} was sent {len(values)} times; send it once", code="invalid_parameter", field=name
+                    422,
+                    f"{name} was sent {len(values)} times; send it once",
+                    code="invalid_parameter",
+                    field=name,
                 )
             if values and values[0] == "":
                 raise ApiError(
@@ -153,9 +158,13 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
     router = APIRouter(route_class=in_memory_route_class(settings.max_upload_bytes), tags=["segmentation"])
     strict = [Depends(strict_fields(settings))]
     errors = error_responses()
-    header_docs = {name: {"description": text, "schema": {"type": "string"}} for name, text in FIGURE_HEADERS.items()}
+    header_docs = {
+        name: {"description": text, "schema": {"type": "string"}} for name, text in FIGURE_HEADERS.items()
+    }
 
-    async def run(request: Request, job: Callable[..., RunResult], image: UploadFile, params: RunParams) -> RunResult:
+    async def run(
+        request: Request, job: Callable[..., RunResult], image: UploadFile, params: RunParams
+    ) -> RunResult:
         data = await image.read()
         result: RunResult = await run_in_pool(request, settings, job, data, params, settings.max_pixels)
         return result
@@ -169,7 +178,9 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
             200: {
                 "description": "The segmented image, every pixel painted with its cluster's colour. "
                 "No EXIF or ICC data from the upload is carried over.",
-                "content": {mt: {"schema": {"type": "string", "format": "binary"}} for mt in MEDIA_TYPES.values()},
+                "content": {
+                    mt: {"schema": {"type": "string", "format": "binary"}} for mt in MEDIA_TYPES.values()
+                },
                 "headers": header_docs,
             },
             **errors,
@@ -188,7 +199,9 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         params = RunParams(k, max_iter, color_space, seed, format, metrics)
         result = await run(request, job_image, image, params)
         headers = figure_headers(result)
-        headers["Content-Disposition"] = f'inline; filename="segmented.{"jpg" if format == "jpeg" else format}"'
+        headers["Content-Disposition"] = (
+            f'inline; filename="segmented.{"jpg" if format == "jpeg" else format}"'
+        )
         return Response(result.data, media_type=MEDIA_TYPES[format], headers=headers)
 
     @router.post(
@@ -209,7 +222,7 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
     ) -> PaletteBody:
         params = RunParams(k, max_iter, color_space, seed, metrics=metrics)
         result = await run(request, job_summary, image, params)
-        palette_rgb = result.segmentation.palette.tolist()
+        palette_rgb = result.palette_rgb
         return palette_body(result.summary, palette_rgb, result.server_seconds)
 
     @router.post(

@@ -47,7 +47,9 @@ def run_server(
     import uvicorn
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise InvalidParameterError(f"port must be a whole number from 0 to 65535, got {port!r}", param="port")
+        raise InvalidParameterError(
+            f"port must be a whole number from 0 to 65535, got {port!r}", param="port"
+        )
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
         raise InvalidParameterError(
             f"workers must be a whole number from 1 to 64, got {workers!r}", param="workers"

@@ -13,6 +13,7 @@ from .. import DEFAULT_LIMITS, InvalidParameterError
 __all__ = ["ENV_PREFIX", "ServiceSettings"]
 
 ENV_PREFIX = "KMSEG_"
+EXECUTORS = ("thread", "process")
 _MIB = 1024 * 1024
 
 
@@ -72,6 +73,10 @@ class ServiceSettings:
     max_connections : int
         Connections (and so requests) one server process serves at once;
         uvicorn answers 503 past it. Bounds memory held by uploads.
+    executor : {"thread", "process"}
+        Where the work runs: threads of the server process, or worker
+        processes (the parts of the clustering that hold Python's GIL then
+        run in parallel too, at the cost of a process per worker).
     """
 
     max_upload_bytes: int = DEFAULT_LIMITS.max_upload_bytes
@@ -84,8 +89,13 @@ class ServiceSettings:
     read_timeout: float = 30.0
     retry_after: int = 2
     max_connections: int = 64
+    executor: str = "thread"
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise InvalidParameterError(
+                f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}", param="executor"
+            )
         for name, (kind, low, high) in _RANGES.items():
             value = getattr(self, name)
             ok = not isinstance(value, bool) and isinstance(value, (int, float))
@@ -152,7 +162,10 @@ class ServiceSettings:
         for f in dataclasses.fields(cls):
             key = ENV_PREFIX + f.name.upper()
             if key in env:
-                changes[f.name] = _parse_number(key, env[key], f.name)
+                is_text = f.name == "executor"
+                changes[f.name] = (
+                    env[key].strip().lower() if is_text else _parse_number(key, env[key], f.name)
+                )
         mb_key = ENV_PREFIX + "MAX_UPLOAD_MB"
         if mb_key in env and "max_upload_bytes" not in changes:
             changes["max_upload_bytes"] = _mb_to_bytes(_parse_number(mb_key, env[mb_key], "max_upload_mb"))
@@ -166,9 +179,7 @@ class ServiceSettings:
 
     def to_env(self) -> dict[str, str]:
         """The ``KMSEG_*`` variables that make :meth:`from_env` rebuild these settings."""
-        return {
-            ENV_PREFIX + f.name.upper(): repr(getattr(self, f.name)) for f in dataclasses.fields(self)
-        }
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 def _parse_number(key: str, text: str, param: str) -> int | float:

@@ -42,10 +42,13 @@ class RunParams:
 
 @dataclass
 class RunResult:
-    """What a job hands back: the segmentation, the encoded bytes, the figures."""
+    """What a job hands back: the figures, the palette, the encoded bytes.
 
-    segmentation: kmseg.Segmentation
+    Small and picklable, so a job can run in another process.
+    """
+
     summary: dict[str, Any]
+    palette_rgb: list[list[int]]
     data: bytes = b""
     server_seconds: float = 0.0
 
@@ -118,9 +121,7 @@ def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentat
     return _segment_loaded(loaded, params, max_pixels)
 
 
-def _segment_loaded(
-    loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int
-) -> kmseg.Segmentation:
+def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
     return kmseg.segment(
         loaded,
         params.k,
@@ -143,7 +144,7 @@ def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     seg = _segment(data, params, max_pixels)
     encoded = seg.to_bytes(params.format)
     summary = figures(seg, params.metrics)
-    return RunResult(seg, summary, encoded, time.perf_counter() - start)
+    return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
 
 def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
@@ -152,7 +153,7 @@ def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     seg = _segment(data, params, max_pixels)
     encoded = _labels_png(seg)
     summary = figures(seg, params.metrics)
-    return RunResult(seg, summary, encoded, time.perf_counter() - start)
+    return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
 
 def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
@@ -160,7 +161,7 @@ def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     start = time.perf_counter()
     seg = _segment(data, params, max_pixels)
     summary = figures(seg, params.metrics)
-    return RunResult(seg, summary, b"", time.perf_counter() - start)
+    return RunResult(summary, seg.palette.tolist(), b"", time.perf_counter() - start)
 
 
 def _data_uri(media_type: str, payload: bytes) -> str:
