@@ -278,6 +278,13 @@ class _Items:
         check = np.flatnonzero(self.upper + 2.0 * self.radius + self.slack >= self.lower)
         if check.size == 0:
             return
+        # Hamerly's second test: the exact distance to the item's own centre
+        # often restores the margin without looking at the other centres.
+        diff = self.mean[check] - C[self.lab[check]]
+        self.upper[check] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        check = check[self.upper[check] + 2.0 * self.radius[check] + self.slack >= self.lower[check]]
+        if check.size == 0:
+            return
         lab, d1, d2 = _nearest_two(self.mean[check], C)
         self.upper[check] = d1
         self.lower[check] = d2
