@@ -31,7 +31,7 @@ from ._io import (
 )
 from ._kmeans import KMeansResult, kmeans
 from ._limits import DEFAULT_LIMITS, Limits
-from ._palette import PALETTE_FORMATS, palette_bytes, palette_format_from_path
+from ._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
 from ._segment import COLOR_SPACES, Segmentation, segment
 from ._version import __version__
 
@@ -41,6 +41,7 @@ __all__ = [
     "INPUT_FORMATS",
     "OUTPUT_FORMATS",
     "PALETTE_FORMATS",
+    "READ_PALETTE_FORMATS",
     "ImageDecodeError",
     "ImageTooLargeError",
     "InvalidParameterError",
@@ -58,5 +59,6 @@ __all__ = [
     "palette_bytes",
     "palette_format_from_path",
     "read_metadata",
+    "read_palette",
     "segment",
 ]

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 
 import numpy as np
 
 from ._errors import InvalidParameterError
 
-__all__ = ["PALETTE_FORMATS", "palette_bytes", "palette_format_from_path"]
+__all__ = ["PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path", "read_palette"]
 
 #: Palette file formats kmseg writes, by extension.
 PALETTE_FORMATS: tuple[str, ...] = ("json", "gpl", "css", "txt", "ase")
+#: Palette file formats :func:`read_palette` reads, by extension.
+READ_PALETTE_FORMATS: tuple[str, ...] = ("json", "gpl", "css", "txt")
+_HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
 
 
 def _hex(rgb: np.ndarray) -> list[str]:
@@ -95,3 +99,95 @@ def palette_format_from_path(path: str | os.PathLike) -> str:
             param="palette",
         )
     return ext
+
+
+def read_palette(path: str | os.PathLike) -> np.ndarray:
+    """Read a palette file into an (n, 3) uint8 RGB array.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A ``.json`` file (kmseg's own: ``{"colors": [{"rgb": [r, g, b]}, ...]}``,
+        or a plain list of ``[r, g, b]`` triples or ``"#rrggbb"`` strings), a
+        GIMP ``.gpl`` palette, or ``.css`` / ``.txt`` files of ``#rrggbb`` colours.
+
+    Returns
+    -------
+    (n, 3) uint8
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown extension, unreadable or malformed file, no colours, more
+        than 256 colours, or values outside 0-255 (``param="palette"``).
+    """
+    name = os.fspath(path)
+    ext = os.path.splitext(name)[1].lower().lstrip(".")
+    if ext not in READ_PALETTE_FORMATS:
+        raise InvalidParameterError(
+            f"palette file must end in one of .{', .'.join(READ_PALETTE_FORMATS)}, got {name!r}",
+            param="palette",
+        )
+    try:
+        with open(name, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidParameterError(f"cannot read palette file {name!r}: {exc}", param="palette") from None
+    try:
+        if ext == "json":
+            rows = _json_rows(json.loads(text))
+        elif ext == "gpl":
+            rows = _gpl_rows(text)
+        else:
+            rows = [[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in _HEX.findall(text)]
+        colors = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        raise InvalidParameterError(f"palette file {name!r} is malformed: {exc}", param="palette") from None
+    return check_palette_array(colors, f"palette file {name!r}")
+
+
+def _json_rows(doc: object) -> list:
+    items = doc["colors"] if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValueError("expected a list of colours or an object with a 'colors' list")
+    rows = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item["rgb"] if "rgb" in item else item["hex"]
+        if isinstance(item, str):
+            m = _HEX.fullmatch(item.strip()) or _HEX.fullmatch("#" + item.strip().lstrip("#"))
+            if m is None:
+                raise ValueError(f"not a #rrggbb colour: {item!r}")
+            item = [int(m.group(1)[i : i + 2], 16) for i in (0, 2, 4)]
+        if len(item) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in item):
+            raise ValueError(f"not an [r, g, b] triple of integers: {item!r}")
+        rows.append(item)
+    return rows
+
+
+def _gpl_rows(text: str) -> list:
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "GIMP Palette":
+        raise ValueError("a .gpl file starts with 'GIMP Palette'")
+    rows = []
+    for line in lines[1:]:
+        line = line.strip()
+        if not line or line.startswith("#") or ":" in line.split()[0]:
+            continue
+        rows.append([int(v) for v in line.split()[:3]])
+    return rows
+
+
+def check_palette_array(colors: object, what: str = "palette") -> np.ndarray:
+    """``colors`` as an (n, 3) uint8 array with 1 <= n <= 256, or raise
+    InvalidParameterError(param="palette")."""
+    arr = np.asarray(colors)
+    if arr.ndim != 2 or arr.shape[1] != 3 or not 1 <= arr.shape[0] <= 256:
+        raise InvalidParameterError(
+            f"{what} must hold 1 to 256 colours as an (n, 3) array, got shape {arr.shape}", param="palette"
+        )
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise InvalidParameterError(f"{what} must hold numbers 0-255, got dtype {arr.dtype}", param="palette")
+    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 255 or (arr != np.rint(arr)).any():
+        raise InvalidParameterError(f"{what} values must be whole numbers 0-255", param="palette")
+    return arr.astype(np.uint8)

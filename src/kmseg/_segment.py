@@ -13,12 +13,13 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from . import _colorfit, _kmeans
+from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer
 from ._color import ciede2000, lab_to_rgb, rgb_to_lab
 from ._errors import InvalidParameterError
 from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
 from ._limits import DEFAULT_LIMITS
 from ._validate import as_generator, check_choice, check_int, check_tol
+from ._features import check_color, check_float, check_k
 from ._version import __version__
 
 __all__ = ["COLOR_SPACES", "ColorSpace", "Segmentation", "segment"]
@@ -67,6 +68,18 @@ class Segmentation:
         Time spent in :func:`segment`.
     params : dict
         The parameters of the run, enough to repeat it.
+    spatial_weight : float
+        Weight of pixel position beside colour (0: colour only).
+    positions : (k, 2) float64 or None
+        Cluster centres' (x, y) pixel positions when ``spatial_weight`` > 0.
+    regions, regions_before : int or None
+        Connected regions (4-connectivity) after and before merging the
+        regions smaller than ``min_region``; None when ``min_region`` is 0.
+    k_curve : tuple of (K, inertia, PSNR) or None
+        The fits tried when K was "auto".
+    dither : bool
+        Whether the picture outputs are Floyd-Steinberg dithered (the label
+        map never is).
     """
 
     labels: np.ndarray
@@ -83,11 +96,19 @@ class Segmentation:
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    spatial_weight: float = 0.0
+    positions: np.ndarray | None = None
+    regions: int | None = None
+    regions_before: int | None = None
+    k_curve: tuple[tuple[int, float, float], ...] | None = None
+    dither: bool = False
     # Distinct opaque colours, their pixel counts and clusters: the quality
     # figures are computed on these, not on every pixel.
     _colors: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     _weights: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
     _color_labels: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+    # The original colours, kept for dithering and the boundaries overlay.
+    _rgb: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def k(self) -> int:
@@ -146,15 +167,46 @@ class Segmentation:
         return self.labels == i
 
     def to_image(self) -> Image.Image:
-        """The segmented image: indexed ("P") without alpha, RGBA with it."""
+        """The segmented image: indexed ("P") without alpha, RGBA with it.
+        Floyd-Steinberg dithered to the palette when ``dither`` is set."""
+        index = self.labels
+        if self.dither and self._rgb is not None:
+            index = _dither.dither_labels(self._rgb, self.palette)
         if self.alpha is None:
-            im = Image.fromarray(self.labels, "L")
+            im = Image.fromarray(index, "L")
             im.putpalette(self.palette.tobytes())
             return im
         rgba = np.empty(self.labels.shape + (4,), dtype=np.uint8)
-        rgba[:, :, :3] = self.palette[self.labels]
+        rgba[:, :, :3] = self.palette[index]
         rgba[:, :, 3] = self.alpha
         return Image.fromarray(rgba, "RGBA")
+
+    def boundaries_image(self, original: ImageSource | None = None,
+                         color: tuple[int, int, int] = (255, 0, 0)) -> Image.Image:
+        """The segment edges drawn on the original image (RGB).
+
+        Parameters
+        ----------
+        original : image source, optional
+            The image that was segmented (any source :func:`load_image`
+            takes); may be omitted when the segmentation kept it (``dither``).
+        color : (r, g, b)
+            Colour of the edges.
+        """
+        color = check_color("color", color)
+        if original is None:
+            if self._rgb is None:
+                raise InvalidParameterError(
+                    "boundaries_image needs the original image: pass original=", param="original")
+            rgb = self._rgb.copy()
+        else:
+            rgb = load_image(original).rgb.copy()
+            if rgb.shape[:2] != self.labels.shape:
+                raise InvalidParameterError(
+                    f"original must be {self.width}x{self.height} like the segmentation, "
+                    f"got {rgb.shape[1]}x{rgb.shape[0]}", param="original")
+        rgb[_regions.boundaries(self.labels)] = color
+        return Image.fromarray(rgb, "RGB")
 
     def label_image(self) -> Image.Image:
         """The label map as a greyscale image whose pixel values are the labels."""
@@ -201,7 +253,7 @@ class Segmentation:
     def summary(self) -> dict[str, Any]:
         """JSON-ready figures of the run."""
         psnr = self.psnr
-        return {
+        out: dict[str, Any] = {
             "k_requested": self.k_requested,
             "k": self.k,
             "width": self.width,
@@ -220,6 +272,17 @@ class Segmentation:
             "shares": [float(s) for s in self.shares],
             "notes": list(self.notes),
         }
+        if self.spatial_weight:
+            out["spatial_weight"] = self.spatial_weight
+        if self.regions is not None:
+            out["regions"], out["regions_before"] = self.regions, self.regions_before
+        if self.k_curve is not None:
+            out["k_curve"] = [
+                {"k": k, "inertia": i, "psnr": None if np.isinf(p) else round(p, 4)} for k, i, p in self.k_curve
+            ]
+        if self.dither:
+            out["dither"] = True
+        return out
 
 
 def default_n_init(k: int) -> int:
@@ -230,7 +293,7 @@ def default_n_init(k: int) -> int:
 
 def segment(
     image: ImageSource,
-    k: int,
+    k: int | str | None = None,
     *,
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -238,6 +301,12 @@ def segment(
     seed: int | np.random.Generator | None = None,
     color_space: ColorSpace = "rgb",
     max_pixels: int | None = None,
+    spatial_weight: float = 0.0,
+    fit_size: int = 256,
+    min_region: int = 0,
+    target_psnr: float | None = None,
+    dither: bool = False,
+    palette: Any = None,
 ) -> Segmentation:
     """Segment an image by k-means clustering of its pixels' colours.
 
@@ -250,9 +319,12 @@ def segment(
     ----------
     image : path, bytes, binary file, PIL.Image.Image, ndarray or LoadedImage
         See :func:`load_image`.
-    k : int
+    k : int or "auto"
         Number of clusters, 1 to 256. An image with fewer distinct colours
         gives fewer clusters (``k`` < ``k_requested``, with a note).
+        "auto": the smallest K reaching ``target_psnr``, or, without a
+        target, the elbow of the inertia curve over K = 1..16 (see
+        ``k_curve``). May be omitted when ``palette`` gives the colours.
     max_iter : int
         Most exact Lloyd passes, 1 to 10,000.
     tol : float
@@ -260,7 +332,8 @@ def segment(
         times the colours' mean variance (or nothing changed).
     n_init : int, optional
         k-means++ restarts, run on a coarse colour histogram; the best is
-        refined. Default: 16 for K <= 32, down to 4 for large K.
+        refined. Default: 16 for K <= 32, down to 4 for large K; 2 with
+        ``spatial_weight`` > 0 (plain Lloyd on the downsampled pixels).
     seed : int, numpy.random.Generator or None
         Randomness; a fixed seed gives identical results. None draws one,
         reported in ``Segmentation.seed``.
@@ -268,6 +341,28 @@ def segment(
         Space the distances are measured in (CIELAB: sRGB, D65).
     max_pixels : int, optional
         Largest image accepted (default ``DEFAULT_LIMITS.max_pixels``).
+    spatial_weight : float
+        0 to 100. Above 0, pixel position is clustered beside colour:
+        crossing the image's width counts ``spatial_weight`` times as much
+        as going from black to white. Fit on a copy downsampled to
+        ``fit_size``, then every pixel is assigned; ``inertia`` is then over
+        all pixels in the joint space.
+    fit_size : int
+        Longest side, 16 to 4096, of the copy fitted when ``spatial_weight`` > 0.
+    min_region : int
+        0 to ``max_pixels``. Connected regions (4-connectivity) smaller than
+        this many pixels take the label of the neighbour they share most
+        border with; ``regions`` reports how many remain.
+    target_psnr : float, optional
+        With ``k="auto"``: the PSNR (dB, 1 to 100) to reach.
+    dither : bool
+        Floyd-Steinberg dither the picture outputs (``to_image``,
+        ``to_bytes``, ``save``); the labels are not dithered.
+    palette : (n, 3) array, palette file path, or image source, optional
+        Map every pixel to the nearest of these colours instead of fitting
+        (``.json``, ``.gpl``, ``.css`` or ``.txt`` file; see
+        :func:`read_palette`). An image is segmented with ``k`` first
+        and its palette used.
 
     Returns
     -------
@@ -289,16 +384,55 @@ def segment(
     (2, 4, 0.0)
     """
     start = time.perf_counter()
-    k = check_int("k", k, 1, DEFAULT_LIMITS.max_k)
+    given = None
+    if palette is not None and _transfer.is_palette_source(palette):
+        given = _transfer.palette_colors(palette)
+        if k is not None:
+            k = check_k(k, DEFAULT_LIMITS.max_k)
+    else:
+        k = check_k(k, DEFAULT_LIMITS.max_k)
+        if palette is not None and k == "auto":
+            raise InvalidParameterError("k must be a whole number when palette is an image to fit", param="k")
     max_iter = check_int("max_iter", max_iter, 1, DEFAULT_LIMITS.max_iter)
     tol = check_tol(tol)
-    n_init = default_n_init(k) if n_init is None else check_int("n_init", n_init, 1, 1000)
+    if n_init is not None:
+        n_init = check_int("n_init", n_init, 1, 1000)
     color_space = check_choice("color_space", color_space, COLOR_SPACES)  # type: ignore[assignment]
+    spatial_weight = check_float("spatial_weight", spatial_weight, 0.0, 100.0)
+    if n_init is None and isinstance(k, int):
+        n_init = _spatial.DEFAULT_N_INIT if spatial_weight > 0 else default_n_init(k)
+    fit_size = check_int("fit_size", fit_size, 16, 4096)
+    min_region = check_int("min_region", min_region, 0, DEFAULT_LIMITS.max_pixels)
+    if target_psnr is not None:
+        target_psnr = check_float("target_psnr", target_psnr, 1.0, 100.0)
+        if k != "auto":
+            raise InvalidParameterError("target_psnr is used only with k='auto'", param="target_psnr")
+    if not isinstance(dither, (bool, np.bool_)):
+        raise InvalidParameterError(f"dither must be True or False, got {dither!r}", param="dither")
+    dither = bool(dither)
+    if spatial_weight > 0 and (k == "auto" or given is not None or palette is not None):
+        raise InvalidParameterError(
+            "spatial_weight > 0 needs a whole-number k (not 'auto', not with palette)", param="spatial_weight")
     if seed is None or isinstance(seed, np.random.Generator):
         seed = int(as_generator(seed).integers(2**31))
     rng = as_generator(seed)
+    if palette is not None and given is None:
+        given = segment(palette, k, max_iter=max_iter, tol=tol, n_init=n_init, seed=rng,
+                        color_space=color_space, max_pixels=max_pixels).palette
     img = load_image(image, max_pixels=max_pixels)
-    params = {"k": k, "max_iter": max_iter, "tol": tol, "n_init": n_init, "seed": seed, "color_space": color_space}
+    params: dict[str, Any] = {"k": k, "max_iter": max_iter, "tol": tol, "n_init": n_init, "seed": seed,
+                              "color_space": color_space}
+    if given is not None:
+        del params["k"]
+        params["palette"] = given.tolist()
+    if spatial_weight > 0:
+        params.update(spatial_weight=spatial_weight, fit_size=fit_size)
+    if min_region:
+        params["min_region"] = min_region
+    if target_psnr is not None:
+        params["target_psnr"] = target_psnr
+    if dither:
+        params["dither"] = True
 
     notes = list(img.notes)
     codes = _colorfit.pixel_codes(img.rgb)
@@ -306,58 +440,137 @@ def segment(
     if opaque is not None and not opaque.any():
         notes.append("every pixel is fully transparent; colours clustered regardless")
         opaque = None
-    distinct, weights, inverse = _histogram(codes, opaque)
-    colors = _colorfit.codes_to_rgb(distinct)
-    Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
-
-    used = weights > 0
-    m = int(used.sum())
-    if m <= k:
-        if m < k:
-            notes.append(f"asked for K={k}, the image has only {m} distinct colours: found {m}")
-        centers, color_labels = Y[used], np.arange(m, dtype=np.uint8)
-        inertia, n_iter, converged = 0.0, 0, True
-        palette = colors[used]
+    extra: dict[str, Any] = {}
+    to_rgb = (lambda c: c) if color_space == "rgb" else lab_to_rgb
+    if spatial_weight > 0:
+        assert isinstance(k, int)
+        s = _spatial.scale(spatial_weight, img.width, color_space)
+        centers5, n_iter, converged, _ = _spatial.fit(
+            img.rgb, img.alpha if opaque is not None else None, k, s, fit_size, color_space,
+            max_iter, tol, n_init, rng)
+        if centers5.shape[0] < k:
+            notes.append(f"asked for K={k}, the downsampled image has only {centers5.shape[0]} distinct points")
+        labels, inertia = _spatial.assign(img.rgb, opaque, centers5, s, color_space)
+        centers = centers5[:, :3]
+        palette_rgb = np.clip(np.rint(to_rgb(centers)), 0, 255).astype(np.uint8)
+        extra.update(spatial_weight=spatial_weight, positions=centers5[:, 3:] / s)
+        k_requested = k
     else:
-        Yu, wu = Y[used], weights[used]
-        if k == 1:
-            centers = (wu @ Yu / wu.sum())[None, :]
-            color_labels = np.zeros(m, dtype=np.uint8)
-            diff = Yu - centers[0]
-            inertia, n_iter, converged = float(wu @ np.einsum("ij,ij->i", diff, diff)), 1, True
+        distinct, weights, inverse = _histogram(codes, opaque)
+        colors = _colorfit.codes_to_rgb(distinct)
+        Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
+        used = weights > 0
+        m = int(used.sum())
+        if given is not None:
+            centers = given.astype(np.float64) if color_space == "rgb" else rgb_to_lab(given)
+            color_labels, dist = _transfer.nearest(Y[used], centers)
+            inertia, n_iter, converged = float(weights[used] @ dist), 0, True
+            palette_rgb = given
+            k_requested = given.shape[0]
+        elif k == "auto" and m > 1:
+            auto = _autok.choose(distinct[used], Y[used], weights[used], colors[used], to_rgb, max_iter, tol,
+                                 (lambda kk: default_n_init(kk) if n_init is None else n_init), rng, target_psnr,
+                                 coarse=color_space == "rgb")
+            centers, color_labels, inertia, n_iter, converged = (
+                auto.centers, auto.labels, auto.inertia, auto.n_iter, auto.converged)
+            palette_rgb = np.clip(np.rint(to_rgb(centers)), 0, 255).astype(np.uint8)
+            if target_psnr is not None and auto.curve[-1][2] < target_psnr and auto.k == auto.curve[-1][0]:
+                notes.append(f"target PSNR {target_psnr:g} dB not reached with K up to {auto.k}")
+            notes.append(f"K chosen automatically: {auto.k}")
+            extra["k_curve"] = auto.curve
+            k_requested = auto.k
         else:
-            centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
-                distinct[used], Yu, wu, k, max_iter, tol, n_init, rng
-            )
-        rgb_centers = centers if color_space == "rgb" else lab_to_rgb(centers)
-        palette = np.clip(np.rint(rgb_centers), 0, 255).astype(np.uint8)
+            if k == "auto":
+                k = 1
+                extra["k_curve"] = ((1, 0.0, float("inf")),)
+                notes.append("K chosen automatically: 1 (a single colour)")
+            assert isinstance(k, int)
+            k_requested = k
+            centers, color_labels, inertia, n_iter, converged, palette_rgb = _fit(
+                distinct, Y, colors, weights, used, k, max_iter, tol, n_init or default_n_init(k), rng,
+                color_space, notes)
+        all_labels = np.empty(distinct.size, dtype=np.uint8)
+        all_labels[used] = color_labels
+        if not used.all():  # colours seen only in transparent pixels
+            lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
+            all_labels[~used] = lab[0]
+        labels = _label_pixels(codes, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
 
-    all_labels = np.empty(distinct.size, dtype=np.uint8)
-    all_labels[used] = color_labels
-    if not used.all():  # colours seen only in transparent pixels
-        lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
-        all_labels[~used] = lab[0]
-    labels = _label_pixels(codes, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
-    counts = np.bincount(color_labels, weights=weights[used], minlength=len(palette)).astype(np.int64)
+    by_color = spatial_weight == 0
+    if min_region:
+        labels, before, after = _regions.merge_small(labels, min_region)
+        extra.update(regions=after, regions_before=before)
+        by_color = False
+        if spatial_weight > 0:
+            _, inertia = _spatial.assign(img.rgb, opaque, centers5, s, color_space, labels)
+    if by_color:
+        px_colors, px_weights, px_labels = colors[used], weights[used], color_labels
+        counts = np.bincount(color_labels, weights=weights[used], minlength=len(palette_rgb)).astype(np.int64)
+    else:
+        px_colors, px_weights, px_labels = _pairs(codes, labels.reshape(-1), opaque)
+        counts = np.bincount(px_labels, weights=px_weights, minlength=len(palette_rgb)).astype(np.int64)
+        if spatial_weight == 0:  # min_region moved pixels: inertia against the same centres
+            Yp = px_colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(px_colors)
+            diff = Yp - centers[px_labels]
+            inertia = float(px_weights @ np.einsum("ij,ij->i", diff, diff))
     return Segmentation(
         labels=labels,
-        palette=palette,
+        palette=palette_rgb,
         centers=np.asarray(centers, dtype=np.float64),
         counts=counts,
         inertia=float(inertia),
         n_iter=int(n_iter),
         converged=bool(converged),
-        k_requested=k,
+        k_requested=k_requested,
         color_space=color_space,
         seed=int(seed),
         alpha=img.alpha,
         notes=tuple(notes),
         seconds=time.perf_counter() - start,
         params=params,
-        _colors=colors[used],
-        _weights=weights[used],
-        _color_labels=color_labels,
+        _colors=px_colors,
+        _weights=px_weights,
+        _color_labels=px_labels,
+        _rgb=img.rgb if dither else None,
+        dither=dither,
+        **extra,
     )
+
+
+def _fit(distinct, Y, colors, weights, used, k, max_iter, tol, n_init, rng, color_space, notes):
+    """The histogram k-means of :func:`segment` for one K: centres, labels of
+    the used colours, inertia, iterations, convergence and the RGB palette."""
+    m = int(used.sum())
+    if m <= k:
+        if m < k:
+            notes.append(f"asked for K={k}, the image has only {m} distinct colours: found {m}")
+        return Y[used], np.arange(m, dtype=np.uint8), 0.0, 0, True, colors[used]
+    Yu, wu = Y[used], weights[used]
+    if k == 1:
+        centers = (wu @ Yu / wu.sum())[None, :]
+        color_labels = np.zeros(m, dtype=np.uint8)
+        diff = Yu - centers[0]
+        inertia, n_iter, converged = float(wu @ np.einsum("ij,ij->i", diff, diff)), 1, True
+    else:
+        centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
+            distinct[used], Yu, wu, k, max_iter, tol, n_init, rng
+        )
+    rgb_centers = centers if color_space == "rgb" else lab_to_rgb(centers)
+    palette = np.clip(np.rint(rgb_centers), 0, 255).astype(np.uint8)
+    return centers, color_labels, inertia, n_iter, converged, palette
+
+
+def _pairs(codes: np.ndarray, labels: np.ndarray, opaque: np.ndarray | None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (colour, label) pairs of the opaque pixels: colours (n, 3)
+    uint8, pixel counts (float64) and labels, for the quality figures when a
+    pixel's label is not a function of its colour."""
+    key = codes.astype(np.uint64) << np.uint64(8) | labels.astype(np.uint64)
+    if opaque is not None:
+        key = key[opaque]
+    uniq, n = np.unique(key, return_counts=True)
+    return (_colorfit.codes_to_rgb((uniq >> np.uint64(8)).astype(np.uint32)), n.astype(np.float64),
+            (uniq & np.uint64(255)).astype(np.uint8))
 
 
 def _histogram(

@@ -1,0 +1,121 @@
+"""Spatial k-means: pixel position as features beside colour.
+
+A pixel is the point ``(c1, c2, c3, x * s, y * s)`` where ``c`` is its colour
+in the working space and ``s = spatial_weight * D / width``, ``D`` being the
+distance from black to white in that space (255 * sqrt(3) in RGB, 100 in
+CIELAB). So with ``spatial_weight = 1`` crossing the whole image width
+counts as much as going from black to white; 0 is colour only.
+
+The colour histogram no longer describes the data, so the clustering is fit
+on a copy of the image downsampled (area average) to ``fit_size`` pixels on
+its longest side (k-means++ starts, exact Lloyd passes with Hamerly's
+bounds), and then every full-size pixel is assigned to its nearest centre in
+chunks of rows, which also gives the exact all-pixel inertia.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from . import _colorfit, _kmeans
+from ._color import rgb_to_lab
+
+__all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale"]
+
+#: Distance from black to white in each colour space.
+BLACK_TO_WHITE = {"rgb": 255.0 * np.sqrt(3.0), "lab": 100.0}
+_ROWS_ELEMENTS = 1 << 20
+#: Restarts used when n_init is None: more buy little here (see benchmarks).
+DEFAULT_N_INIT = 2  # pixels handled per chunk in the full-size pass
+
+
+def scale(spatial_weight: float, width: int, color_space: str) -> float:
+    """Feature units per pixel step."""
+    return spatial_weight * BLACK_TO_WHITE[color_space] / max(width, 1)
+
+
+def _colors(rgb: np.ndarray, color_space: str) -> np.ndarray:
+    flat = rgb.reshape(-1, 3)
+    return flat.astype(np.float64) if color_space == "rgb" else rgb_to_lab(flat)
+
+
+def _features(rgb: np.ndarray, y0: int, s: float, color_space: str, step: float = 1.0,
+              offset: float = 0.0) -> np.ndarray:
+    """(h*w, 5) features of rows of an image whose first row is row ``y0``;
+    pixel (i, j) of it sits at full-size position (offset + j*step, offset + (y0+i)*step)."""
+    h, w = rgb.shape[:2]
+    X = np.empty((h * w, 5))
+    X[:, :3] = _colors(rgb, color_space)
+    xs = (offset + np.arange(w) * step) * s
+    ys = (offset + (y0 + np.arange(h)) * step) * s
+    X[:, 3] = np.tile(xs, h)
+    X[:, 4] = np.repeat(ys, w)
+    return X
+
+
+def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: int, color_space: str,
+        max_iter: int, tol: float, n_init: int, rng: np.random.Generator
+        ) -> tuple[np.ndarray, int, bool, int]:
+    """k-means on the downsampled image's features.
+
+    Returns the (k', 5) centres (k' <= k, when the small copy has fewer
+    distinct points), the iterations, convergence and the fitted pixel count.
+    """
+    h, w = rgb.shape[:2]
+    f = min(1.0, fit_size / max(h, w))
+    sh, sw = max(1, round(h * f)), max(1, round(w * f))
+    if (sh, sw) != (h, w):
+        small = np.asarray(Image.fromarray(rgb, "RGB").resize((sw, sh), Image.Resampling.BOX))
+        small_alpha = None if alpha is None else np.asarray(
+            Image.fromarray(alpha, "L").resize((sw, sh), Image.Resampling.BOX))
+    else:
+        small, small_alpha = rgb, alpha
+    step = w / sw  # full-size pixels per small pixel (the same on both axes, up to rounding)
+    X = _features(small, 0, s, color_space, step=step, offset=(step - 1) / 2)
+    weights = np.ones(X.shape[0]) if small_alpha is None else (small_alpha.reshape(-1) > 0).astype(float)
+    if weights.sum() == 0:
+        weights[:] = 1.0
+    X, weights = X[weights > 0], weights[weights > 0]
+    distinct = np.unique(X, axis=0)
+    if distinct.shape[0] <= k:
+        return distinct, 0, True, X.shape[0]
+    # k-means++ starts, then exact Lloyd passes with Hamerly's distance
+    # bounds (the colour fit's machinery with every point its own item): only
+    # points near a boundary have their distances recomputed.
+    x_sq = np.einsum("ij,ij->i", X, X)
+    tol_abs = tol * _kmeans.weighted_variance(X, weights)
+    n = X.shape[0]
+    zero = np.zeros(n)
+    points = [_colorfit._Level(None, np.arange(n + 1, dtype=np.intp), weights, None, X, zero, zero)]
+    best = None
+    for C0 in _kmeans.seed_plusplus(X, weights, k, n_init, rng, x_sq):
+        run = _colorfit._refine(points, X, C0, max_iter, tol_abs)
+        if best is None or run[2] < best[2]:
+            best = run
+    assert best is not None
+    centers, _, _, n_iter, converged = best
+    return centers, n_iter, converged, n
+
+
+def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: float,
+           color_space: str, labels: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Label every full-size pixel with its nearest centre (or use the given
+    ``labels``) and return the labels and the inertia over the opaque pixels."""
+    h, w = rgb.shape[:2]
+    out = np.empty((h, w), dtype=np.uint8) if labels is None else labels
+    rows = max(1, _ROWS_ELEMENTS // max(w, 1) // max(1, centers.shape[0] // 8))
+    inertia = 0.0
+    for y0 in range(0, h, rows):
+        X = _features(rgb[y0 : y0 + rows], y0, s, color_space)
+        if labels is None:
+            lab, min_sq = _kmeans.assign(X, centers[None], np.einsum("ij,ij->i", X, X))
+            lab, min_sq = lab[0], min_sq[0]
+            out[y0 : y0 + rows] = lab.reshape(-1, w)
+        else:
+            diff = X - centers[labels[y0 : y0 + rows].reshape(-1)]
+            min_sq = np.einsum("ij,ij->i", diff, diff)
+        if opaque is not None:
+            min_sq = min_sq[opaque[y0 * w : (y0 + rows) * w]]
+        inertia += float(min_sq.sum())
+    return out, inertia
