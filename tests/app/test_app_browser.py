@@ -127,7 +127,7 @@ def test_upload_segment_download(browser_page, two_mp_jpeg: Path, tmp_path: Path
     idle = page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')
     idle.wait_for()  # the example's page, inertia chart included, is complete
     started = time.perf_counter()
-    page.locator('input[type="file"]').set_input_files(str(two_mp_jpeg))
+    page.get_by_test_id("stMainBlockContainer").locator('input[type="file"]').set_input_files(str(two_mp_jpeg))
     page.get_by_text(two_mp_jpeg.name, exact=True).first.wait_for()  # the upload's file chip
     uploaded = time.perf_counter()
     page.get_by_text(f"Segmented {two_mp_jpeg.name} · K = {k}").wait_for()
@@ -182,7 +182,7 @@ def test_non_image_gets_a_message(browser_page, tmp_path: Path) -> None:
     page = browser_page
     bad = tmp_path / "shopping-list.txt"
     bad.write_text("eggs\nmilk\nnot a picture\n")
-    page.locator('input[type="file"]').set_input_files(str(bad))
+    page.get_by_test_id("stMainBlockContainer").locator('input[type="file"]').set_input_files(str(bad))
     alert = page.locator('[data-testid="stAlert"]').filter(has_text="shopping-list.txt")
     alert.wait_for()
     assert "not an image" in alert.inner_text()

@@ -96,3 +96,26 @@ def test_curve_sample_respects_the_budget(china: np.ndarray) -> None:
     assert ratio == pytest.approx(china.shape[0] * china.shape[1] / (sample.shape[0] * sample.shape[1]))
     same, one = curve_sample(loaded, 10**9)
     assert same.shape == china.shape and one == 1.0
+
+
+def test_palette_source_reads_palette_files_and_passes_images_on(small_png: bytes) -> None:
+    from kmseg.app._compute import palette_source
+
+    colours_in = np.array([[1, 2, 3], [200, 150, 100], [9, 99, 199]], np.uint8)
+    gpl = kmseg.palette_bytes(colours_in, np.array([5, 3, 1]), "gpl")
+    np.testing.assert_array_equal(palette_source("mine.GPL", gpl), colours_in)
+    assert palette_source("photo.png", small_png) is small_png
+    with pytest.raises(kmseg.InvalidParameterError):
+        palette_source("bad.json", b"[1, 2")
+
+
+def test_png_bytes_and_dithered_preview(small_png: bytes) -> None:
+    from kmseg.app._compute import png_bytes, rgb_preview
+
+    seg = kmseg.segment(small_png, 3, seed=0, dither=True)
+    view = rgb_preview(seg)
+    assert view.shape == (seg.height, seg.width, 3)
+    assert not np.array_equal(view, seg.palette[seg.labels])  # dithered, not a plain lookup
+    assert {tuple(c) for c in view.reshape(-1, 3).tolist()} <= {tuple(c) for c in seg.palette.tolist()}
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(view))))
+    np.testing.assert_array_equal(back, view)

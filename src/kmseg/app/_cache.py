@@ -21,7 +21,7 @@ import kmseg
 
 from . import _compute
 
-__all__ = ["curve_point", "curve_sample", "load", "quality", "segment"]
+__all__ = ["boundaries", "curve_point", "curve_sample", "load", "palette_source", "quality", "segment"]
 
 
 @st.cache_data(max_entries=4, ttl=3600, show_spinner=False)
@@ -33,14 +33,24 @@ def load(key: str, max_pixels: int, _data: bytes) -> kmseg.LoadedImage:
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def segment(
     key: str,
-    k: int,
+    k: int | str | None,
     max_iter: int,
     color_space: str,
     seed: int,
     max_pixels: int,
     _loaded: kmseg.LoadedImage,
+    spatial_weight: float = 0.0,
+    fit_size: int = 256,
+    min_region: int = 0,
+    target_psnr: float | None = None,
+    dither: bool = False,
+    palette_key: str | None = None,
+    _palette: np.ndarray | bytes | None = None,
 ) -> tuple[kmseg.Segmentation, float]:
     """Segment a decoded upload.
+
+    Every parameter of the run is part of the cache key; the palette upload
+    is identified by ``palette_key`` (a digest of its bytes), like the image.
 
     Returns
     -------
@@ -50,9 +60,23 @@ def segment(
         means the result came from the cache.
     """
     seg = kmseg.segment(
-        _loaded, k, max_iter=max_iter, color_space=color_space, seed=seed, max_pixels=max_pixels
+        _loaded, k, max_iter=max_iter, color_space=color_space, seed=seed, max_pixels=max_pixels,
+        spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region,
+        target_psnr=target_psnr, dither=dither, palette=_palette,
     )
     return seg, time.time()
+
+
+@st.cache_data(max_entries=4, ttl=3600, show_spinner=False)
+def palette_source(palette_key: str, name: str, _data: bytes) -> np.ndarray | bytes:
+    """An uploaded palette file read into colours, or an image's bytes."""
+    return _compute.palette_source(name, _data)
+
+
+@st.cache_data(max_entries=4, ttl=3600, show_spinner=False)
+def boundaries(run_id: str, _seg: kmseg.Segmentation, _original: np.ndarray) -> np.ndarray:
+    """The segment edges drawn in red on the original, (H, W, 3) uint8."""
+    return np.asarray(_seg.boundaries_image(_original))
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)

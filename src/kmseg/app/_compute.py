@@ -7,10 +7,13 @@ are plain functions so tests can call them directly.
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 import kmseg
 
@@ -25,6 +28,9 @@ __all__ = [
     "image_array",
     "inertia_curve",
     "label_png",
+    "palette_source",
+    "png_bytes",
+    "rgb_preview",
 ]
 
 
@@ -130,3 +136,42 @@ def downloads(seg: kmseg.Segmentation, source_name: str) -> list[Download]:
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "gpl")),
     ]
     return items
+
+
+def palette_source(name: str, data: bytes) -> np.ndarray | bytes:
+    """What to pass as ``palette=`` for an uploaded palette file or image.
+
+    A file whose name ends in one of ``kmseg.READ_PALETTE_FORMATS`` is read
+    with :func:`kmseg.read_palette` (through a temporary file, since it reads
+    paths) and its (n, 3) colours returned; anything else is returned as
+    bytes, an image that ``kmseg.segment`` fits a palette on.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        The palette file is malformed (the message says how).
+    """
+    ext = os.path.splitext(name)[1].lower().lstrip(".")
+    if ext not in kmseg.READ_PALETTE_FORMATS:
+        return data
+    fd, path = tempfile.mkstemp(suffix=f".{ext}", prefix="kmseg-palette-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return kmseg.read_palette(path)
+    finally:
+        os.unlink(path)
+
+
+def rgb_preview(seg: kmseg.Segmentation) -> np.ndarray:
+    """The result's picture output as an array (RGB or RGBA), dithered when
+    ``seg.dither`` is set (unlike a palette lookup on the labels)."""
+    im = seg.to_image()
+    return np.asarray(im.convert("RGBA" if im.mode == "RGBA" else "RGB"))
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """PNG bytes of an (H, W, 3) or (H, W, 4) uint8 array (e.g. the boundaries)."""
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()

@@ -18,9 +18,9 @@ import streamlit as st
 import kmseg
 from kmseg.app import _cache
 from kmseg.app import _views as views
-from kmseg.app._compute import downloads, image_array
+from kmseg.app._compute import downloads, image_array, png_bytes, rgb_preview
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
-from kmseg.app._state import digest, format_bytes, settings_from_env, sync_pair
+from kmseg.app._state import digest, download_name, format_bytes, settings_from_env, sync_pair
 
 K_SLIDER_MAX = 24
 ITER_SLIDER_MAX = 64
@@ -34,7 +34,9 @@ st.set_page_config(page_title="kmseg: colour segmentation", page_icon=":material
 settings, problems = settings_from_env(os.environ)
 state = st.session_state
 for name, value in (("k", 8), ("k_slider", 8), ("max_iter", 25), ("iter_slider", 25),
-                    ("color_space", "rgb"), ("seed", 0)):  # fmt: skip
+                    ("color_space", "rgb"), ("seed", 0), ("auto_k", False), ("target_psnr", None),
+                    ("spatial_weight", 0.0), ("fit_size", 256), ("min_region", 0),
+                    ("boundaries", False), ("dither", False)):  # fmt: skip
     state.setdefault(name, value)
 
 
@@ -55,10 +57,11 @@ def _reset_colours(keys: list[str]) -> None:
 # ---------------------------------------------------------------- sidebar
 side = st.sidebar
 side.header("Settings")
-side.slider("Clusters (K)", 1, K_SLIDER_MAX, key="k_slider",
+side.slider("Clusters (K)", 1, K_SLIDER_MAX, key="k_slider", disabled=bool(state["auto_k"]),
             on_change=sync_pair, args=(state, "k_slider", "k"))
 side.number_input(f"…or type any K (1–{kmseg.DEFAULT_LIMITS.max_k})", 1, kmseg.DEFAULT_LIMITS.max_k,
-                  step=1, key="k", on_change=sync_pair, args=(state, "k", "k_slider", K_SLIDER_MAX))
+                  step=1, key="k", on_change=sync_pair, args=(state, "k", "k_slider", K_SLIDER_MAX),
+                  disabled=bool(state["auto_k"]))
 side.slider("Max iterations", 1, ITER_SLIDER_MAX, key="iter_slider",
             on_change=sync_pair, args=(state, "iter_slider", "max_iter"))
 side.number_input(f"…or type any (1–{kmseg.DEFAULT_LIMITS.max_iter})", 1, kmseg.DEFAULT_LIMITS.max_iter,
@@ -70,6 +73,26 @@ seed_col, dice_col = side.columns([3, 1], vertical_alignment="bottom")
 seed_col.number_input("Seed", 0, SEED_MAX, step=1, key="seed",
                       help="Same image, parameters and seed give the same result.")
 dice_col.button(":material/casino:", on_click=_new_seed, help="Draw a new random seed")
+with side.expander("Advanced", icon=":material/tune:"):
+    st.toggle("Automatic K", key="auto_k",
+              help="Let kmseg choose K: the elbow of the inertia curve, or the smallest K reaching a PSNR.")
+    st.number_input("Target PSNR (dB), empty or 0 for the elbow", 0.0, 100.0, step=1.0, key="target_psnr",
+                    disabled=not state["auto_k"], placeholder="elbow")
+    st.number_input("Spatial weight (0 = colour only)", 0.0, 10.0, step=0.5, key="spatial_weight",
+                    help="Above 0, pixel position counts beside colour: far-apart areas of one colour "
+                         "become different segments.")
+    st.number_input("Fit size (longest side fitted, spatial only)", 16, 2048, step=16, key="fit_size",
+                    disabled=state["spatial_weight"] <= 0)
+    st.number_input("Min region size in pixels (0 = off)", 0, settings.max_pixels, step=1, key="min_region",
+                    help="Connected regions smaller than this join their neighbour.")
+    st.toggle("Show boundaries", key="boundaries", help="Draw the segment edges on the original.")
+    st.toggle("Dither", key="dither",
+              help="Floyd–Steinberg dithering of the shown and downloaded picture; labels are unchanged.")
+    palette_upload = st.file_uploader("Palette transfer: a palette (.json, .gpl, .css, .txt) or an image",
+                                      type=None, key="palette_upload",
+                                      max_upload_size=settings.max_upload_mb,
+                                      help="Every pixel goes to the nearest colour of this palette; "
+                                           "an image is first segmented with K.")
 side.subheader("Which K?")
 curve_slot = side.container()
 side.divider()
@@ -98,6 +121,11 @@ else:
 
 k, max_iter, space, seed = int(state["k"]), int(state["max_iter"]), state["color_space"], int(state["seed"])
 key = digest(data)
+auto_k = bool(state["auto_k"])
+target_psnr = float(state["target_psnr"]) if auto_k and state["target_psnr"] else None
+spatial_weight = float(state["spatial_weight"] or 0.0)
+fit_size = int(state["fit_size"]) if spatial_weight > 0 else 256  # unused otherwise: keep the cache key
+min_region, dither = int(state["min_region"] or 0), bool(state["dither"])
 
 
 def _fail(exc: Exception) -> NoReturn:
@@ -118,16 +146,35 @@ original_small = views.downscale_index(image_array(loaded), side_px)
 left, right = st.columns(2)
 left.image(original_small, caption=f"Original {source} · {loaded.width}×{loaded.height}",
            width="stretch", output_format="PNG" if loaded.alpha is not None else "JPEG")
+palette_key, palette_given = None, None
+k_arg: int | str | None = "auto" if auto_k else k
+if palette_upload is not None:
+    palette_data = palette_upload.getvalue()
+    palette_key = digest(palette_data)
+    try:
+        palette_given = _cache.palette_source(palette_key, palette_upload.name, palette_data)
+    except Exception as exc:  # noqa: BLE001
+        source = palette_upload.name  # the message names the palette file
+        _fail(exc)
+    if isinstance(palette_given, np.ndarray):
+        k_arg = None  # the palette file gives K
+    elif auto_k:
+        st.error(f"**{palette_upload.name}**: a palette taken from an image needs a whole-number K; "
+                 "turn off Automatic K.")
+        st.stop()
 try:
-    with right, st.spinner(f"Clustering into {k} colours…"):
+    with right, st.spinner("Clustering…"):
         asked_at = time.time()
-        seg, finished_at = _cache.segment(key, k, max_iter, space, seed, settings.max_pixels, loaded)
+        seg, finished_at = _cache.segment(key, k_arg, max_iter, space, seed, settings.max_pixels, loaded,
+                                          spatial_weight, fit_size, min_region, target_psnr, dither,
+                                          palette_key, palette_given)
 except Exception as exc:  # noqa: BLE001
     _fail(exc)
 from_cache = finished_at < asked_at
 
 # ---------------------------------------------------------------- palette state
-run_id = f"{key}-{k}-{max_iter}-{space}-{seed}"
+run_id = (f"{key}-{k_arg}-{max_iter}-{space}-{seed}-{spatial_weight}-{fit_size}-{min_region}-"
+          f"{target_psnr}-{palette_key}")  # dither changes only the picture, not the clusters
 default_hex = [views.hex_color(c) for c in seg.palette]
 picker_keys = [f"colour-{run_id}-{i}" for i in range(seg.k)]
 current_hex = [state.get(pk, dh).lower() for pk, dh in zip(picker_keys, default_hex, strict=True)]
@@ -142,9 +189,15 @@ order = views.display_order(seg.shares)
 labels_small = views.downscale_index(seg.labels, side_px)
 alpha_small = None if seg.alpha is None else views.downscale_index(seg.alpha, side_px)
 table = edited if selected is None else views.highlight_palette(edited, selected)
-shown = views.preview_png(labels_small, table, alpha_small)
+if dither and selected is None:
+    shown = views.downscale_index(rgb_preview(result), side_px)
+else:
+    shown = views.preview_png(labels_small, table, alpha_small)
 detail = f" · cluster #{selected + 1} highlighted" if selected is not None else ""
 detail += " · recoloured" if is_edited else ""
+detail += " · auto K" if auto_k else ""
+detail += f" · palette from {palette_upload.name}" if palette_upload is not None else ""
+detail += " · dithered" if dither else ""
 right.image(shown, caption=f"Segmented {source} · K = {seg.k} · {SPACES[space]}{detail}",
             width="stretch", output_format="PNG")
 if labels_small.shape != seg.labels.shape:
@@ -167,6 +220,27 @@ figure("Time", f"{seg.seconds:.2f} s", delta="from cache" if from_cache else Non
 psnr, de_mean, de_p95 = _cache.quality(run_id, seg)
 figure("PSNR", f"{psnr:.1f} dB", help="Peak signal-to-noise ratio of result against original.")
 figure("ΔE mean", f"{de_mean:.2f}", help=f"CIEDE2000 colour difference; 95th percentile {de_p95:.2f}.")
+if seg.regions is not None:
+    figure("Regions", f"{seg.regions:,}", help=f"Connected regions after merging those under {min_region} "
+           f"pixels; {seg.regions_before:,} before.")
+    st.caption(f"Regions: {seg.regions_before:,} before merging, {seg.regions:,} after "
+               f"(min region {min_region:,} pixels).")
+
+if seg.k_curve is not None:
+    how = f"the smallest K reaching {target_psnr:g} dB" if target_psnr is not None else "the elbow"
+    st.markdown(f"**Automatic K chose K = {seg.k}** ({how}).")
+    curve_ks = [int(c[0]) for c in seg.k_curve]
+    curve_psnr = [None if not np.isfinite(c[2]) else float(c[2]) for c in seg.k_curve]
+    st.line_chart({"K": curve_ks, "PSNR (dB)": curve_psnr}, x="K", y="PSNR (dB)", height=200)
+    st.caption("K tried by the automatic choice and the PSNR each reached (Segmentation.k_curve).")
+
+if state["boundaries"]:
+    edges = _cache.boundaries(run_id, seg, image_array(loaded))
+    st.image(views.downscale_index(edges, side_px), caption=f"Segment boundaries on {source}",
+             width="stretch", output_format="PNG")
+    st.download_button("Boundaries (PNG)", partial(png_bytes, edges), file_name=download_name(
+        source, f"k{seg.k}-boundaries", "png"), mime="image/png", key="download-boundaries",
+        on_click="ignore", icon=":material/download:")
 
 if st.toggle("Compare at full size", key="fullsize"):
     c1, c2 = st.columns([3, 1])
@@ -180,7 +254,9 @@ if st.toggle("Compare at full size", key="fullsize"):
     if labels_full.shape != seg.labels.shape:
         st.caption(f"Shown at {labels_full.shape[1]}×{labels_full.shape[0]}: images over "
                    f"{FULL_VIEW_MAX_PIXELS // 1_000_000} MP are scaled down for this view.")
-    full = views.wipe(original_full, views.paint(labels_full, edited, alpha_full), split / 100)
+    painted = (views.downscale_index(rgb_preview(result), fit) if dither
+               else views.paint(labels_full, edited, alpha_full))
+    full = views.wipe(original_full, painted, split / 100)
     st.html(views.full_size_html(full, zoom))
 
 # ---------------------------------------------------------------- palette
@@ -234,5 +310,5 @@ with curve_slot:
         if best is not None:
             text += f" The elbow is near **K = {best}**."
         st.caption(text)
-        if best is not None and best != k:
+        if best is not None and best != k and not auto_k:
             st.button(f"Use K = {best}", on_click=_set_k, args=(best,), key="use-elbow")
