@@ -188,13 +188,15 @@ def test_openapi_documents_every_field_with_its_limits():
         "$ref"
     ]
     props = schema["components"]["schemas"][body_ref.rsplit("/", 1)[1]]["properties"]
-    assert props["k"]["minimum"] == 1 and props["k"]["maximum"] == 32
+    k_int = next(option for option in props["k"]["anyOf"] if option.get("type") == "integer")
+    assert k_int["minimum"] == 1 and k_int["maximum"] == 32
+    assert {"const": "auto", "type": "string"} in props["k"]["anyOf"]
     assert props["max_iter"]["maximum"] == 500
     assert props["format"]["enum"] == ["png", "jpeg", "webp"]
     assert props["color_space"]["enum"] == ["rgb", "lab"]
     for name, prop in props.items():
         assert prop.get("description"), f"{name} has no description"
-    for path in ("/api/segment", "/api/palette", "/api/labels"):
+    for path in ("/api/segment", "/api/palette", "/api/labels", "/api/boundaries"):
         responses = paths[path]["post"]["responses"]
         assert {"200", "400", "408", "413", "415", "422", "503"} <= set(responses), path
         assert responses["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")

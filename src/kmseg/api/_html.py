@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import INPUT_FORMATS, __version__
 from ._errors import ApiError
-from ._params import DEFAULT_K, DEFAULT_MAX_ITER
+from ._params import DEFAULT_K, DEFAULT_MAX_ITER, MIN_REGION_MAX
 from ._settings import ServiceSettings
 from ._work import PageResult
 
@@ -58,6 +58,8 @@ def _form(settings: ServiceSettings, values: dict[str, Any] | None = None) -> st
     max_iter = escape(str(values.get("max_iter", DEFAULT_MAX_ITER)))
     seed = escape(str(values.get("seed") if values.get("seed") is not None else ""))
     space = values.get("color_space", "rgb")
+    min_region = escape(str(values.get("min_region") or 0))
+    dither = bool(values.get("dither"))
     options = "".join(
         f'<option value="{v}"{" selected" if v == space else ""}>{label}</option>'
         for v, label in (("rgb", "RGB"), ("lab", "CIELAB"))
@@ -73,6 +75,9 @@ def _form(settings: ServiceSettings, values: dict[str, Any] | None = None) -> st
         f'<label>Colour space <select name="color_space">{options}</select></label>'
         f'<label>Seed (optional) <input type="number" name="seed" min="0" value="{seed}" '
         'placeholder="random"></label>'
+        f'<label>Merge regions under (px) <input type="number" name="min_region" min="0" '
+        f'max="{MIN_REGION_MAX}" value="{min_region}"></label>'
+        f'<label>Dither <input type="checkbox" name="dither" value="true"{" checked" if dither else ""}></label>'
         '<button type="submit">Segment</button></form>'
         f'<p class="hint">Up to {settings.max_upload_mb:.3g} MB and {settings.max_pixels / 1e6:g} megapixels; '
         f"{escape(', '.join(INPUT_FORMATS))}. Your image is processed in memory, shown only to you, and not kept.</p>"
@@ -132,6 +137,10 @@ def result_page(settings: ServiceSettings, result: PageResult, values: dict[str,
         ("Colour space", escape(str(s["color_space"]))),
         ("Seed", escape(str(s["seed"]))),
         ("Size", f"{width} &times; {height} px ({width * height / 1e6:.2f} MP)"),
+    ]
+    if s.get("regions") is not None:
+        figures.append(("Regions (before / after merging)", f"{int(s['regions_before']):,} / {int(s['regions']):,}"))
+    figures += [
         ("Clustering time", f"{float(s.get('seconds') or 0):.3f} s"),
         ("Server time", f"{result.server_seconds:.3f} s"),
     ]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["ColorEntry", "HealthBody", "PaletteBody", "palette_body"]
+__all__ = ["ColorEntry", "CurvePoint", "HealthBody", "PaletteBody", "palette_body"]
 
 
 class ColorEntry(BaseModel):
@@ -17,6 +17,14 @@ class ColorEntry(BaseModel):
     rgb: list[int] = Field(min_length=3, max_length=3, description="The colour as [r, g, b], 0..255.")
     count: int = Field(ge=0, description="Pixels in this cluster.")
     share: float = Field(ge=0, le=1, description="Fraction of the image's pixels in this cluster.")
+
+
+class CurvePoint(BaseModel):
+    """One K tried by k=auto."""
+
+    k: int = Field(ge=1, description="The K fitted.")
+    inertia: float | None = Field(description="Its inertia.")
+    psnr: float | None = Field(description="Its PSNR in dB (null when identical to the original).")
 
 
 class PaletteBody(BaseModel):
@@ -56,6 +64,22 @@ class PaletteBody(BaseModel):
         ge=0, description="Seconds spent decoding, clustering and encoding on the server."
     )
     notes: list[str] = Field(default_factory=list, description="Remarks about the run or the input.")
+    k_auto: bool = Field(default=False, description='Whether K was chosen automatically (k="auto").')
+    k_chosen: int | None = Field(
+        default=None, description='With k="auto": the K chosen (also in k); null otherwise.'
+    )
+    k_curve: list[CurvePoint] | None = Field(
+        default=None, description='With k="auto": every K tried, in order, with inertia and PSNR.'
+    )
+    regions: int | None = Field(
+        default=None,
+        description="With min_region > 0: connected regions (4-connectivity) left after merging.",
+    )
+    regions_before: int | None = Field(
+        default=None, description="With min_region > 0: connected regions before merging."
+    )
+    spatial_weight: float = Field(default=0.0, description="The spatial_weight used (0: colour only).")
+    dither: bool = Field(default=False, description="Whether the segmented image is dithered.")
 
 
 class HealthBody(BaseModel):
@@ -94,4 +118,11 @@ def palette_body(summary: dict[str, Any], palette_rgb: list[list[int]], server_s
         seconds=summary.get("seconds") or 0.0,
         server_seconds=server_seconds,
         notes=list(summary.get("notes") or []),
+        k_auto=bool(summary.get("k_auto")),
+        k_chosen=summary.get("k_chosen"),
+        k_curve=summary.get("k_curve"),
+        regions=summary.get("regions"),
+        regions_before=summary.get("regions_before"),
+        spatial_weight=float(summary.get("spatial_weight") or 0.0),
+        dither=bool(summary.get("dither")),
     )

@@ -1,6 +1,7 @@
-"""The JSON/image API: /api/segment, /api/palette, /api/labels and /healthz."""
+"""The JSON/image API: /api/segment, /api/palette, /api/labels, /api/boundaries and /healthz."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, UploadFile
@@ -10,16 +11,28 @@ from .. import __version__
 from ._errors import ApiError, ErrorBody
 from ._forms import in_memory_route_class
 from ._models import HealthBody, PaletteBody, palette_body
-from ._params import DEFAULT_K, DEFAULT_MAX_ITER, form_fields, ranges
+from ._params import DEFAULT_FIT_SIZE, DEFAULT_MAX_ITER, form_fields, ranges
 from ._pool import PoolBusy, PoolTimeout, WorkerPool
 from ._settings import ServiceSettings
-from ._work import MEDIA_TYPES, RunParams, RunResult, job_image, job_labels, job_summary
+from ._work import (
+    MEDIA_TYPES,
+    RunParams,
+    RunResult,
+    job_boundaries,
+    job_image,
+    job_labels,
+    job_summary,
+)
 
 __all__ = ["build_api_router", "run_in_pool"]
 
 FIGURE_HEADERS: dict[str, str] = {
     "X-Kmseg-K": "Clusters found.",
-    "X-Kmseg-K-Requested": "Clusters asked for.",
+    "X-Kmseg-K-Requested": "Clusters asked for (with k=auto: the K chosen; with a palette file: its colours).",
+    "X-Kmseg-K-Auto": "true when k=auto chose K (then X-Kmseg-K is the K found).",
+    "X-Kmseg-K-Curve": "With k=auto: the K values tried, comma-separated.",
+    "X-Kmseg-Regions": "With min_region > 0: connected regions left after merging.",
+    "X-Kmseg-Regions-Before": "With min_region > 0: connected regions before merging.",
     "X-Kmseg-Iterations": "Lloyd iterations run.",
     "X-Kmseg-Converged": "true or false.",
     "X-Kmseg-Inertia": "Sum of squared distances to the centres.",
@@ -89,6 +102,12 @@ def figure_headers(result: RunResult) -> dict[str, str]:
         "X-Kmseg-Seconds": float(s.get("seconds") or 0.0),
         "X-Kmseg-Server-Seconds": result.server_seconds,
     }
+    values["X-Kmseg-K-Auto"] = bool(s.get("k_auto"))
+    if s.get("k_curve"):
+        values["X-Kmseg-K-Curve"] = [int(p["k"]) for p in s["k_curve"]]
+    if s.get("regions") is not None:
+        values["X-Kmseg-Regions"] = s["regions"]
+        values["X-Kmseg-Regions-Before"] = s["regions_before"]
     if s.get("metrics"):
         values["X-Kmseg-Psnr"] = s.get("psnr")
         values["X-Kmseg-Delta-E-Mean"] = s.get("delta_e_mean")
@@ -163,11 +182,43 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
     }
 
     async def run(
-        request: Request, job: Callable[..., RunResult], image: UploadFile, params: RunParams
+        request: Request,
+        job: Callable[..., RunResult],
+        image: UploadFile,
+        palette_file: UploadFile | None,
+        params: RunParams,
     ) -> RunResult:
         data = await image.read()
+        if palette_file is not None:
+            params = replace(params, palette=await palette_file.read())
         result: RunResult = await run_in_pool(request, settings, job, data, params, settings.max_pixels)
         return result
+
+    def labels_like(job: Callable[..., RunResult], filename: str) -> Callable[..., Any]:
+        async def endpoint(
+            request: Request,
+            image: F.image,
+            k: F.k = None,
+            max_iter: F.max_iter = DEFAULT_MAX_ITER,
+            color_space: F.color_space = "rgb",
+            seed: F.seed = None,
+            metrics: F.metrics = False,
+            target_psnr: F.target_psnr = None,
+            spatial_weight: F.spatial_weight = 0.0,
+            fit_size: F.fit_size = DEFAULT_FIT_SIZE,
+            min_region: F.min_region = 0,
+            palette_file: F.palette_file = None,
+        ) -> Response:
+            params = RunParams(
+                k, max_iter, color_space, seed, metrics=metrics, target_psnr=target_psnr,
+                spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region,
+            )  # fmt: skip
+            result = await run(request, job, image, palette_file, params)
+            headers = figure_headers(result)
+            headers["Content-Disposition"] = f'inline; filename="{filename}"'
+            return Response(result.data, media_type="image/png", headers=headers)
+
+        return endpoint
 
     @router.post(
         "/api/segment",
@@ -189,15 +240,24 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
     async def segment_image(
         request: Request,
         image: F.image,
-        k: F.k = DEFAULT_K,
+        k: F.k = None,
         max_iter: F.max_iter = DEFAULT_MAX_ITER,
         color_space: F.color_space = "rgb",
         seed: F.seed = None,
         format: F.format = "png",
         metrics: F.metrics = False,
+        target_psnr: F.target_psnr = None,
+        spatial_weight: F.spatial_weight = 0.0,
+        fit_size: F.fit_size = DEFAULT_FIT_SIZE,
+        min_region: F.min_region = 0,
+        dither: F.dither = False,
+        palette_file: F.palette_file = None,
     ) -> Response:
-        params = RunParams(k, max_iter, color_space, seed, format, metrics)
-        result = await run(request, job_image, image, params)
+        params = RunParams(
+            k, max_iter, color_space, seed, format, metrics, target_psnr=target_psnr,
+            spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region, dither=dither,
+        )  # fmt: skip
+        result = await run(request, job_image, image, palette_file, params)
         headers = figure_headers(result)
         headers["Content-Disposition"] = (
             f'inline; filename="segmented.{"jpg" if format == "jpeg" else format}"'
@@ -214,18 +274,27 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
     async def segment_palette(
         request: Request,
         image: F.image,
-        k: F.k = DEFAULT_K,
+        k: F.k = None,
         max_iter: F.max_iter = DEFAULT_MAX_ITER,
         color_space: F.color_space = "rgb",
         seed: F.seed = None,
         metrics: F.metrics = False,
+        target_psnr: F.target_psnr = None,
+        spatial_weight: F.spatial_weight = 0.0,
+        fit_size: F.fit_size = DEFAULT_FIT_SIZE,
+        min_region: F.min_region = 0,
+        dither: F.dither = False,
+        palette_file: F.palette_file = None,
     ) -> PaletteBody:
-        params = RunParams(k, max_iter, color_space, seed, metrics=metrics)
-        result = await run(request, job_summary, image, params)
+        params = RunParams(
+            k, max_iter, color_space, seed, metrics=metrics, target_psnr=target_psnr,
+            spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region, dither=dither,
+        )  # fmt: skip
+        result = await run(request, job_summary, image, palette_file, params)
         palette_rgb = result.palette_rgb
         return palette_body(result.summary, palette_rgb, result.server_seconds)
 
-    @router.post(
+    router.post(
         "/api/labels",
         dependencies=strict,
         summary="Segment an image; answer its label map as a greyscale PNG",
@@ -239,21 +308,23 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
             },
             **errors,
         },
-    )
-    async def segment_labels(
-        request: Request,
-        image: F.image,
-        k: F.k = DEFAULT_K,
-        max_iter: F.max_iter = DEFAULT_MAX_ITER,
-        color_space: F.color_space = "rgb",
-        seed: F.seed = None,
-        metrics: F.metrics = False,
-    ) -> Response:
-        params = RunParams(k, max_iter, color_space, seed, metrics=metrics)
-        result = await run(request, job_labels, image, params)
-        headers = figure_headers(result)
-        headers["Content-Disposition"] = 'inline; filename="labels.png"'
-        return Response(result.data, media_type="image/png", headers=headers)
+    )(labels_like(job_labels, "labels.png"))
+
+    router.post(
+        "/api/boundaries",
+        dependencies=strict,
+        summary="Segment an image; answer the image with the segment edges drawn on it",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "An RGB PNG of the image's size: the decoded upload with the edges "
+                "between segments painted red.",
+                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": header_docs,
+            },
+            **errors,
+        },
+    )(labels_like(job_boundaries, "boundaries.png"))
 
     @router.get("/healthz", summary="Is the service up?", response_model=HealthBody, tags=["service"])
     async def healthz(request: Request) -> HealthBody:

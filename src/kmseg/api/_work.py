@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ __all__ = [
     "PageResult",
     "RunParams",
     "RunResult",
+    "job_boundaries",
     "job_image",
     "job_labels",
     "job_page",
@@ -23,6 +26,7 @@ __all__ = [
     "figures",
 ]
 
+DEFAULT_K = 8
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PAGE_PALETTE_FORMATS = ("json", "gpl", "css", "txt")
 _PALETTE_MEDIA = {"json": "application/json", "gpl": "text/plain", "css": "text/css", "txt": "text/plain"}
@@ -32,12 +36,18 @@ _PALETTE_MEDIA = {"json": "application/json", "gpl": "text/plain", "css": "text/
 class RunParams:
     """What a request asked for (already validated)."""
 
-    k: int
+    k: int | str | None
     max_iter: int
     color_space: str = "rgb"
     seed: int | None = None
     format: str = "png"
     metrics: bool = False
+    spatial_weight: float = 0.0
+    fit_size: int = 256
+    min_region: int = 0
+    target_psnr: float | None = None
+    dither: bool = False
+    palette: bytes | None = None
 
 
 @dataclass
@@ -113,7 +123,69 @@ def figures(seg: kmseg.Segmentation, metrics: bool) -> dict[str, Any]:
             "notes": list(seg.notes),
         }
     out["metrics"] = metrics
+    out.update(feature_figures(seg))
     return out
+
+
+def feature_figures(seg: kmseg.Segmentation) -> dict[str, Any]:
+    """The figures of the optional features: automatic K, regions, spatial weight, dither."""
+    auto = seg.k_curve is not None
+    out: dict[str, Any] = {
+        "k_auto": auto,
+        "k_chosen": int(seg.k) if auto else None,
+        "k_curve": (
+            [{"k": int(k), "inertia": _finite(float(i)), "psnr": _finite(float(p))} for k, i, p in seg.k_curve]
+            if seg.k_curve is not None
+            else None
+        ),
+        "regions": None if seg.regions is None else int(seg.regions),
+        "regions_before": None if seg.regions_before is None else int(seg.regions_before),
+        "spatial_weight": float(seg.spatial_weight),
+        "dither": bool(seg.dither),
+    }
+    return out
+
+
+# A memory-backed directory when there is one, so the palette upload stays off the disk.
+_MEMORY_TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK) else None
+_PALETTE_EXT = {b"{": ".json", b"[": ".json", b"GIMP Palette": ".gpl"}
+
+
+def _palette_source(data: bytes, max_pixels: int) -> Any:
+    """The palette_file upload as the library takes it: (n, 3) colours or a decoded image.
+
+    A palette file is told by its first bytes (JSON: ``{`` or ``[``; GIMP: ``GIMP
+    Palette``). ``kmseg.read_palette`` reads only paths, so the upload is written
+    to a temporary directory (in ``/dev/shm``, memory-backed, when it exists),
+    read, and deleted at once. Anything else must be
+    an image. Errors name the ``palette_file`` field.
+    """
+    if not data:
+        raise kmseg.InvalidParameterError("palette_file is empty", param="palette_file")
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    ext = next((e for prefix, e in _PALETTE_EXT.items() if head.startswith(prefix)), None)
+    if ext is not None:
+        with tempfile.TemporaryDirectory(prefix="kmseg-palette-", dir=_MEMORY_TMP) as tmp:
+            path = os.path.join(tmp, "palette" + ext)
+            with open(path, "wb") as f:
+                f.write(data)
+            try:
+                return kmseg.read_palette(path)
+            except kmseg.InvalidParameterError as exc:
+                message = str(exc).replace(f"palette file {path!r}", "the file").replace(path, "the upload")
+                raise kmseg.InvalidParameterError(
+                    f"palette_file is not a readable palette: {message}", param="palette_file"
+                ) from None
+    try:
+        return kmseg.load_image(data, max_pixels=max_pixels)
+    except kmseg.ImageTooLargeError:
+        raise
+    except kmseg.ImageDecodeError as exc:
+        raise kmseg.InvalidParameterError(
+            "palette_file must be a JSON palette (starting with '{'), a GIMP palette (starting with "
+            f"'GIMP Palette') or an image: {exc}",
+            param="palette_file",
+        ) from None
 
 
 def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
@@ -122,14 +194,29 @@ def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentat
 
 
 def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
-    return kmseg.segment(
-        loaded,
-        params.k,
-        max_iter=params.max_iter,
-        seed=params.seed,
-        color_space=params.color_space,
-        max_pixels=max_pixels,
-    )
+    palette = None if params.palette is None else _palette_source(params.palette, max_pixels)
+    k = params.k
+    if k is None and not (palette is not None and not isinstance(palette, kmseg.LoadedImage)):
+        k = DEFAULT_K
+    try:
+        return kmseg.segment(
+            loaded,
+            k,
+            max_iter=params.max_iter,
+            seed=params.seed,
+            color_space=params.color_space,
+            max_pixels=max_pixels,
+            spatial_weight=params.spatial_weight,
+            fit_size=params.fit_size,
+            min_region=params.min_region,
+            target_psnr=params.target_psnr,
+            dither=params.dither,
+            palette=palette,
+        )
+    except kmseg.InvalidParameterError as exc:
+        if exc.param == "palette":
+            raise kmseg.InvalidParameterError(f"palette_file: {exc}", param="palette_file") from None
+        raise
 
 
 def _labels_png(seg: kmseg.Segmentation) -> bytes:
@@ -154,6 +241,17 @@ def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     encoded = _labels_png(seg)
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
+
+
+def job_boundaries(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+    """Segment the upload and draw the segment edges on it (red), as a PNG."""
+    start = time.perf_counter()
+    loaded = kmseg.load_image(data, max_pixels=max_pixels)
+    seg = _segment_loaded(loaded, params, max_pixels)
+    buffer = io.BytesIO()
+    seg.boundaries_image(loaded.rgb).save(buffer, format="PNG")
+    summary = figures(seg, params.metrics)
+    return RunResult(summary, seg.palette.tolist(), buffer.getvalue(), time.perf_counter() - start)
 
 
 def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
