@@ -505,9 +505,16 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is handled by the parent, which lets running items finish."""
+def _init_worker() -> None:
+    """Pool initializer: the parent handles Ctrl-C and lets running items finish;
+    SIGTERM stops the item with SystemExit, so atomic writes remove their
+    temporary file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 # --------------------------------------------------------------------- running
@@ -584,9 +591,12 @@ def run_jobs(
 
     Jobs whose outputs all exist are skipped unless ``overwrite``. Without an
     ``executor`` a process pool of ``workers`` (default: one per core) runs
-    them; its workers ignore SIGINT so that on Ctrl-C the running images
-    finish (atomic writes: never a half-written file), the others are
-    cancelled and :class:`BatchInterrupted` is raised with the results.
+    them, each worker on one core (its BLAS/OpenMP thread pools set to one
+    thread, unless the environment already says otherwise), so ``workers``
+    is the number of cores used. The workers ignore SIGINT: on Ctrl-C the
+    running images finish (atomic writes: never a half-written file), the
+    others are cancelled and :class:`BatchInterrupted` is raised with the
+    results.
 
     Parameters
     ----------
@@ -603,19 +613,19 @@ def run_jobs(
         return record.final(jobs)
     own = executor is None
     if own:
-        from concurrent.futures import ProcessPoolExecutor
-
         workers = max(1, min(workers or default_jobs(), len(todo)))
-        executor = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
         window = max_in_flight or 2 * workers
     else:
         window = max_in_flight or len(todo)
-    assert executor is not None
     pending: dict[Future[ItemResult], int] = {}
     queue = iter(todo)
     try:
         try:
-            _fill(executor, jobs, queue, pending, window)
+            if own:
+                executor = _start_pool(workers, jobs, queue, pending, window)
+            else:
+                _fill(executor, jobs, queue, pending, window)
+            assert executor is not None
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -626,9 +636,40 @@ def run_jobs(
             _drain(pending, jobs, record)
             raise BatchInterrupted(record.final(jobs)) from None
     finally:
-        if own:
+        if own and executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
     return record.final(jobs)
+
+
+#: Thread-pool sizes of BLAS and OpenMP libraries, read when NumPy is imported.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> Executor:
+    """A process pool of fresh ("spawn") single-threaded workers, with its first jobs.
+
+    The workers are started, by the first submissions, while the thread
+    variables are set to 1 in the environment they inherit; the parent's own
+    environment is restored right after.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    saved = {name: os.environ.get(name) for name in _THREAD_VARS}
+    try:
+        for name in _THREAD_VARS:
+            os.environ.setdefault(name, "1")
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init_worker)
+        _fill(executor, jobs, queue, pending, window)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return executor
 
 
 def _fill(executor: Executor, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> None:
@@ -642,11 +683,17 @@ def _fill(executor: Executor, jobs: Sequence[ItemJob], queue: Any, pending: dict
 def _result_of(fut: Future[ItemResult], job: ItemJob) -> ItemResult:
     try:
         return fut.result()
-    except Exception as exc:  # the worker died (killed, out of memory) or could not be reached
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the worker died, was terminated, or could not be reached
         from concurrent.futures.process import BrokenProcessPool
 
-        reason = ("the worker process died (out of memory?); try fewer --jobs or a smaller --max-pixels"
-                  if isinstance(exc, BrokenProcessPool) else f"worker error: {type(exc).__name__}: {exc}")
+        if isinstance(exc, SystemExit):
+            return ItemResult(job.source, "cancelled", "stopped while running (the worker was terminated)")
+        if isinstance(exc, BrokenProcessPool):
+            reason = "the worker process died (out of memory?); try fewer --jobs or a smaller --max-pixels"
+        else:
+            reason = f"worker error: {type(exc).__name__}: {exc}"
         return ItemResult(job.source, "failed", reason, detail="".join(traceback.format_exception(exc)))
 
 

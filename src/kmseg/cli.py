@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -277,8 +278,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     reporter = _Reporter(args, total=len(jobs) + len(failed), single=single)
     for result in failed:
         reporter(result, 0, 0)
+    reporter.start_bar()
     start = time.perf_counter()
     interrupted = False
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         if single and jobs:
             results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
@@ -286,6 +289,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
             results = batch.run_jobs(jobs, workers=args.jobs, overwrite=args.overwrite, progress=reporter)
     except batch.BatchInterrupted as exc:
         results, interrupted = exc.results, True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     results = failed + results
     reporter.close()
     seconds = time.perf_counter() - start
@@ -300,6 +305,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if counts["failed"] or not results else EXIT_OK
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 class _OutputError(Exception):
@@ -436,6 +445,10 @@ class _Reporter:
         self.last_draw = 0.0
         self.width = 0
 
+    def start_bar(self) -> None:
+        """Show the bar at once, before the first image is finished."""
+        self._draw(force=True)
+
     def __call__(self, result: Any, finished: int, total: int) -> None:
         self.finished += 1
         if result.status == "failed":
@@ -471,8 +484,8 @@ class _Reporter:
         rate = self.finished / elapsed if elapsed > 0 else 0.0
         eta = f" {_clock((self.total - self.finished) / rate)} left" if 0 < rate and self.finished < self.total else ""
         failed = f" {self.failed} failed" if self.failed else ""
-        line = (f"[{'#' * filled}{'.' * (cells - filled)}] {self.finished}/{self.total}"
-                f" {rate:.1f} img/s{eta}{failed}")
+        speed = f" {rate:.1f} img/s" if self.finished else ""
+        line = f"[{'#' * filled}{'.' * (cells - filled)}] {self.finished}/{self.total}{speed}{eta}{failed}"
         self._erase()
         self.stream.write(line)
         self.stream.flush()
