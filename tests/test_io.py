@@ -184,3 +184,15 @@ def test_atomic_write_leaves_old_content_on_failure(tmp_path):
         kmseg.atomic_write(target, None)  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = kmseg.atomic_write(tmp_path / "x.bin", b"data")
+    finally:
+        os.umask(umask)
+    assert path.read_bytes() == b"data"
+    assert (path.stat().st_mode & 0o777) == 0o644

@@ -405,6 +405,7 @@ def fit_colors(
     tol: float,
     n_init: int,
     rng: np.random.Generator,
+    integer_centers: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
     """k-means on weighted distinct colours, exact over every pixel.
 
@@ -421,6 +422,10 @@ def fit_colors(
         Pixel count of every colour.
     k : int
         Clusters, with 2 <= k < m.
+    integer_centers : bool
+        Finish by rounding the centres to whole numbers (the 8-bit palette
+        users get, in RGB) and re-assigning the colours to the rounded
+        centres, which can only lower the error of the picture.
 
     Returns
     -------
@@ -449,4 +454,20 @@ def fit_colors(
     if not converged and n_iter < max_iter:
         C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, tol_abs)
         n_iter += more
+    if integer_centers:
+        C, inertia = _snap(items, C, inertia)
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+
+
+def _snap(items: _Items, C: np.ndarray, inertia: float) -> tuple[np.ndarray, float]:
+    """Round the centres to whole numbers and re-assign the items to them,
+    unless that would merge two centres or empty a cluster."""
+    R = np.clip(np.rint(C), 0, 255)
+    if np.unique(R, axis=0).shape[0] < R.shape[0]:
+        return C, inertia
+    delta = np.sqrt(((R - C) ** 2).sum(axis=1))
+    items.update(R, delta)
+    if (items.weight <= 0).any():
+        items.update(C, delta)  # back to the float centres' assignment
+        return C, inertia
+    return R, items.inertia(R)

@@ -553,7 +553,7 @@ def _fit(distinct, Y, colors, weights, used, k, max_iter, tol, n_init, rng, colo
         inertia, n_iter, converged = float(wu @ np.einsum("ij,ij->i", diff, diff)), 1, True
     else:
         centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
-            distinct[used], Yu, wu, k, max_iter, tol, n_init, rng
+            distinct[used], Yu, wu, k, max_iter, tol, n_init, rng, integer_centers=color_space == "rgb"
         )
     rgb_centers = centers if color_space == "rgb" else lab_to_rgb(centers)
     palette = np.clip(np.rint(rgb_centers), 0, 255).astype(np.uint8)
