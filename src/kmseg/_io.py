@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,8 @@ _REFUSED_SIGNATURES = (
     (b"\x00\x00\x01\x00", "ICO"),
     (b"PK\x03\x04", "ZIP archive"),
 )
+
+_UMASK_LOCK = threading.Lock()
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray, "LoadedImage"]
 
@@ -384,9 +387,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file private (0600); give it the usual new-file mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -399,6 +400,16 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
             pass
         raise
     return path
+
+
+def _current_umask() -> int:
+    """The process umask. Reading it means setting it, so it is read under a
+    lock and put back at once; the API server writes no files, the CLI's
+    workers are processes."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def read_metadata(source: str | os.PathLike | bytes) -> dict[str, str]:
