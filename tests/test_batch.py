@@ -147,3 +147,124 @@ def test_unexpected_errors_become_failed_results_with_detail(tmp_path: Path, mon
     monkeypatch.setattr(kmseg, "segment", boom)
     (result,) = batch.segment_many([src], tmp_path / "out", 2, executor=CountingExecutor())
     assert result.status == "failed" and "kaboom" in result.reason and "Traceback" in result.detail
+
+
+# ------------------------------------------------------------------ manifest
+
+
+def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
+    lines = (folder / "kmseg-manifest.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len({r["input"] for r in rows}) == len(rows), "one row per input"
+    return {Path(r["input"]).name: r for r in rows}
+
+
+def test_manifest_has_one_row_per_input_with_figures(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    results = batch.segment_many([photos, tmp_path / "nope.jpg"], out, 3, seed=2, executor=CountingExecutor())
+    rows = read_manifest(out)
+    assert set(rows) == {"broken.png", "one.jpg", "two.png", "nope.jpg"}
+    assert rows["broken.png"]["status"] == "failed" and rows["broken.png"]["reason"]
+    assert rows["nope.jpg"]["status"] == "failed"
+    by_name = {Path(r.source).name: r for r in results}
+    for name in ("one.jpg", "two.png"):
+        row, r = rows[name], by_name[name]
+        assert row["status"] == "done" and row["reason"] is None
+        assert row["k"] == r.summary["k"] and 1 <= row["k"] <= 3 and row["k_requested"] == 3
+        assert row["inertia"] == pytest.approx(r.summary["inertia"]) and row["inertia"] > 0
+        assert row["iterations"] >= 1 and row["seconds"] > 0
+        assert Path(row["outputs"]["image"]).is_file()
+
+
+def test_rerun_skips_done_and_failed_and_retry_failed_retries_only_failures(
+        photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    ex = CountingExecutor()
+    batch.segment_many([photos], out, 2, seed=1, executor=ex)
+    assert len(ex.calls) == 3
+    second = batch.segment_many([photos], out, 2, seed=1, executor=ex)
+    assert len(ex.calls) == 3 and [r.status for r in second] == ["skipped"] * 3
+    reasons = {Path(r.source).name: r.reason for r in second}
+    assert "--retry-failed" in reasons["broken.png"] and "earlier run" in reasons["one.jpg"]
+    rows = read_manifest(out)
+    assert rows["broken.png"]["status"] == "failed"  # still failed, not hidden as skipped
+    assert rows["one.jpg"]["status"] == "skipped" and rows["one.jpg"]["k"] >= 1  # figures kept
+
+    # repair the broken file: --retry-failed runs it, and only it
+    save_photo(photos / "broken.png", 20, 20)
+    third = batch.segment_many([photos], out, 2, seed=1, executor=ex, retry_failed=True)
+    assert len(ex.calls) == 4 and ex.calls[-1][0].source.endswith("broken.png")
+    assert {Path(r.source).name: r.status for r in third} == {
+        "broken.png": "done", "one.jpg": "skipped", "two.png": "skipped"}
+    assert read_manifest(out)["broken.png"]["status"] == "done"
+
+
+def test_done_row_whose_output_was_deleted_is_redone(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ex = CountingExecutor()
+    (r,) = batch.segment_many([photos / "one.jpg"], out, 2, executor=ex)
+    Path(r.outputs["image"]).unlink()
+    (r2,) = batch.segment_many([photos / "one.jpg"], out, 2, executor=ex)
+    assert r2.status == "done" and len(ex.calls) == 2 and Path(r2.outputs["image"]).is_file()
+
+
+def test_another_k_is_another_row(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ex = CountingExecutor()
+    batch.segment_many([photos / "one.jpg"], out, 2, executor=ex)
+    (r,) = batch.segment_many([photos / "one.jpg"], out, 3, executor=ex)
+    assert r.status == "done" and len(ex.calls) == 2
+    lines = (out / "kmseg-manifest.jsonl").read_text().splitlines()
+    assert sorted(json.loads(x)["k_requested"] for x in lines) == [2, 3]
+
+
+def test_manifest_survives_a_cut_line(tmp_path: Path) -> None:
+    from kmseg.manifest import Manifest
+
+    path = tmp_path / "kmseg-manifest.jsonl"
+    path.write_text(json.dumps({"input": "a.jpg", "output": "o.png", "status": "done"}) + "\n{\"input\": \"b")
+    m = Manifest(path)
+    assert m.get("a.jpg", "o.png")["status"] == "done" and m.get("b", None) is None
+
+
+# --------------------------------------------------------------- fsspec URLs
+
+
+def test_file_urls_for_inputs_and_outputs(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    results = batch.segment_many([photos.as_uri(), (photos / "one.jpg").as_uri()], out.as_uri(), 3, seed=4,
+                                 executor=CountingExecutor(), palette_dir=(tmp_path / "pal").as_uri())
+    by_name = {Path(r.source).name: r for r in results}
+    assert set(by_name) == {"broken.png", "one.jpg", "two.png"}  # the same file once
+    assert by_name["broken.png"].status == "failed"
+    local = batch.segment_many([photos / "one.jpg"], tmp_path / "local", 3, seed=4, executor=CountingExecutor())
+    assert Path(by_name["one.jpg"].outputs["image"]).read_bytes() == Path(local[0].outputs["image"]).read_bytes()
+    assert (tmp_path / "pal" / "two-k3-palette.json").is_file()
+    assert len((out / "kmseg-manifest.jsonl").read_text().splitlines()) == 3
+
+
+def test_fsspec_urls_read_and_write_through_the_filesystem(photos: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    root = "memory://kmseg-test-photos"
+    try:
+        for name in ("one.jpg", "two.png", "broken.png"):
+            fs.pipe_file(f"{root}/in/{name}", (photos / name).read_bytes())
+        fs.pipe_file(f"{root}/in/deep/three.jpg", (photos / "deep" / "three.jpg").read_bytes())
+        ex = CountingExecutor()
+        results = batch.segment_many([f"{root}/in"], f"{root}/out", 3, seed=2, executor=ex, recursive=True,
+                                     masks_dir=f"{root}/masks")
+        status = {r.source.rsplit("/", 1)[1]: r.status for r in results}
+        assert status == {"broken.png": "failed", "one.jpg": "done", "two.png": "done", "three.jpg": "done"}
+        data = fs.cat_file(f"{root}/out/deep/three-k3.png")
+        with Image.open(__import__("io").BytesIO(data)) as im:
+            assert im.format == "PNG" and len(im.getcolors(256)) <= 3
+        assert kmseg.read_metadata(data)["kmseg-version"] == kmseg.__version__
+        assert fs.isfile(f"{root}/masks/one-k3-mask-0.png")
+        rows = [json.loads(x) for x in fs.cat_file(f"{root}/out/kmseg-manifest.jsonl").decode().splitlines()]
+        assert sorted(r["status"] for r in rows) == ["done", "done", "done", "failed"]
+        again = batch.segment_many([f"{root}/in"], f"{root}/out", 3, seed=2, executor=ex, recursive=True,
+                                   masks_dir=f"{root}/masks")
+        assert [r.status for r in again] == ["skipped"] * 4 and len(ex.calls) == 4
+    finally:
+        fs.rm(root, recursive=True)

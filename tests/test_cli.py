@@ -197,7 +197,7 @@ def test_outputs_from_an_earlier_run_are_not_taken_as_inputs(tmp_path: Path) -> 
     for _ in range(2):
         r = run_kmseg("segment", "p", "-k", 2, "-o", "p", "--json", cwd=tmp_path)
         assert r.returncode == 0, r.stderr
-    assert sorted(f.name for f in (tmp_path / "p").iterdir()) == ["x-k2.png", "x.png"]
+    assert sorted(f.name for f in (tmp_path / "p").iterdir()) == ["kmseg-manifest.jsonl", "x-k2.png", "x.png"]
     assert [i["status"] for i in json.loads(r.stdout)["images"]] == ["skipped"]
 
 
@@ -209,7 +209,9 @@ def test_never_overwrites_an_input(tmp_path: Path) -> None:
     r = run_kmseg("segment", ".", "-k", 2, "-o", ".", "--name", "{name}", cwd=tmp_path)
     assert r.returncode == 1 and "overwrite an input" in r.stderr
     assert src.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["x.png"]
+    assert sorted(os.listdir(tmp_path)) == ["kmseg-manifest.jsonl", "x.png"]  # the failure is recorded
+    (row,) = map(json.loads, (tmp_path / "kmseg-manifest.jsonl").read_text().splitlines())
+    assert row["status"] == "failed" and "overwrite an input" in row["reason"]
 
 
 # --------------------------------------------------------------- usage errors
@@ -369,7 +371,7 @@ def test_ctrl_c_mid_batch_leaves_no_partial_file_and_resumes(tmp_path: Path, sig
     assert p.returncode == 130, err
     assert no_traceback(err) and "interrupted" in err
     leftovers = [f for f in out.rglob("*") if f.is_file() and not f.name.endswith(".png")]
-    assert leftovers == []  # no temporary files
+    assert leftovers == [out / "kmseg-manifest.jsonl"]  # no temporary files
     done = sorted(out.glob("*.png"))
     assert 1 <= len(done) < n
     for f in done:  # every image there is complete, with all its masks
@@ -384,6 +386,8 @@ def test_ctrl_c_mid_batch_leaves_no_partial_file_and_resumes(tmp_path: Path, sig
     doc = json.loads(r.stdout)
     assert doc["skipped"] == len(done) and doc["done"] == n - len(done)
     assert len(list(out.glob("*.png"))) == n
+    rows = [json.loads(line) for line in (out / "kmseg-manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == n and {r["status"] for r in rows} == {"done", "skipped"}
 
 
 def test_serve_without_the_api_extra_says_how_to_install_it(tmp_path: Path) -> None:
@@ -395,3 +399,54 @@ def test_serve_without_the_api_extra_says_how_to_install_it(tmp_path: Path) -> N
     r = run_kmseg("serve", "--port", 1, cwd=tmp_path, timeout=60, **env)
     assert r.returncode == 2, r.stderr
     assert "pip install 'kmseg[api]'" in r.stderr and no_traceback(r.stderr)
+
+
+# ------------------------------------------------------- manifest, Dask
+
+
+def test_manifest_rerun_and_retry_failed(folder: Path, tmp_path: Path) -> None:
+    work = tmp_path / "in"
+    work.mkdir()
+    for name in ("a.jpg", "b.png", "broken.jpg"):
+        (work / name).write_bytes((folder / name).read_bytes())
+    first = run_kmseg("segment", "in", "-k", 3, "-o", "out", "--json", cwd=tmp_path)
+    assert first.returncode == 1
+    rows = {Path(r["input"]).name: r for r in map(json.loads, (tmp_path / "out" / "kmseg-manifest.jsonl")
+                                                   .read_text().splitlines())}
+    assert {n: r["status"] for n, r in rows.items()} == {"a.jpg": "done", "b.png": "done", "broken.jpg": "failed"}
+    second = run_kmseg("segment", "in", "-k", 3, "-o", "out", "--json", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert [i["status"] for i in json.loads(second.stdout)["images"]] == ["skipped"] * 3
+    (work / "broken.jpg").write_bytes((folder / "c.webp").read_bytes())  # repaired
+    third = run_kmseg("segment", "in", "-k", 3, "-o", "out", "--json", "--retry-failed", cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    assert [i["status"] for i in json.loads(third.stdout)["images"]] == ["skipped", "skipped", "done"]
+    assert (tmp_path / "out" / "broken-k3.png").is_file()
+
+
+def test_dask_without_the_dask_extra_says_how_to_install_it(folder: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "distributed.py").write_text('raise ImportError("No module named \'distributed\'")\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(blocker), str(Path(kmseg.__file__).parents[1])])}
+    r = run_kmseg("segment", folder / "a.jpg", folder / "b.png", "-k", 2, "-o", "out", "--dask", "local",
+                  cwd=tmp_path, timeout=60, **env)
+    assert r.returncode == 2, r.stderr
+    assert "pip install 'kmseg[dask]'" in r.stderr and no_traceback(r.stderr)
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_core_and_batch_do_not_import_dask(tmp_path: Path) -> None:
+    code = ("import sys, kmseg, kmseg.batch, kmseg.cli, kmseg.manifest; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'fsspec')))")
+    r = subprocess.run([sys.executable, "-c", code], env=kmseg_env(), capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_file_urls_on_the_command_line(folder: Path, tmp_path: Path) -> None:
+    r = run_kmseg("segment", (folder / "a.jpg").as_uri(), (folder / "b.png").as_uri(), "-k", 2,
+                  "-o", (tmp_path / "out").as_uri(), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a-k2.png", "b-k2.png", "kmseg-manifest.jsonl"]
+    assert not (tmp_path / "file:").exists()

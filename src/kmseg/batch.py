@@ -4,8 +4,12 @@ This is the engine behind ``kmseg segment`` with several inputs, usable on its
 own from Python. Every image is one call of :func:`process_item`, a picklable
 top-level function that loads, segments and saves through the public kmseg
 API, so any :class:`concurrent.futures.Executor` can run it: the default is a
-local process pool. Errors are collected per image and returned as
-:class:`ItemResult` objects; nothing here prints.
+local process pool, a Dask cluster through
+``distributed.Client(...).get_executor()``. Errors are collected per image
+and returned as :class:`ItemResult` objects; nothing here prints. Inputs and
+outputs may be paths or fsspec URLs (:mod:`kmseg.storage`); the outcome of
+every input goes to ``kmseg-manifest.jsonl`` in the output folder
+(:mod:`kmseg.manifest`), written by this process only.
 
 Examples
 --------
@@ -235,9 +239,23 @@ def find_images(
             seen.add(key)
             files.append(InputFile(path, subdir))
 
+    from kmseg import storage
+
     for raw in inputs:
-        arg = os.fspath(raw)
-        if os.path.isdir(arg):
+        arg = storage.localize(raw)
+        if storage.is_url(arg):
+            if exts is None:
+                exts = image_extensions()
+            kind, found = storage.listing(arg, exts, recursive)
+            if not found:
+                missing.append(ItemResult(arg, "failed", {
+                    "dir": "no images in this directory", "glob": "pattern matches no files"}.get(
+                        kind, "no such file or directory")))
+            for url, subdir in found:
+                if url not in seen:
+                    seen.add(url)
+                    files.append(InputFile(url, subdir))
+        elif os.path.isdir(arg):
             if exts is None:
                 exts = image_extensions()
             found = _scan_dir(arg, exts, recursive)
@@ -325,6 +343,7 @@ def plan_jobs(
         A bad pattern, format or palette format (a usage error: nothing ran).
     """
     import kmseg
+    from kmseg.storage import localize
 
     fmt = kmseg.normalize_format(format) if format else None
     pal_fmt = palette_format.lower().lstrip(".")
@@ -332,17 +351,17 @@ def plan_jobs(
         raise kmseg.InvalidParameterError(
             f"palette format must be one of {', '.join(kmseg.PALETTE_FORMATS)}, got {palette_format!r}",
             param="palette_format")
-    dirs = (os.fspath(output_dir), labels_dir and os.fspath(labels_dir),
-            palette_dir and os.fspath(palette_dir), masks_dir and os.fspath(masks_dir))
+    dirs = (localize(output_dir), labels_dir and localize(labels_dir),
+            palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
     planned = [ItemJob(os.fspath(f.path), params, _plan_one(f, params.k, name, fmt, quality, pal_fmt, *dirs),
                        figures) for f in files]
     produced: dict[str, int] = {}
     for n, job in enumerate(planned):
         for path in job.plan.paths(params.k):
-            produced.setdefault(os.path.realpath(path), n)
+            produced.setdefault(_real(path), n)
     planned = [job for n, job in enumerate(planned)
-               if produced.get(os.path.realpath(job.source), n) == n]
-    inputs_real = {os.path.realpath(job.source) for job in planned}
+               if produced.get(_real(job.source), n) == n]
+    inputs_real = {_real(job.source) for job in planned}
     owner: dict[str, str] = {}
     jobs: list[ItemJob] = []
     conflicts: list[ItemResult] = []
@@ -392,7 +411,7 @@ def check_job(job: ItemJob, inputs_real: set[str], owner: dict[str, str]) -> str
     paths = job.plan.paths(k)
     if job.plan.masks:
         paths += [job.plan.mask_path(i, k) for i in range(1, k)]
-    reals = [os.path.realpath(p) for p in paths]
+    reals = [_real(p) for p in paths]
     for path, real in zip(paths, reals):
         if real in inputs_real:
             return f"output {path} would overwrite an input; choose another output name or folder"
@@ -404,9 +423,18 @@ def check_job(job: ItemJob, inputs_real: set[str], owner: dict[str, str]) -> str
     return None
 
 
+def _real(path: str) -> str:
+    """A path with links resolved (a URL as it is), to compare outputs and inputs."""
+    from kmseg.storage import is_url
+
+    return path if is_url(path) else os.path.realpath(path)
+
+
 def outputs_exist(job: ItemJob) -> bool:
-    """Whether every requested output of ``job`` is already on disk."""
-    return all(os.path.isfile(p) for p in job.plan.paths(job.params.k))
+    """Whether every requested output of ``job`` is already there (paths or URLs)."""
+    from kmseg.storage import exists
+
+    return all(exists(p) for p in job.plan.paths(job.params.k))
 
 
 # --------------------------------------------------------------------- working
@@ -424,7 +452,11 @@ def process_item(job: ItemJob) -> ItemResult:
 
     start = time.perf_counter()
     try:
-        seg = kmseg.segment(job.source, job.params.k, **job.params.as_kwargs())
+        from kmseg import storage
+
+        _remove_stale_temporaries(job)
+        source: Any = storage.read_bytes(job.source) if storage.is_url(job.source) else job.source
+        seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
         outputs = _write_outputs(seg, job)
         summary = seg.summary() if job.figures else _cheap_summary(seg)
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
@@ -442,10 +474,40 @@ def process_item(job: ItemJob) -> ItemResult:
     return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail)
 
 
+def _remove_stale_temporaries(job: ItemJob) -> None:
+    """Remove the temporary files a killed earlier attempt at ``job`` left.
+
+    Atomic writes go through ``.<name>.<random>.tmp`` beside the output; a
+    worker killed with SIGKILL in the middle of one cannot remove it, so the
+    retry does.
+    """
+    from kmseg.storage import is_url
+
+    plan = job.plan
+    patterns = [_temp_pattern(p) for p in (plan.image, plan.labels, plan.palette) if p and not is_url(p)]
+    if plan.masks and not is_url(plan.masks):
+        patterns.append(_temp_pattern(plan.masks, "*.png"))
+    for pattern in patterns:
+        for tmp in glob.glob(pattern):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _temp_pattern(path: str, tail: str = "") -> str:
+    folder, base = os.path.split(path)
+    return os.path.join(glob.escape(folder or "."), f".{glob.escape(base)}{tail}.*.tmp")
+
+
 def _write_outputs(seg: Any, job: ItemJob) -> dict[str, Any]:
     import kmseg
 
+    from kmseg.storage import is_url
+
     plan = job.plan
+    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks)):
+        return _write_outputs_as_bytes(seg, job)
     outputs: dict[str, Any] = {}
     for path in (plan.labels, plan.palette, plan.image, plan.masks):
         if path:
@@ -462,6 +524,29 @@ def _write_outputs(seg: Any, job: ItemJob) -> dict[str, Any]:
         outputs["masks"] = masks
     if plan.image:
         outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality))
+    order = ("image", "labels", "palette", "masks")
+    return {key: outputs[key] for key in order if key in outputs}
+
+
+def _write_outputs_as_bytes(seg: Any, job: ItemJob) -> dict[str, Any]:
+    """:func:`_write_outputs` for fsspec URLs: each output encoded, then written in one piece."""
+    import kmseg
+    from kmseg.storage import write_bytes
+
+    plan = job.plan
+    outputs: dict[str, Any] = {}
+    if plan.labels:
+        outputs["labels"] = write_bytes(plan.labels, seg.label_bytes())
+    if plan.palette:
+        outputs["palette"] = write_bytes(plan.palette, kmseg.palette_bytes(seg.palette, seg.counts,
+                                                                           plan.palette_format))
+    if plan.masks:
+        masks = [plan.mask_path(i, job.params.k) for i in range(seg.k)]
+        for i in reversed(range(seg.k)):
+            write_bytes(masks[i], _mask_png(seg, i))
+        outputs["masks"] = masks
+    if plan.image:
+        outputs["image"] = write_bytes(plan.image, seg.to_bytes(plan.format or "png", plan.quality))
     order = ("image", "labels", "palette", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
@@ -529,31 +614,60 @@ def default_jobs() -> int:
 
 
 def _split_skipped(
-    jobs: Sequence[ItemJob], overwrite: bool, record: Callable[[int, ItemResult], None]
+    jobs: Sequence[ItemJob], overwrite: bool, record: _Recorder, retry_failed: bool = False
 ) -> list[int]:
-    """Record the jobs whose outputs all exist as skipped; return the others' indices."""
+    """Record the jobs that need no work as skipped; return the others' indices.
+
+    Without ``overwrite`` a job is skipped when the manifest says it is done
+    (and its outputs are there), when the manifest says it failed (unless
+    ``retry_failed``), or when all its outputs exist.
+    """
+    manifest = record.manifest
     todo: list[int] = []
     for i, job in enumerate(jobs):
-        if not overwrite and outputs_exist(job):
+        row = manifest.get(job.source, job.plan.image) if manifest is not None and not overwrite else None
+        if row is not None and row.get("status") == "failed" and not retry_failed:
+            reason = f"failed in an earlier run ({row.get('reason')}); use --retry-failed to try again"
+            record(i, ItemResult(job.source, "skipped", reason), row=None)
+        elif not overwrite and outputs_exist(job):
             plan = job.plan
             found: dict[str, Any] = {key: path for key, path in
                                      (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette))
                                      if path}
-            record(i, ItemResult(job.source, "skipped", "outputs exist (use --overwrite to redo)", found))
+            if row is not None and row.get("status") in ("done", "skipped"):
+                reason = "done in an earlier run (see the manifest; use --overwrite to redo)"
+                new_row = {**row, "status": "skipped", "reason": reason}
+            else:
+                reason, new_row = "outputs exist (use --overwrite to redo)", None
+            record(i, ItemResult(job.source, "skipped", reason, row.get("outputs", found) if row else found),
+                   row=new_row)
         else:
             todo.append(i)
     return todo
 
 
 class _Recorder:
-    def __init__(self, total: int, progress: ProgressCallback | None):
-        self.results: list[ItemResult | None] = [None] * total
+    """Keeps the results in job order, calls ``progress`` and writes the manifest rows."""
+
+    def __init__(self, jobs: Sequence[ItemJob], progress: ProgressCallback | None, manifest: Any = None):
+        self.jobs = jobs
+        self.results: list[ItemResult | None] = [None] * len(jobs)
         self.finished = 0
         self.progress = progress
+        self.manifest = manifest
 
-    def __call__(self, i: int, result: ItemResult) -> None:
+    def __call__(self, i: int, result: ItemResult, row: Any = ...) -> None:
+        """Record ``result`` of job ``i``; ``row`` is the manifest row to write
+        (default: made from the result; None: write nothing)."""
         self.results[i] = result
         self.finished += 1
+        if self.manifest is not None and result.status != "cancelled":
+            if row is ...:
+                from kmseg.manifest import manifest_row
+
+                row = manifest_row(result, self.jobs[i].plan.image)
+            if row is not None:
+                self.manifest.append(row)
         if self.progress is not None:
             self.progress(result, self.finished, len(self.results))
 
@@ -563,15 +677,16 @@ class _Recorder:
 
 
 def run_jobs_inline(
-    jobs: Sequence[ItemJob], *, overwrite: bool = False, progress: ProgressCallback | None = None
+    jobs: Sequence[ItemJob], *, overwrite: bool = False, progress: ProgressCallback | None = None,
+    manifest: Any = None, retry_failed: bool = False,
 ) -> list[ItemResult]:
     """Run ``jobs`` one after the other in this process: no pool start-up.
 
     Same contract as :func:`run_jobs`; the quickest way for one image.
     """
-    record = _Recorder(len(jobs), progress)
+    record = _Recorder(jobs, progress, manifest)
     try:
-        for i in _split_skipped(jobs, overwrite, record):
+        for i in _split_skipped(jobs, overwrite, record, retry_failed):
             record(i, process_item(jobs[i]))
     except KeyboardInterrupt:
         raise BatchInterrupted(record.final(jobs)) from None
@@ -586,6 +701,8 @@ def run_jobs(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     max_in_flight: int | None = None,
+    manifest: Any = None,
+    retry_failed: bool = False,
 ) -> list[ItemResult]:
     """Run ``jobs`` and return one result per job, in order.
 
@@ -606,9 +723,15 @@ def run_jobs(
     max_in_flight : int, optional
         Most jobs submitted at once (default: twice the workers for the
         local pool, all of them for a given executor).
+    manifest : kmseg.manifest.Manifest, optional
+        Rows are appended to it (in this process only) as images finish;
+        inputs it records as done are skipped, and those it records as
+        failed too unless ``retry_failed``. The caller closes it.
+    retry_failed : bool
+        Run again the inputs the manifest records as failed.
     """
-    record = _Recorder(len(jobs), progress)
-    todo = _split_skipped(jobs, overwrite, record)
+    record = _Recorder(jobs, progress, manifest)
+    todo = _split_skipped(jobs, overwrite, record, retry_failed)
     if not todo:
         return record.final(jobs)
     own = executor is None
@@ -745,6 +868,8 @@ def segment_many(
     jobs: int | None = None,
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
+    manifest: bool = True,
+    retry_failed: bool = False,
 ) -> list[ItemResult]:
     """Segment many images into ``output_dir``, one result per input.
 
@@ -769,9 +894,16 @@ def segment_many(
     jobs : int, optional
         Worker processes of the default pool (default: one per core).
     executor : concurrent.futures.Executor, optional
-        Runs :func:`process_item` calls instead of the default pool.
+        Runs :func:`process_item` calls instead of the default pool, for
+        example a Dask cluster's ``distributed.Client(...).get_executor()``.
     progress : callable, optional
         ``progress(result, finished, total)`` after every image.
+    manifest : bool
+        Keep ``kmseg-manifest.jsonl`` in ``output_dir`` (see
+        :mod:`kmseg.manifest`): a re-run skips the inputs it records as done
+        or failed.
+    retry_failed : bool
+        Run again the inputs the manifest records as failed.
 
     Returns
     -------
@@ -794,7 +926,22 @@ def segment_many(
         files, output_dir, params, name=name, format=format, quality=quality,
         labels_dir=labels_dir, palette_dir=palette_dir, palette_format=palette_format,
         masks_dir=masks_dir)
-    results = run_jobs(planned, executor=executor, workers=jobs, overwrite=overwrite, progress=progress)
+    book = None
+    if manifest:
+        from kmseg.manifest import Manifest, manifest_row
+
+        from kmseg.storage import localize
+
+        book = Manifest.in_folder(localize(output_dir))
+    try:
+        for failed in missing + conflicts:
+            if book is not None:
+                book.append(manifest_row(failed, None))
+        results = run_jobs(planned, executor=executor, workers=jobs, overwrite=overwrite, progress=progress,
+                           manifest=book, retry_failed=retry_failed)
+    finally:
+        if book is not None:
+            book.close()
     return missing + conflicts + results
 
 

@@ -11,6 +11,7 @@ Exit status: 0 success, 1 some inputs failed, 2 usage error, 130 Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -18,7 +19,7 @@ import shlex
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ._limits import DEFAULT_LIMITS
@@ -62,7 +63,19 @@ outputs:
   Every PNG records the kmseg version, parameters and seed: see 'kmseg info'.
 
   Images whose outputs all exist are skipped, so re-running a command that
-  was interrupted resumes it; --overwrite redoes them.
+  was interrupted resumes it; --overwrite redoes them. With several inputs,
+  kmseg-manifest.jsonl in the output folder gets one line per input (status
+  done/skipped/failed, reason, K, inertia, iterations, seconds, outputs); a
+  re-run skips what it records as done or failed, --retry-failed retries
+  the failures.
+
+many machines:
+  kmseg segment photos/ -k 8 -o /shared/out --dask tcp://scheduler:8786
+  kmseg segment photos/ -k 8 -o out/ --dask local --jobs 4
+      the same batch on a Dask cluster (pip install 'kmseg[dask]'); the
+      dashboard link is printed. Workers must see the same input and
+      output paths (shared storage). Inputs and -o may also be fsspec
+      URLs (file:///data/in, s3://bucket/out with s3fs installed).
 
 exit status: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted
 """
@@ -170,9 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = seg.add_argument_group("running")
     run.add_argument("-r", "--recursive", action="store_true", help="also take images in sub-folders")
     run.add_argument("-j", "--jobs", type=_ranged_int(1), default=None, metavar="N",
-                     help="images processed at once (default: one per CPU core)")
+                     help="images processed at once, each on one core (default: one per core)")
     run.add_argument("--overwrite", action="store_true",
                      help="redo images whose outputs exist (by default they are skipped)")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="with several inputs: retry the inputs that kmseg-manifest.jsonl in the "
+                          "output folder records as failed (by default a re-run skips them)")
+    run.add_argument("--dask", metavar="ADDRESS",
+                     help="run on a Dask cluster: 'local' starts one on this machine (--jobs workers), "
+                          "tcp://HOST:8786 uses a running scheduler (needs kmseg[dask])")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     run.add_argument("-v", "--verbose", action="store_true", help="one line per image")
     seg.set_defaults(func=cmd_segment, parser=seg)
@@ -259,9 +278,13 @@ def _usage_error(args: argparse.Namespace, message: str) -> int:
 def cmd_segment(args: argparse.Namespace) -> int:
     """``kmseg segment``: see the epilog of its parser."""
     import kmseg
-    from kmseg import batch
+    from kmseg import batch, storage
 
     try:
+        args.inputs = [storage.localize(x) for x in args.inputs]  # file:// URLs are local paths
+        for opt in ("output", "labels", "palette", "masks"):
+            if getattr(args, opt):
+                setattr(args, opt, storage.localize(getattr(args, opt)))
         params = batch.validate_params(batch.SegmentParams(
             args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels))
         single = len(args.inputs) == 1 and os.path.isfile(args.inputs[0])
@@ -275,6 +298,60 @@ def cmd_segment(args: argparse.Namespace) -> int:
     except _OutputError as exc:
         return _usage_error(args, str(exc))
 
+    book = None
+    if not single:
+        from kmseg.manifest import Manifest, manifest_row
+
+        book = Manifest.in_folder(args.output or ".")
+        for result in failed:
+            book.append(manifest_row(result, None))
+    try:
+        with _executor(args) as executor:
+            return _run_segment(args, jobs, failed, single, executor, book)
+    except _DaskError as exc:
+        print(f"kmseg: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if book is not None:
+            book.close()
+
+
+class _DaskError(Exception):
+    """--dask cannot be used (extra missing, scheduler unreachable)."""
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    """None (the local pool), or the executor of the --dask cluster."""
+    if not args.dask:
+        yield None
+        return
+    try:
+        from kmseg._dask import DaskMissingError, dask_executor
+    except ImportError as exc:  # pragma: no cover - _dask itself imports nothing optional
+        raise _DaskError(f"--dask needs the dask extra: pip install 'kmseg[dask]' ({exc})") from None
+    entered = False
+    try:
+        with dask_executor(args.dask, workers=args.jobs) as (executor, link):
+            entered = True
+            if link and not args.quiet:
+                print(f"kmseg: Dask dashboard: {link}", file=sys.stderr, flush=True)
+            yield executor
+    except DaskMissingError:
+        if args.debug:
+            raise
+        raise _DaskError("--dask needs the dask extra: pip install 'kmseg[dask]'") from None
+    except OSError as exc:
+        if entered or args.debug:
+            raise
+        raise _DaskError(f"cannot reach the Dask scheduler at {args.dask}: {exc}") from None
+
+
+def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], single: bool,
+                 executor: Any, book: Any) -> int:
+    import kmseg
+    from kmseg import batch
+
     reporter = _Reporter(args, total=len(jobs) + len(failed), single=single)
     for result in failed:
         reporter(result, 0, 0)
@@ -283,10 +360,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
     interrupted = False
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
-        if single and jobs:
+        if single and jobs and executor is None:
             results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
         else:
-            results = batch.run_jobs(jobs, workers=args.jobs, overwrite=args.overwrite, progress=reporter)
+            results = batch.run_jobs(jobs, workers=args.jobs, overwrite=args.overwrite, progress=reporter,
+                                     executor=executor, manifest=book, retry_failed=args.retry_failed)
     except batch.BatchInterrupted as exc:
         results, interrupted = exc.results, True
     finally:
@@ -409,7 +487,11 @@ def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> 
 
 def _prepare_dirs(folders: list[str]) -> None:
     """Create the output folders; one that cannot be made or written is a usage error."""
+    from kmseg.storage import is_url
+
     for folder in dict.fromkeys(folders):
+        if is_url(folder):  # an object store: nothing to create
+            continue
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
