@@ -61,17 +61,28 @@ ProgressCallback = Callable[["ItemResult", int, int], None]
 class SegmentParams:
     """The clustering parameters of :func:`kmseg.segment`, shared by a batch."""
 
-    k: int
+    k: int | str | None
     max_iter: int = 300
     tol: float = 1e-4
     n_init: int | None = None
     seed: int | None = None
     color_space: str = "rgb"
     max_pixels: int | None = None
+    spatial_weight: float = 0.0
+    fit_size: int | None = None
+    min_region: int = 0
+    target_psnr: float | None = None
+    dither: bool = False
+    palette: tuple[tuple[int, int, int], ...] | str | None = None
+    """Palette transfer: colours (a tuple of RGB tuples) or the path of an image to fit them on."""
 
     def as_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`kmseg.segment` (everything but ``k``)."""
-        return {
+        """Keyword arguments for :func:`kmseg.segment` (everything but ``k``).
+
+        The feature options are passed only when set, so a plain run calls
+        :func:`kmseg.segment` exactly as before.
+        """
+        out: dict[str, Any] = {
             "max_iter": self.max_iter,
             "tol": self.tol,
             "n_init": self.n_init,
@@ -79,6 +90,35 @@ class SegmentParams:
             "color_space": self.color_space,
             "max_pixels": self.max_pixels,
         }
+        if self.spatial_weight:
+            out["spatial_weight"] = self.spatial_weight
+        if self.fit_size is not None:
+            out["fit_size"] = self.fit_size
+        if self.min_region:
+            out["min_region"] = self.min_region
+        if self.target_psnr is not None:
+            out["target_psnr"] = self.target_psnr
+        if self.dither:
+            out["dither"] = True
+        if self.palette is not None:
+            out["palette"] = [list(c) for c in self.palette] if isinstance(self.palette, tuple) else self.palette
+        return out
+
+    @property
+    def name_k(self) -> int | str:
+        """K as it appears in output names: the number, ``auto``, or the number of given colours."""
+        if self.k is None:
+            return len(self.palette) if isinstance(self.palette, tuple) else 0
+        return self.k
+
+    @property
+    def mask_k(self) -> int:
+        """The most clusters a run can give (sets the masks' names and the paths checked)."""
+        if isinstance(self.k, int):
+            return self.k
+        if self.k is None:
+            return max(len(self.palette), 1) if isinstance(self.palette, tuple) else 256
+        return 16 if self.target_psnr is None else 256
 
 
 @dataclass(frozen=True)
@@ -109,6 +149,7 @@ class OutputPlan:
     palette: str | None = None
     palette_format: str | None = None
     masks: str | None = None
+    boundaries: str | None = None
 
     def mask_path(self, i: int, k: int) -> str:
         """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
@@ -117,7 +158,7 @@ class OutputPlan:
 
     def paths(self, k: int) -> list[str]:
         """Every single-file output, plus the mask of cluster 0 (written last)."""
-        out = [p for p in (self.labels, self.palette, self.image) if p]
+        out = [p for p in (self.labels, self.palette, self.boundaries, self.image) if p]
         if self.masks:
             out.append(self.mask_path(0, k))
         return out
@@ -320,6 +361,7 @@ def plan_jobs(
     palette_format: str = "json",
     masks_dir: str | os.PathLike[str] | None = None,
     figures: bool = True,
+    boundaries_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[list[ItemJob], list[ItemResult]]:
     """Decide every output path of every input.
 
@@ -353,11 +395,13 @@ def plan_jobs(
             param="palette_format")
     dirs = (localize(output_dir), labels_dir and localize(labels_dir),
             palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
-    planned = [ItemJob(os.fspath(f.path), params, _plan_one(f, params.k, name, fmt, quality, pal_fmt, *dirs),
+    bdir = boundaries_dir and localize(boundaries_dir)
+    planned = [ItemJob(os.fspath(f.path), params,
+                       _plan_one(f, params.name_k, name, fmt, quality, pal_fmt, *dirs, boundaries_dir=bdir),
                        figures) for f in files]
     produced: dict[str, int] = {}
     for n, job in enumerate(planned):
-        for path in job.plan.paths(params.k):
+        for path in job.plan.paths(params.mask_k):
             produced.setdefault(_real(path), n)
     planned = [job for n, job in enumerate(planned)
                if produced.get(_real(job.source), n) == n]
@@ -374,9 +418,9 @@ def plan_jobs(
     return jobs, conflicts
 
 
-def _plan_one(f: InputFile, k: int, name: str, fmt: str | None, quality: int | None, pal_fmt: str,
+def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: int | None, pal_fmt: str,
               output_dir: str, labels_dir: str | None, palette_dir: str | None,
-              masks_dir: str | None) -> OutputPlan:
+              masks_dir: str | None, boundaries_dir: str | None = None) -> OutputPlan:
     import kmseg
 
     p = Path(f.path)
@@ -398,6 +442,7 @@ def _plan_one(f: InputFile, k: int, name: str, fmt: str | None, quality: int | N
         palette=os.path.join(palette_dir, f.subdir, f"{base}-palette.{pal_fmt}") if palette_dir else None,
         palette_format=pal_fmt if palette_dir else None,
         masks=os.path.join(masks_dir, f.subdir, f"{base}-mask-") if masks_dir else None,
+        boundaries=os.path.join(boundaries_dir, f.subdir, f"{base}-boundaries.png") if boundaries_dir else None,
     )
 
 
@@ -407,7 +452,7 @@ def check_job(job: ItemJob, inputs_real: set[str], owner: dict[str, str]) -> str
     ``owner`` maps real output paths already claimed to their input and is
     updated when the job is accepted.
     """
-    k = job.params.k
+    k = job.params.mask_k
     paths = job.plan.paths(k)
     if job.plan.masks:
         paths += [job.plan.mask_path(i, k) for i in range(1, k)]
@@ -434,7 +479,7 @@ def outputs_exist(job: ItemJob) -> bool:
     """Whether every requested output of ``job`` is already there (paths or URLs)."""
     from kmseg.storage import exists
 
-    return all(exists(p) for p in job.plan.paths(job.params.k))
+    return all(exists(p) for p in job.plan.paths(job.params.mask_k))
 
 
 # --------------------------------------------------------------------- working
@@ -456,8 +501,12 @@ def process_item(job: ItemJob) -> ItemResult:
 
         _remove_stale_temporaries(job)
         source: Any = storage.read_bytes(job.source) if storage.is_url(job.source) else job.source
+        original = None
+        if job.plan.boundaries:  # the overlay is drawn on the loaded original
+            original = kmseg.load_image(source, max_pixels=job.params.max_pixels)
+            source = original
         seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
-        outputs = _write_outputs(seg, job)
+        outputs = _write_outputs(seg, job, original)
         summary = seg.summary() if job.figures else _cheap_summary(seg)
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
     except kmseg.KmsegError as exc:
@@ -484,7 +533,8 @@ def _remove_stale_temporaries(job: ItemJob) -> None:
     from kmseg.storage import is_url
 
     plan = job.plan
-    patterns = [_temp_pattern(p) for p in (plan.image, plan.labels, plan.palette) if p and not is_url(p)]
+    patterns = [_temp_pattern(p) for p in (plan.image, plan.labels, plan.palette, plan.boundaries)
+                if p and not is_url(p)]
     if plan.masks and not is_url(plan.masks):
         patterns.append(_temp_pattern(plan.masks, "*.png"))
     for pattern in patterns:
@@ -500,16 +550,16 @@ def _temp_pattern(path: str, tail: str = "") -> str:
     return os.path.join(glob.escape(folder or "."), f".{glob.escape(base)}{tail}.*.tmp")
 
 
-def _write_outputs(seg: Any, job: ItemJob) -> dict[str, Any]:
+def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, Any]:
     import kmseg
 
     from kmseg.storage import is_url
 
     plan = job.plan
-    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks)):
-        return _write_outputs_as_bytes(seg, job)
+    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries)):
+        return _write_outputs_as_bytes(seg, job, original)
     outputs: dict[str, Any] = {}
-    for path in (plan.labels, plan.palette, plan.image, plan.masks):
+    for path in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries):
         if path:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if plan.labels:
@@ -517,18 +567,20 @@ def _write_outputs(seg: Any, job: ItemJob) -> dict[str, Any]:
     if plan.palette:
         data = kmseg.palette_bytes(seg.palette, seg.counts, plan.palette_format)
         outputs["palette"] = os.fspath(kmseg.atomic_write(plan.palette, data))
+    if plan.boundaries:
+        outputs["boundaries"] = os.fspath(kmseg.atomic_write(plan.boundaries, _boundaries_png(seg, original)))
     if plan.masks:
-        masks = [plan.mask_path(i, job.params.k) for i in range(seg.k)]
+        masks = [plan.mask_path(i, job.params.mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
             kmseg.atomic_write(masks[i], _mask_png(seg, i))
         outputs["masks"] = masks
     if plan.image:
         outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality))
-    order = ("image", "labels", "palette", "masks")
+    order = ("image", "labels", "palette", "boundaries", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
 
-def _write_outputs_as_bytes(seg: Any, job: ItemJob) -> dict[str, Any]:
+def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dict[str, Any]:
     """:func:`_write_outputs` for fsspec URLs: each output encoded, then written in one piece."""
     import kmseg
     from kmseg.storage import write_bytes
@@ -540,15 +592,26 @@ def _write_outputs_as_bytes(seg: Any, job: ItemJob) -> dict[str, Any]:
     if plan.palette:
         outputs["palette"] = write_bytes(plan.palette, kmseg.palette_bytes(seg.palette, seg.counts,
                                                                            plan.palette_format))
+    if plan.boundaries:
+        outputs["boundaries"] = write_bytes(plan.boundaries, _boundaries_png(seg, original))
     if plan.masks:
-        masks = [plan.mask_path(i, job.params.k) for i in range(seg.k)]
+        masks = [plan.mask_path(i, job.params.mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
             write_bytes(masks[i], _mask_png(seg, i))
         outputs["masks"] = masks
     if plan.image:
         outputs["image"] = write_bytes(plan.image, seg.to_bytes(plan.format or "png", plan.quality))
-    order = ("image", "labels", "palette", "masks")
+    order = ("image", "labels", "palette", "boundaries", "masks")
     return {key: outputs[key] for key in order if key in outputs}
+
+
+def _boundaries_png(seg: Any, original: Any) -> bytes:
+    """PNG of the segment edges drawn on the original image."""
+    import io
+
+    buf = io.BytesIO()
+    seg.boundaries_image(original).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _mask_png(seg: Any, i: int) -> bytes:
@@ -574,6 +637,7 @@ def _cheap_summary(seg: Any) -> dict[str, Any]:
         "color_space": seg.color_space, "seed": seg.seed, "inertia": float(seg.inertia),
         "psnr": None if psnr == float("inf") else round(psnr, 4),
         "n_iter": seg.n_iter, "converged": bool(seg.converged), "seconds": round(seg.seconds, 4),
+        **({"regions": seg.regions, "regions_before": seg.regions_before} if seg.regions is not None else {}),
     }
 
 
@@ -632,7 +696,8 @@ def _split_skipped(
         elif not overwrite and outputs_exist(job):
             plan = job.plan
             found: dict[str, Any] = {key: path for key, path in
-                                     (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette))
+                                     (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette),
+                                      ("boundaries", plan.boundaries))
                                      if path}
             if row is not None and row.get("status") in ("done", "skipped"):
                 reason = "done in an earlier run (see the manifest; use --overwrite to redo)"
@@ -956,7 +1021,10 @@ def validate_params(params: SegmentParams) -> SegmentParams:
     import kmseg
 
     limits = kmseg.DEFAULT_LIMITS
-    k = _check_int("k", params.k, 1, limits.max_k)
+    if params.k == "auto" or (params.k is None and params.palette is not None):
+        k = params.k
+    else:
+        k = _check_int("k", params.k, 1, limits.max_k)
     max_iter = _check_int("max_iter", params.max_iter, 1, limits.max_iter)
     n_init = None if params.n_init is None else _check_int("n_init", params.n_init, 1, None)
     seed = None if params.seed is None else _check_int("seed", params.seed, 0, None)

@@ -52,6 +52,12 @@ examples:
       every image under photos/ (sub-folders mirrored in out/)
   kmseg segment 'shots/*.jpg' -k 4 -o out/ --name '{stem}.png' --palette out/
       palettes as out/<stem>-k4-palette.json
+  kmseg segment photo.jpg -k auto --target-psnr 30 --json
+      the smallest K reaching 30 dB; --json shows it and the K tried (k_curve)
+  kmseg segment photo.jpg -k 8 --min-region 100 --boundaries edges.png
+      small specks merged into their neighbours, edges drawn on the photo
+  kmseg segment photo.jpg --palette-from colours.gpl --dither
+      the colours of a palette file (or -k K colours of another image), dithered
 
 outputs:
   With one input file, -o is the output file (format from its extension or
@@ -115,6 +121,29 @@ def _tolerance(text: str) -> float:
     return value
 
 
+def _k_or_auto(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _ranged_int(1, DEFAULT_LIMITS.max_k)(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (or 'auto')") from None
+
+
+def _ranged_float(low: float, high: float) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or value < low or value > high:
+            raise argparse.ArgumentTypeError(f"must be a number from {low:g} to {high:g}, got {text}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
 def _megabytes(text: str) -> float:
     value = _tolerance(text)
     if value <= 0:
@@ -144,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seg.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="image files, folders of images, or quoted glob patterns ('*.jpg')")
-    seg.add_argument("-k", "--k", type=_ranged_int(1, DEFAULT_LIMITS.max_k), required=True, metavar="K",
-                     help=f"number of clusters (colours), 1 to {DEFAULT_LIMITS.max_k}")
+    seg.add_argument("-k", "--k", type=_k_or_auto, default=None, metavar="K",
+                     help=f"number of clusters (colours), 1 to {DEFAULT_LIMITS.max_k}, or 'auto' (the elbow "
+                          "of the inertia curve, or the smallest K reaching --target-psnr); required "
+                          "unless --palette-from is a palette file")
     opt = seg.add_argument_group("clustering")
     opt.add_argument("-i", "--max-iter", type=_ranged_int(1, DEFAULT_LIMITS.max_iter), default=300,
                      metavar="N", help="most k-means iterations (default 300)")
@@ -160,6 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cluster in RGB or CIELAB (default rgb)")
     opt.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
                      help=f"refuse images larger than N pixels (default {DEFAULT_LIMITS.max_pixels:,})")
+    feat = seg.add_argument_group("features")
+    feat.add_argument("--target-psnr", type=_ranged_float(1, 100), default=None, metavar="DB",
+                      help="with -k auto: the smallest K whose result reaches DB decibels (1 to 100)")
+    feat.add_argument("--spatial-weight", type=_ranged_float(0, 100), default=0.0, metavar="W",
+                      help="pixel position as a feature beside colour, 0 to 100 (default 0: colour only); "
+                           "needs a whole-number -k")
+    feat.add_argument("--fit-size", type=_ranged_int(16, 4096), default=None, metavar="N",
+                      help="with --spatial-weight: longest side of the copy the clusters are fitted on, "
+                           "16 to 4096 (default 256)")
+    feat.add_argument("--min-region", type=_ranged_int(0, DEFAULT_LIMITS.max_pixels), default=0, metavar="N",
+                      help="merge connected regions smaller than N pixels into a neighbour (default 0: off; "
+                           "1 only counts them)")
+    feat.add_argument("--dither", action="store_true",
+                      help="Floyd-Steinberg dither the picture output (the label map is not dithered)")
+    feat.add_argument("--palette-from", metavar="SOURCE",
+                      help="map every pixel to the nearest colour of a palette file (.json, .gpl, .css, "
+                           ".txt; -k not needed) or of K colours fitted on another image")
     out = seg.add_argument_group("outputs")
     out.add_argument("-o", "--output", metavar="PATH",
                      help="output file (one input) or folder (several); default: this folder")
@@ -176,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "a folder with several inputs")
     out.add_argument("--palette-format", choices=("json", "gpl", "css", "txt", "ase"), type=str.lower,
                      help="palette format when --palette is a folder (default json)")
+    out.add_argument("--boundaries", metavar="PATH",
+                     help="also write the segment edges drawn on the input (PNG): a file, or a folder")
     out.add_argument("--masks", metavar="DIR",
                      help="also write one black/white PNG mask per cluster into DIR")
     out.add_argument("--json", action="store_true",
@@ -282,11 +332,14 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     try:
         args.inputs = [storage.localize(x) for x in args.inputs]  # file:// URLs are local paths
-        for opt in ("output", "labels", "palette", "masks"):
+        for opt in ("output", "labels", "palette", "masks", "boundaries"):
             if getattr(args, opt):
                 setattr(args, opt, storage.localize(getattr(args, opt)))
+        given = _palette_source(args)
         params = batch.validate_params(batch.SegmentParams(
-            args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels))
+            None if isinstance(given, tuple) else args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels,
+            spatial_weight=args.spatial_weight, fit_size=args.fit_size, min_region=args.min_region,
+            target_psnr=args.target_psnr, dither=args.dither, palette=given))
         single = len(args.inputs) == 1 and os.path.isfile(args.inputs[0])
         if single:
             jobs, failed = _plan_single(args, params)
@@ -385,6 +438,53 @@ def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], s
     return EXIT_FAILED if counts["failed"] or not results else EXIT_OK
 
 
+def _palette_source(args: argparse.Namespace) -> Any:
+    """Check the feature options together; the --palette-from colours, or the image path, or None.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        A combination that cannot work, naming the option.
+    """
+    import kmseg
+    from kmseg import storage
+
+    def bad(message: str, param: str) -> kmseg.InvalidParameterError:
+        return kmseg.InvalidParameterError(message, param=param)
+
+    if args.target_psnr is not None and args.k != "auto":
+        raise bad("--target-psnr is used only with -k auto", "target_psnr")
+    if args.fit_size is not None and not args.spatial_weight:
+        raise bad("--fit-size is used only with --spatial-weight above 0", "fit_size")
+    if args.spatial_weight and (args.k == "auto" or args.palette_from):
+        raise bad("--spatial-weight needs a whole-number -k (not 'auto', not with --palette-from)",
+                  "spatial_weight")
+    source = args.palette_from
+    if source is None:
+        if args.k is None:
+            raise bad("-k is required (a number from 1 to "
+                      f"{DEFAULT_LIMITS.max_k}, or 'auto'), unless --palette-from is a palette file", "k")
+        return None
+    source = storage.localize(source)
+    if not os.path.isfile(source):
+        raise bad(f"--palette-from: no such file {source!r}", "palette")
+    ext = os.path.splitext(source)[1].lower()
+    if ext in _PALETTE_EXTS:
+        try:
+            colours = kmseg.read_palette(source)
+        except kmseg.KmsegError as exc:
+            raise bad(f"--palette-from: {exc}", "palette") from None
+        except OSError as exc:
+            raise bad(f"--palette-from: cannot read {source}: {exc.strerror or exc}", "palette") from None
+        if args.k == "auto":
+            raise bad("-k auto does not go with a --palette-from palette file (its colours are used)", "k")
+        return tuple(tuple(int(v) for v in c) for c in colours.tolist())
+    if args.k is None or args.k == "auto":
+        raise bad("--palette-from an image needs -k, a number from 1 to "
+                  f"{DEFAULT_LIMITS.max_k}: how many colours to fit on it", "k")
+    return os.path.abspath(source)
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -403,7 +503,7 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
 
     src = args.inputs[0]
     stem = os.path.splitext(os.path.basename(src))[0]
-    base = f"{stem}-k{params.k}"
+    base = f"{stem}-k{params.name_k}"
     if args.output and not _looks_like_dir(args.output):
         if args.name:
             raise _OutputError("--name sets file names inside an output folder; with one input, "
@@ -411,7 +511,7 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
         image = args.output
     else:
         name = args.name or _default_name(args.format)
-        fields = {"stem": stem, "name": os.path.basename(src), "k": params.k,
+        fields = {"stem": stem, "name": os.path.basename(src), "k": params.name_k,
                   "ext": "jpg" if args.format in ("jpg", "jpeg") else (args.format or "png")}
         image = os.path.join(args.output or ".", _format_name(name, fields))
     fmt = batch.output_format(image, args.format)
@@ -427,7 +527,10 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
         elif pal_fmt is None:
             pal_fmt = kmseg.palette_format_from_path(palette)
     masks = os.path.join(args.masks, f"{base}-mask-") if args.masks else None
-    plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks)
+    boundaries = args.boundaries
+    if boundaries and _looks_like_dir(boundaries):
+        boundaries = os.path.join(boundaries, f"{base}-boundaries.png")
+    plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks, boundaries)
     job = batch.ItemJob(src, params, plan, figures=args.json or args.verbose)
     reason = batch.check_job(job, {os.path.realpath(src)}, {})
     if reason:
@@ -442,7 +545,8 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
     if os.path.splitext(out_dir)[1].lower() in _IMAGE_EXTS and not os.path.isdir(out_dir):
         raise _OutputError(f"with several inputs, a folder or a pattern, -o is a folder, not {out_dir!r}; "
                            "set the file names with --name")
-    for option, value, exts in (("--labels", args.labels, (".png",)), ("--palette", args.palette, _PALETTE_EXTS)):
+    for option, value, exts in (("--labels", args.labels, (".png",)), ("--palette", args.palette, _PALETTE_EXTS),
+                                ("--boundaries", args.boundaries, (".png",))):
         if value and os.path.splitext(value)[1].lower() in exts and not os.path.isdir(value):
             hint = " (and the format with --palette-format)" if option == "--palette" else ""
             raise _OutputError(f"with several inputs, {option} is a folder{hint}, not {value!r}")
@@ -451,7 +555,7 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
     jobs, conflicts = batch.plan_jobs(
         files, out_dir, params, name=name, format=args.format, quality=args.quality,
         labels_dir=args.labels, palette_dir=args.palette, palette_format=args.palette_format or "json",
-        masks_dir=args.masks, figures=args.json or args.verbose)
+        masks_dir=args.masks, figures=args.json or args.verbose, boundaries_dir=args.boundaries)
     if jobs:
         _check_quality(args, jobs[0].plan.format)
     return jobs, missing + conflicts
@@ -481,8 +585,9 @@ def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> 
     """The folders outputs go to (sub-folders of a recursive run are made as needed)."""
     if single:
         return [os.path.dirname(p) or "." for job in jobs
-                for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.masks) if p]
-    return [p for p in (args.output or ".", args.labels, args.palette, args.masks) if p]
+                for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.masks,
+                          job.plan.boundaries) if p]
+    return [p for p in (args.output or ".", args.labels, args.palette, args.masks, args.boundaries) if p]
 
 
 def _prepare_dirs(folders: list[str]) -> None:
@@ -590,10 +695,13 @@ def _describe(result: Any) -> str:
     if result.status != "done":
         return f"kmseg: {result.status} {result.source}: {result.reason or ''}".rstrip(": ")
     s = result.summary or {}
-    written = ", ".join(str(p) for key in ("image", "labels", "palette") if (p := result.outputs.get(key)))
+    written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries")
+                        if (p := result.outputs.get(key)))
     if result.outputs.get("masks"):
         written += f"{', ' if written else ''}{len(result.outputs['masks'])} masks"
     figures = [f"K {s.get('k')} of {s.get('k_requested')}"]
+    if s.get("regions") is not None:
+        figures.append(f"{s['regions']} regions (of {s.get('regions_before')})")
     if s.get("psnr") is not None:
         figures.append("PSNR inf" if s["psnr"] == float("inf") else f"PSNR {s['psnr']:.1f} dB")
     if s.get("delta_e_mean") is not None:
@@ -658,6 +766,14 @@ def rerun_command(meta: dict[str, str], path: str, kind: str = "image") -> str:
                        ("seed", "--seed"), ("color_space", "--color-space")):
         if params.get(name) is not None:
             words += [flag, str(params[name])]
+    for name, flag in (("target_psnr", "--target-psnr"), ("spatial_weight", "--spatial-weight"),
+                       ("fit_size", "--fit-size"), ("min_region", "--min-region")):
+        if params.get(name):
+            words += [flag, str(params[name])]
+    if params.get("dither"):
+        words.append("--dither")
+    if params.get("palette") is not None and params.get("k") is None:
+        words += ["--palette-from", "PALETTE"]
     if kind == "labels":
         words += ["--labels", path]
     elif kind == "mask":
