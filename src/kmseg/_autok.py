@@ -136,16 +136,8 @@ class _Fitter:
         Y = self.Y
         starts = list(_colorfit._candidates(self.levels, k, self.n_init_of(k), self.max_iter, self.rng))
         starts = starts[: _colorfit.REFINED] + [C_warm]
-        best = None
-        for C0 in starts:
-            r = _colorfit._refine(self.levels, Y, C0, min(_colorfit._TRIAL_ITER, self.max_iter), self.tol_abs)
-            if best is None or r[2] < best[2]:
-                best = r
-        C, items, inertia, n_iter, converged = best
-        if not converged and n_iter < self.max_iter:
-            C, items, inertia, more, converged = _colorfit._refine(self.levels, Y, C, self.max_iter - n_iter,
-                                                                   self.tol_abs)
-            n_iter += more
+        C, items, inertia, n_iter, converged = _colorfit.best_of(self.levels, Y, starts, self.max_iter,
+                                                                 self.tol_abs)
         return C, items.point_labels(Y.shape[0]), float(inertia), int(n_iter), bool(converged)
 
 

@@ -314,15 +314,6 @@ class _Items:
         diff = self.mean - C[self.lab]
         return float(self.scatter.sum() + self.w @ np.einsum("ij,ij->i", diff, diff))
 
-    def exact_sums(self) -> tuple[np.ndarray, np.ndarray]:
-        """Cluster weights and sums recomputed from scratch (no drift)."""
-        weight = np.bincount(self.lab, weights=self.w, minlength=self.k)
-        sums = np.stack(
-            [np.bincount(self.lab, weights=self.ws[:, j], minlength=self.k) for j in range(self.ws.shape[1])],
-            axis=1,
-        )
-        return weight, sums
-
     def point_labels(self, m: int) -> np.ndarray:
         labels = np.empty(m, dtype=np.uint8)
         for level in np.unique(self.level):
@@ -441,11 +432,19 @@ def fit_colors(
     levels = _build_levels(codes, Y, w)
     starts = _candidates(levels, k, n_init, max_iter, rng)
     tol_abs = tol * _kmeans.weighted_variance(Y, w)
-    # A few exact iterations tell the promising starts apart; only the best
-    # one is run to convergence.
+    C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs)
+    if integer_centers:
+        C, inertia = _snap(items, C, inertia)
+    return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+
+
+def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int,
+            tol_abs: float) -> tuple[np.ndarray, _Items, float, int, bool]:
+    """A few exact iterations from each start tell the promising ones apart;
+    only the best is run on to convergence. Returns what :func:`_refine` does."""
     trial_iter = min(_TRIAL_ITER, max_iter)
     best = None
-    for C in starts[:REFINED]:
+    for C in starts:
         run = _refine(levels, Y, C, trial_iter, tol_abs)
         if best is None or run[2] < best[2]:
             best = run
@@ -454,9 +453,7 @@ def fit_colors(
     if not converged and n_iter < max_iter:
         C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, tol_abs)
         n_iter += more
-    if integer_centers:
-        C, inertia = _snap(items, C, inertia)
-    return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+    return C, items, inertia, n_iter, converged
 
 
 def _snap(items: _Items, C: np.ndarray, inertia: float) -> tuple[np.ndarray, float]:
