@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -545,6 +546,13 @@ def _remove_stale_temporaries(job: ItemJob) -> None:
                 pass
 
 
+def _sweep_temporaries(jobs: Iterable[ItemJob]) -> None:
+    """After an interrupted run: a signal that lands between a temporary
+    file's creation and the write's own clean-up leaves the file behind."""
+    for job in jobs:
+        _remove_stale_temporaries(job)
+
+
 def _temp_pattern(path: str, tail: str = "") -> str:
     folder, base = os.path.split(path)
     return os.path.join(glob.escape(folder or "."), f".{glob.escape(base)}{tail}.*.tmp")
@@ -750,10 +758,12 @@ def run_jobs_inline(
     Same contract as :func:`run_jobs`; the quickest way for one image.
     """
     record = _Recorder(jobs, progress, manifest)
+    todo = _split_skipped(jobs, overwrite, record, retry_failed)
     try:
-        for i in _split_skipped(jobs, overwrite, record, retry_failed):
+        for i in todo:
             record(i, process_item(jobs[i]))
     except KeyboardInterrupt:
+        _sweep_temporaries(jobs[i] for i in todo)
         raise BatchInterrupted(record.final(jobs)) from None
     return record.final(jobs)
 
@@ -807,6 +817,7 @@ def run_jobs(
         window = max_in_flight or len(todo)
     pending: dict[Future[ItemResult], int] = {}
     queue = iter(todo)
+    interrupted = False
     try:
         try:
             if own:
@@ -821,11 +832,14 @@ def run_jobs(
                     record(i, _result_of(fut, jobs[i]))
                 _fill(executor, jobs, queue, pending, window)
         except KeyboardInterrupt:
+            interrupted = True
             _drain(pending, jobs, record)
             raise BatchInterrupted(record.final(jobs)) from None
     finally:
         if own and executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+            if interrupted:  # our workers are gone: nothing is writing any more
+                _sweep_temporaries(jobs[i] for i in todo)
     return record.final(jobs)
 
 
@@ -845,6 +859,11 @@ def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict
     from concurrent.futures import ProcessPoolExecutor
 
     saved = {name: os.environ.get(name) for name in _THREAD_VARS}
+    # Workers are born ignoring SIGINT (Python keeps an inherited SIG_IGN), so
+    # a Ctrl-C that reaches them while they start up cannot print a traceback
+    # before their initializer runs. Only the main thread may set handlers.
+    main = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         for name in _THREAD_VARS:
             os.environ.setdefault(name, "1")
@@ -852,6 +871,8 @@ def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict
                                        initializer=_init_worker)
         _fill(executor, jobs, queue, pending, window)
     finally:
+        if main:
+            signal.signal(signal.SIGINT, old_sigint)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
