@@ -208,6 +208,21 @@ def test_done_row_whose_output_was_deleted_is_redone(photos: Path, tmp_path: Pat
     assert r2.status == "done" and len(ex.calls) == 2 and Path(r2.outputs["image"]).is_file()
 
 
+def test_output_without_a_manifest_row_gets_a_skipped_row(photos: Path, tmp_path: Path) -> None:
+    # An interrupt can land after an image is written but before its manifest line.
+    out = tmp_path / "out"
+    ex = CountingExecutor()
+    batch.segment_many([photos / "one.jpg", photos / "two.png"], out, 2, executor=ex)
+    manifest = out / "kmseg-manifest.jsonl"
+    manifest.write_text("".join(line + "\n" for line in manifest.read_text().splitlines()
+                                if json.loads(line)["input"].endswith("two.png")))
+    batch.segment_many([photos / "one.jpg", photos / "two.png"], out, 2, executor=ex)
+    rows = read_manifest(out)
+    assert len(ex.calls) == 2 and set(rows) == {"one.jpg", "two.png"}
+    assert rows["one.jpg"]["status"] == "skipped" and "outputs exist" in rows["one.jpg"]["reason"]
+    assert Path(rows["one.jpg"]["outputs"]["image"]).is_file()
+
+
 def test_another_k_is_another_row(photos: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     ex = CountingExecutor()

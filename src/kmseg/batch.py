@@ -711,7 +711,8 @@ def _split_skipped(
                 reason = "done in an earlier run (see the manifest; use --overwrite to redo)"
                 new_row = {**row, "status": "skipped", "reason": reason}
             else:
-                reason, new_row = "outputs exist (use --overwrite to redo)", None
+                # No row (e.g. interrupted between the write and the manifest line): record one now.
+                reason, new_row = "outputs exist (use --overwrite to redo)", ...
             record(i, ItemResult(job.source, "skipped", reason, row.get("outputs", found) if row else found),
                    row=new_row)
         else:
