@@ -1,14 +1,24 @@
-"""segment(): correctness on real photographs and images with known answers."""
+"""segment(): correctness on real photographs and images with known answers.
+
+Every test runs twice: on the NumPy passes and on the compiled ones
+(``KMSEG_JIT=1``), which small images would not take by themselves.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from imagetools import quadrants, same_partition, sample_image
 
 import kmseg
+
+
+@pytest.fixture(autouse=True, params=["numpy", "compiled"])
+def jit_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("KMSEG_JIT", "0" if request.param == "numpy" else "1")
+    return request.param
 
 
 def direct_inertia(pixels: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:
@@ -182,7 +192,7 @@ def test_recolor_and_summary():
         result.recolor(np.zeros((3, 3)))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     seed=st.integers(0, 2**16),
     n_colors=st.integers(2, 60),

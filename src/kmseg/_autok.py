@@ -17,7 +17,7 @@ lower inertia kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,11 +62,10 @@ class _Fitter:
         self.max_iter, self.n_init_of, self.rng = max_iter, n_init_of, rng
         self.levels = _colorfit._build_levels(codes, Y, w)
         self.coarse = coarse and len(self.levels) > CURVE_LEVEL
-        if self.coarse:  # the cubes become the points: never opened (radius 0), scatter kept
-            base = self.levels[CURVE_LEVEL]
-            self.stats = [replace(base, radius=np.zeros(base.size))] + self.levels[CURVE_LEVEL + 1 :]
-        else:
-            self.stats = self.levels
+        # coarse: the cubes become the points, never opened (radius 0), scatter kept
+        self.stats = _colorfit.coarse_stats(self.levels, CURVE_LEVEL) if self.coarse else self.levels
+        self.points = self.stats[0]
+        self.tree = _colorfit.prepare(self.stats, self.levels[0].size)  # compiled as the full fit would be
         self.tol_abs = tol * _kmeans.weighted_variance(Y, w)
         self.runs: dict[int, tuple] = {}
 
@@ -108,7 +107,7 @@ class _Fitter:
         else:
             below = [kk for kk in self.runs if kk < k]
             C0 = self._grow(self.run(max(below) if below else 1)[0], k)
-            C = _colorfit._refine(self.stats, self.stats[0].mean, C0, min(CURVE_ITER, self.max_iter),
+            C = _colorfit._refine(self.tree, self.points.mean, C0, min(CURVE_ITER, self.max_iter),
                                   self.tol_abs)[0]
         self.runs[k] = (C,) + self._errors(C)
         return self.runs[k]
@@ -116,7 +115,7 @@ class _Fitter:
     def _errors(self, C: np.ndarray) -> tuple[float, float]:
         """Inertia and PSNR of the items (cubes or colours) each put whole
         into their nearest centre."""
-        st = self.stats[0]
+        st = self.points
         lab, _ = _kmeans.assign(st.mean, C[None], np.einsum("ij,ij->i", st.mean, st.mean))
         lab = lab[0]
         diff = st.mean - C[lab]

@@ -18,19 +18,23 @@ The functions here assume validated input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from . import _kmeans
+from . import _jit, _kmeans
 
 __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 
 N_CODES = 1 << 24
 _TOP_SHIFT = 5  # coarsest cubes: 3 bits a channel, at most 512 of them
+_CANDIDATE_POINTS = 20_000  # restarts run on the coarsest cubes at least this many (fewer for small K)
 _COARSE_ITER = 12  # coarse Lloyd only ranks the starts; the exact passes finish the job
-REFINED = 4  # coarse restarts tried on the exact colours
-_TRIAL_ITER = 6
+REFINED = 4  # coarse restarts tried on finer cubes or the exact colours
+_TRIAL_ITER = 6  # Lloyd passes that rank the starts on the colours
+_TRIAL_POINTS = 40_000  # cubes enough to rank the starts on them instead
+_TRIAL_ITER_COARSE = 20
 
 
 def _spread_bits() -> np.ndarray:
@@ -43,6 +47,8 @@ def _spread_bits() -> np.ndarray:
 
 _SPREAD = _spread_bits()
 _MORTON_R, _MORTON_G, _MORTON_B = _SPREAD << 2, _SPREAD << 1, _SPREAD
+#: What each channel's value contributes to a Morton code (R, G, B).
+MORTON_TABLES = (_MORTON_R, _MORTON_G, _MORTON_B)
 
 
 def _unmorton_tables() -> np.ndarray:
@@ -129,6 +135,16 @@ def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Leve
     zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
     levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
+    kernels = _jit.kernels(m)
+    if kernels is not None:
+        keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
+        scatter = radius = np.zeros(m)
+        first = None
+        for _ in range(_TOP_SHIFT):
+            child, weight, wsum, mean, scatter, radius, keys = kernels.cube_level(keys, mean, weight, scatter, radius)
+            first = child if first is None else first[child]
+            levels.append(_Level(child, first, weight, wsum, mean, scatter, radius))
+        return levels
     ids = codes >> 3
     child = _starts(ids)
     heads = child[:-1]
@@ -327,6 +343,21 @@ class _Items:
         return labels
 
 
+def prepare(stats: list[_Level] | Any, size: int | None = None) -> list[_Level] | Any:
+    """``stats`` as the compiled passes want it (a ``_kernels.Tree``) when
+    they pay for ``size`` points (default: its own; see :mod:`kmseg._jit`),
+    else unchanged."""
+    if not isinstance(stats, list):
+        return stats
+    kernels = _jit.kernels(stats[0].size if size is None else size)
+    return stats if kernels is None else kernels.Tree(stats)
+
+
+def _new_items(stats: list[_Level] | Any, C: np.ndarray) -> Any:
+    """The items of centres ``C``: compiled for a prepared tree, NumPy otherwise."""
+    return _Items(stats, C) if isinstance(stats, list) else stats.items(C)
+
+
 def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
     """Re-seed empty clusters on the colours farthest from their centres."""
     empty = np.flatnonzero(weight <= 0)
@@ -340,12 +371,15 @@ def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
     return far.size > 0
 
 
-def _refine(stats: list[_Level], Y: np.ndarray, C: np.ndarray, max_iter: int,
-            tol_abs: float) -> tuple[np.ndarray, _Items, float, int, bool]:
-    """Exact Lloyd iterations from centres ``C``: returns the final centres,
-    the items assigned to them, the inertia, the iterations and convergence."""
+def _refine(stats: list[_Level] | Any, Y: np.ndarray, C: np.ndarray, max_iter: int,
+            tol_abs: float, items: _Items | None = None) -> tuple[np.ndarray, _Items, float, int, bool]:
+    """Exact Lloyd iterations from centres ``C`` (and their ``items``, when
+    going on from an earlier run): returns the final centres, the items
+    assigned to them, the inertia, the iterations and convergence."""
+    stats = prepare(stats)
     C = C.copy()
-    items = _Items(stats, C)
+    if items is None:
+        items = _new_items(stats, C)
     # Below this, the centres have stopped moving up to rounding.
     still = 1e-20 * (1.0 + float((C**2).sum()))
     converged = False
@@ -357,7 +391,7 @@ def _refine(stats: list[_Level], Y: np.ndarray, C: np.ndarray, max_iter: int,
         new[nonempty] = sums[nonempty] / weight[nonempty, None]
         if _repair(new, weight, Y):
             C = new
-            items = _Items(stats, C)
+            items = _new_items(stats, C)
             continue
         delta = np.sqrt(((new - C) ** 2).sum(axis=1))
         C = new
@@ -371,20 +405,24 @@ def _refine(stats: list[_Level], Y: np.ndarray, C: np.ndarray, max_iter: int,
 def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
                 rng: np.random.Generator) -> np.ndarray:
     """k-means++ and Lloyd, ``n_init`` times, on the coarsest level that has
-    comfortably more cubes than clusters. Returns (n_init, k, d) centres,
-    best (lowest coarse inertia) first."""
-    want = max(100 * k, 256)
-    chosen = levels[1] if levels[0].size > 200_000 else levels[0]
-    for lv in reversed(levels):
-        if lv.size >= want:
-            chosen = lv
+    comfortably more cubes than clusters (the Lloyd passes open no cube:
+    they are the points). Returns (n_init, k, d) centres, best (lowest
+    coarse inertia) first."""
+    want = max(min(100 * k, _CANDIDATE_POINTS), 256)
+    chosen = 1 if levels[0].size > 200_000 else 0
+    for level in range(len(levels) - 1, -1, -1):
+        if levels[level].size >= want:
+            chosen = level
             break
-    X, W = chosen.mean, chosen.weight
+    X, W = levels[chosen].mean, levels[chosen].weight
     x_sq = np.einsum("ij,ij->i", X, X)
     tol_abs = 1e-4 * _kmeans.weighted_variance(X, W)
-    centers = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq)
-    centers, _, inertia, _, _ = _kmeans.lloyd(X, W, centers, min(max_iter, _COARSE_ITER), tol_abs, x_sq)
-    return centers[np.argsort(inertia, kind="stable")]
+    kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
+    starts = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq, kernels)
+    stats = prepare(coarse_stats(levels, chosen), levels[0].size)
+    runs = [_refine(stats, X, C0, min(max_iter, _COARSE_ITER), tol_abs) for C0 in starts]
+    order = np.argsort([run[2] for run in runs], kind="stable")
+    return np.stack([runs[i][0] for i in order])
 
 
 def fit_colors(
@@ -438,20 +476,47 @@ def fit_colors(
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
 
 
+def coarse_stats(levels: list[_Level], level: int) -> list[_Level]:
+    """The levels from ``level`` up, its cubes made points: never opened
+    (radius 0), their scatter kept, so inertia stays exact for the cubes."""
+    base = levels[level]
+    return [replace(base, radius=np.zeros(base.size))] + levels[level + 1 :]
+
+
+def _trial_level(levels: list[_Level]) -> int:
+    """The coarsest level with at least ``_TRIAL_POINTS`` cubes (0: the colours)."""
+    for level in range(len(levels) - 1, 0, -1):
+        if levels[level].size >= _TRIAL_POINTS:
+            return level
+    return 0
+
+
 def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int,
-            tol_abs: float) -> tuple[np.ndarray, _Items, float, int, bool]:
-    """A few exact iterations from each start tell the promising ones apart;
-    only the best is run on to convergence. Returns what :func:`_refine` does."""
-    trial_iter = min(_TRIAL_ITER, max_iter)
+            tol_abs: float) -> tuple[np.ndarray, Any, float, int, bool]:
+    """Tell the promising starts apart with Lloyd passes on cubes a little
+    coarser than the colours (on the colours for small histograms), and run
+    only the best on the exact colours to convergence. Returns what
+    :func:`_refine` does; the iterations count the winner's trial passes."""
+    level = _trial_level(levels)
+    if level:  # compiled or not as the colours are, so one image always takes one path
+        trial = prepare(coarse_stats(levels, level), levels[0].size)
+        trial_iter = min(_TRIAL_ITER_COARSE, max_iter)
+    else:
+        trial = prepare(levels)
+        trial_iter = min(_TRIAL_ITER, max_iter)
     best = None
     for C in starts:
-        run = _refine(levels, Y, C, trial_iter, tol_abs)
+        run = _refine(trial, Y if not level else levels[level].mean, C, trial_iter, tol_abs)
         if best is None or run[2] < best[2]:
             best = run
     assert best is not None
     C, items, inertia, n_iter, converged = best
-    if not converged and n_iter < max_iter:
-        C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, tol_abs)
+    if level:  # the winner's centres on the colours, from scratch
+        tree = prepare(levels)
+        C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), tol_abs)
+        n_iter += more
+    elif not converged and n_iter < max_iter:
+        C, items, inertia, more, converged = _refine(trial, Y, C, max_iter - n_iter, tol_abs, items)
         n_iter += more
     return C, items, inertia, n_iter, converged
 

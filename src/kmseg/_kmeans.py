@@ -8,6 +8,7 @@ histograms. The private functions assume validated input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -213,6 +214,7 @@ def seed_plusplus(
     n_runs: int,
     rng: np.random.Generator,
     x_sq: np.ndarray,
+    kernels: Any = None,
 ) -> np.ndarray:
     """Greedy k-means++ seeding for ``n_runs`` independent runs at once.
 
@@ -228,6 +230,11 @@ def seed_plusplus(
     trials = 2 + int(np.log(k))
     centers = np.empty((n_runs, k, dim))
     first = rng.choice(n, size=n_runs, p=w / w.sum())
+    if kernels is not None:  # the same random stream, compiled
+        uniforms = rng.random((k - 1, n_runs, trials))
+        kernels.seed_plusplus(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64),
+                              first, uniforms, centers)
+        return centers
     centers[:, 0] = X[first]
     closest = sq_distances(X, centers[:, :1], x_sq)[:, :, 0]  # (R, n)
     rows = np.arange(n_runs)
@@ -292,14 +299,24 @@ def lloyd(
     max_iter: int,
     tol_abs: float,
     x_sq: np.ndarray,
+    kernels: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lloyd iterations for a batch of restarts.
 
     Returns centres (R, k, d), labels (R, n), inertia (R,), iterations (R,)
     and converged (R,). A restart stops when no label changes or its centres
     move by at most ``tol_abs`` (squared, summed); the others go on.
+    ``kernels``: the compiled module (:mod:`kmseg._jit`) to use, if any.
     """
     r = centers.shape[0]
+    if kernels is not None:
+        n = X.shape[0]
+        centers = np.ascontiguousarray(centers, dtype=np.float64)
+        labels, min_sq = np.empty((r, n), dtype=np.intp), np.empty((r, n))
+        n_iter, converged = np.zeros(r, dtype=np.intp), np.zeros(r, dtype=bool)
+        kernels.lloyd_dense(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64),
+                            centers, max_iter, tol_abs, labels, min_sq, n_iter, converged)
+        return centers, labels, np.einsum("rn,n->r", min_sq, w), n_iter, converged
     labels, min_sq = assign(X, centers, x_sq)
     n_iter = np.zeros(r, dtype=np.intp)
     converged = np.zeros(r, dtype=bool)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer
+from . import _autok, _colorfit, _dither, _jit, _kmeans, _regions, _spatial, _transfer
 from ._color import ciede2000, lab_to_rgb, rgb_to_lab
 from ._errors import InvalidParameterError
 from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
@@ -435,7 +435,7 @@ def segment(
         params["dither"] = True
 
     notes = list(img.notes)
-    codes = _colorfit.pixel_codes(img.rgb)
+    pixels = _Pixels(img.rgb)
     opaque = None if img.alpha is None else img.alpha.reshape(-1) > 0
     if opaque is not None and not opaque.any():
         notes.append("every pixel is fully transparent; colours clustered regardless")
@@ -456,7 +456,7 @@ def segment(
         extra.update(spatial_weight=spatial_weight, positions=centers5[:, 3:] / s)
         k_requested = k
     else:
-        distinct, weights, inverse = _histogram(codes, opaque)
+        distinct, weights, inverse = _histogram(pixels, opaque)
         colors = _colorfit.codes_to_rgb(distinct)
         Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
         used = weights > 0
@@ -494,7 +494,7 @@ def segment(
         if not used.all():  # colours seen only in transparent pixels
             lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
             all_labels[~used] = lab[0]
-        labels = _label_pixels(codes, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
+        labels = _label_pixels(pixels, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
 
     by_color = spatial_weight == 0
     if min_region:
@@ -507,7 +507,7 @@ def segment(
         px_colors, px_weights, px_labels = colors[used], weights[used], color_labels
         counts = np.bincount(color_labels, weights=weights[used], minlength=len(palette_rgb)).astype(np.int64)
     else:
-        px_colors, px_weights, px_labels = _pairs(codes, labels.reshape(-1), opaque)
+        px_colors, px_weights, px_labels = _pairs(pixels.codes, labels.reshape(-1), opaque)
         counts = np.bincount(px_labels, weights=px_weights, minlength=len(palette_rgb)).astype(np.int64)
         if spatial_weight == 0:  # min_region moved pixels: inertia against the same centres
             Yp = px_colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(px_colors)
@@ -573,30 +573,59 @@ def _pairs(codes: np.ndarray, labels: np.ndarray, opaque: np.ndarray | None
             (uniq & np.uint64(255)).astype(np.uint8))
 
 
+class _Pixels:
+    """The pixels of an (h, w, 3) uint8 image, with their Morton codes made
+    when first asked for (large images are counted and labelled by compiled
+    passes that need no code array)."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.flat = rgb.reshape(-1, 3)
+        self.size = self.flat.shape[0]
+        self._codes: np.ndarray | None = None
+        self.kernels = None if self.size < _SORT_BELOW else _jit.kernels(self.size, _jit.COMPILED_FROM_PIXELS)
+
+    @property
+    def codes(self) -> np.ndarray:
+        if self._codes is None:
+            self._codes = _colorfit.pixel_codes(self.flat)
+        return self._codes
+
+
 def _histogram(
-    codes: np.ndarray, opaque: np.ndarray | None
+    pixels: _Pixels, opaque: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Sorted distinct colour codes, their opaque pixel counts (float64), and,
     for small images, every pixel's index into the distinct colours."""
-    if codes.size < _SORT_BELOW:
-        distinct, inverse = np.unique(codes, return_inverse=True)
+    if pixels.size < _SORT_BELOW:
+        distinct, inverse = np.unique(pixels.codes, return_inverse=True)
         src = inverse if opaque is None else inverse[opaque]
         weights = np.bincount(src, minlength=distinct.size).astype(np.float64)
         return distinct, weights, inverse
-    counts = np.bincount(codes if opaque is None else codes[opaque], minlength=_colorfit.N_CODES)
-    if opaque is None:
-        distinct = np.flatnonzero(counts).astype(np.uint32)
+    if pixels.kernels is not None:
+        counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # fewer than 2**32 pixels: see Limits
+        seen = np.zeros(0 if opaque is None else _colorfit.N_CODES, dtype=np.uint32)
+        pixels.kernels.histogram(pixels.flat, np.zeros(0, dtype=bool) if opaque is None else opaque,
+                                 *_colorfit.MORTON_TABLES, counts, seen)
     else:
-        seen = np.bincount(codes, minlength=_colorfit.N_CODES)
-        distinct = np.flatnonzero(seen).astype(np.uint32)
+        codes = pixels.codes
+        counts = np.bincount(codes if opaque is None else codes[opaque], minlength=_colorfit.N_CODES)
+        seen = np.zeros(0) if opaque is None else np.bincount(codes, minlength=_colorfit.N_CODES)
+    if pixels.kernels is not None and opaque is None:
+        distinct, weights = pixels.kernels.nonzero_counts(counts)
+        return distinct, weights, None
+    distinct = np.flatnonzero(counts if opaque is None else seen).astype(np.uint32)
     return distinct, counts[distinct].astype(np.float64), None
 
 
 def _label_pixels(
-    codes: np.ndarray, distinct: np.ndarray, labels: np.ndarray, inverse: np.ndarray | None
+    pixels: _Pixels, distinct: np.ndarray, labels: np.ndarray, inverse: np.ndarray | None
 ) -> np.ndarray:
     if inverse is not None:
         return labels[inverse]
     lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
     lut[distinct] = labels
-    return _colorfit.lookup(lut, codes)
+    if pixels.kernels is not None:
+        out = np.empty(pixels.size, dtype=np.uint8)
+        pixels.kernels.label_pixels(pixels.flat, *_colorfit.MORTON_TABLES, lut, out)
+        return out
+    return _colorfit.lookup(lut, pixels.codes)

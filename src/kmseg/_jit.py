@@ -1,0 +1,39 @@
+"""When to use the compiled passes of :mod:`kmseg._kernels` (Numba).
+
+Compiling them costs a few seconds once per installation (the result is
+cached on disk) and importing Numba costs a few tenths of a second in every
+process, so small problems stay on the NumPy code, which is fast enough
+there, and a process that only handles small images never imports Numba.
+
+The environment variable ``KMSEG_JIT`` overrides the choice: ``0`` never
+compiles, ``1`` always does (when Numba is installed), ``auto`` (default)
+decides by size.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+#: Distinct colours (or points) from which the compiled passes are used.
+COMPILED_FROM_POINTS = 150_000
+#: Pixels from which the per-pixel passes are compiled.
+COMPILED_FROM_PIXELS = 3_000_000
+
+
+def _mode() -> str:
+    mode = os.environ.get("KMSEG_JIT", "auto").strip().lower()
+    return {"0": "off", "false": "off", "no": "off", "1": "on", "true": "on", "yes": "on"}.get(mode, mode)
+
+
+def kernels(size: int, threshold: int = COMPILED_FROM_POINTS) -> ModuleType | None:
+    """The compiled kernels module when a pass over ``size`` items should use
+    it, else None (NumPy code)."""
+    mode = _mode()
+    if mode == "off" or (mode != "on" and size < threshold):
+        return None
+    try:
+        from . import _kernels
+    except ImportError:  # Numba not installed: the NumPy code does the same work
+        return None
+    return _kernels

@@ -1,0 +1,140 @@
+"""The compiled passes (kmseg._kernels, Numba) against plain computations.
+
+Each kernel is checked against a direct NumPy computation or brute force on
+the same data; test_segment.py runs the whole of segment() on both paths.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from imagetools import sample_image
+
+from kmseg import _colorfit, _jit, _kernels, _kmeans
+
+
+def noisy_photo(scale: int = 1, sigma: float = 3.0, seed: int = 0) -> np.ndarray:
+    img = sample_image("flower.jpg")[::2, ::2]
+    img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1).astype(float)
+    img += np.random.default_rng(seed).normal(0, sigma, img.shape)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def histogram_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    codes = _colorfit.pixel_codes(img)
+    distinct, counts = np.unique(codes, return_counts=True)
+    return distinct, _colorfit.codes_to_rgb(distinct).astype(np.float64), counts.astype(np.float64)
+
+
+def test_histogram_and_label_lookup_match_numpy():
+    img = noisy_photo()
+    flat = img.reshape(-1, 3)
+    opaque = np.random.default_rng(1).random(flat.shape[0]) > 0.3
+    counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)
+    seen = np.zeros(_colorfit.N_CODES, dtype=np.uint32)
+    _kernels.histogram(flat, opaque, *_colorfit.MORTON_TABLES, counts, seen)
+    codes = _colorfit.pixel_codes(img)
+    assert np.array_equal(counts, np.bincount(codes[opaque], minlength=_colorfit.N_CODES))
+    assert np.array_equal(seen, np.bincount(codes, minlength=_colorfit.N_CODES))
+    distinct, weights = _kernels.nonzero_counts(seen)
+    expect, n = np.unique(codes, return_counts=True)
+    assert np.array_equal(distinct, expect) and np.array_equal(weights, n)
+    lut = np.random.default_rng(2).integers(0, 256, _colorfit.N_CODES).astype(np.uint8)
+    out = np.empty(flat.shape[0], dtype=np.uint8)
+    _kernels.label_pixels(flat, *_colorfit.MORTON_TABLES, lut, out)
+    assert np.array_equal(out, lut[codes])
+
+
+def test_cube_levels_match_the_numpy_build(monkeypatch):
+    distinct, Y, w = histogram_of(noisy_photo())
+    monkeypatch.setenv("KMSEG_JIT", "0")
+    plain = _colorfit._build_levels(distinct, Y, w)
+    monkeypatch.setenv("KMSEG_JIT", "1")
+    compiled = _colorfit._build_levels(distinct, Y, w)
+    assert len(plain) == len(compiled) == _colorfit._TOP_SHIFT + 1
+    for a, b in zip(plain[1:], compiled[1:]):
+        assert np.array_equal(a.child, b.child) and np.array_equal(a.first_point, b.first_point)
+        np.testing.assert_allclose(b.weight, a.weight)
+        np.testing.assert_allclose(b.mean, a.mean, rtol=1e-12)
+        np.testing.assert_allclose(b.scatter, a.scatter, rtol=1e-7, atol=1e-6)
+        np.testing.assert_allclose(b.radius, a.radius, rtol=1e-9, atol=1e-9)
+    # The radius bounds every colour's distance to its cube's mean.
+    top = compiled[-1]
+    owner = np.repeat(np.arange(top.size), np.diff(top.first_point))
+    assert np.all(np.sqrt(((Y - top.mean[owner]) ** 2).sum(axis=1)) <= top.radius[owner] + 1e-9)
+
+
+@pytest.mark.parametrize("k", [2, 7, 33])
+def test_items_assign_every_colour_to_its_nearest_centre(k, monkeypatch):
+    monkeypatch.setenv("KMSEG_JIT", "1")
+    distinct, Y, w = histogram_of(noisy_photo(seed=k))
+    levels = _colorfit._build_levels(distinct, Y, w)
+    tree = _kernels.Tree(levels)
+    rng = np.random.default_rng(k)
+    C = Y[rng.choice(Y.shape[0], k, replace=False)] + rng.normal(0, 2, (k, 3))
+    items = tree.items(C)
+    for step in range(4):  # the first assignment, then updates after the centres moved
+        labels = items.point_labels(Y.shape[0])
+        d = ((Y[:, None, :] - C[None]) ** 2).sum(axis=2)
+        own = d[np.arange(Y.shape[0]), labels]
+        assert np.all(own <= d.min(axis=1) + 1e-9)
+        assert items.inertia(C) == pytest.approx(float(w @ own), rel=1e-9)
+        np.testing.assert_allclose(items.weight, np.bincount(labels, weights=w, minlength=k), atol=1e-6)
+        sums = np.stack([np.bincount(labels, weights=w * Y[:, j], minlength=k) for j in range(3)], axis=1)
+        np.testing.assert_allclose(items.sums, sums, rtol=1e-9, atol=1e-6)
+        new = C + rng.normal(0, 4.0 / (step + 1), C.shape)
+        items.update(new, np.sqrt(((new - C) ** 2).sum(axis=1)))
+        C = new
+
+
+def test_dense_lloyd_and_seeding_match_numpy():
+    rng = np.random.default_rng(5)
+    X = rng.normal(0, 30, (3000, 3)) + rng.integers(0, 4, 3000)[:, None] * 60.0
+    w = rng.integers(1, 20, 3000).astype(np.float64)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    plain = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq)
+    compiled = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq, _kernels)
+    np.testing.assert_array_equal(plain, compiled)  # same random stream, same choices
+    a = _kmeans.lloyd(X, w, plain.copy(), 50, 0.0, x_sq)
+    b = _kmeans.lloyd(X, w, plain.copy(), 50, 0.0, x_sq, _kernels)
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-9)
+    assert np.array_equal(a[1], b[1]) and np.array_equal(a[3], b[3]) and np.array_equal(a[4], b[4])
+    np.testing.assert_allclose(b[2], a[2], rtol=1e-9)
+
+
+def test_the_switch(monkeypatch):
+    monkeypatch.setenv("KMSEG_JIT", "auto")
+    assert _jit.kernels(_jit.COMPILED_FROM_POINTS - 1) is None
+    assert _jit.kernels(_jit.COMPILED_FROM_POINTS) is _kernels
+    monkeypatch.setenv("KMSEG_JIT", "0")
+    assert _jit.kernels(10**9) is None
+    monkeypatch.setenv("KMSEG_JIT", "1")
+    assert _jit.kernels(1) is _kernels
+
+
+def test_a_small_image_never_imports_numba(tmp_path):
+    # Importing Numba costs tenths of a second: the cold-start budget of small images.
+    code = ("import sys, numpy as np, kmseg\n"
+            "img = np.random.default_rng(0).integers(0, 256, (120, 160, 3)).astype(np.uint8)\n"
+            "kmseg.segment(img, 8, seed=0)\n"
+            "print('numba' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto"})
+    assert out.stdout.strip() == "False"
+
+
+def test_compiled_and_numpy_segmentations_agree_closely(monkeypatch):
+    import kmseg
+
+    img = noisy_photo(scale=2, sigma=4.0)
+    runs = {}
+    for mode in ("0", "1"):
+        monkeypatch.setenv("KMSEG_JIT", mode)
+        runs[mode] = kmseg.segment(img, 12, seed=4)
+    assert runs["1"].k == runs["0"].k == 12
+    assert runs["1"].inertia == pytest.approx(runs["0"].inertia, rel=5e-3)
+    again = kmseg.segment(img, 12, seed=4)  # still KMSEG_JIT=1
+    assert np.array_equal(again.labels, runs["1"].labels) and np.array_equal(again.palette, runs["1"].palette)
