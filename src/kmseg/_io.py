@@ -3,17 +3,19 @@ outputs atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Union
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 # The decoders of INPUT_FORMATS (JPEG also opens MPO), registered explicitly:
 # Image.open(formats=...) only knows plugins that were imported.
@@ -58,7 +60,12 @@ _REFUSED_SIGNATURES = (
     (b"PK\x03\x04", "ZIP archive"),
 )
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Dropped PNG text larger than this is mentioned in the notes (PngImagePlugin.MAX_TEXT_CHUNK).
+_TEXT_NOTE_BYTES = 1 << 20
+
 _UMASK_LOCK = threading.Lock()
+_WARNINGS_LOCK = threading.Lock()
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray, "LoadedImage"]
 
@@ -179,12 +186,14 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
     what = f"{name}: " if name else ""
     if not data:
         raise ImageDecodeError(f"{what}empty file (0 bytes), not an image")
+    notes: list[str] = []
+    if data.startswith(_PNG_SIGNATURE):
+        data = _drop_png_text(data, notes)
+        stream = io.BytesIO(data)
     try:
-        with warnings.catch_warnings():
-            # Our own pixel limit is checked right after; Pillow's warning would
-            # otherwise reach the user for large but allowed images.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _pillow_warnings() as caught:
             im = Image.open(stream, formats=INPUT_FORMATS)
+        notes.extend(_warning_notes(caught))
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"{what}image has far more pixels than the limit of {limit:,}") from None
     except UnidentifiedImageError:
@@ -196,11 +205,10 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
             ) from None
         raise ImageDecodeError(f"{what}not an image kmseg can read (unknown or corrupt data)") from None
     except (OSError, ValueError, SyntaxError) as e:
-        raise ImageDecodeError(f"{what}corrupt image: {e}") from None
-    notes: list[str] = []
+        raise ImageDecodeError(f"{what}corrupt image: {_reason(e)}") from None
     try:
         _check_pixels(im.width, im.height, limit)
-        frames = getattr(im, "n_frames", 1)
+        frames = _frame_count(im)
         if frames > 1:
             notes.append(f"first of {frames} frames used")
         return _from_pil(im, notes, limit, decode=True, fmt=im.format)
@@ -208,6 +216,47 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
         raise ImageDecodeError(f"{what}{e}") from None
     finally:
         im.close()
+
+
+def _drop_png_text(data: bytes, notes: list[str]) -> bytes:
+    """The PNG without its text chunks (tEXt, zTXt, iTXt).
+
+    kmseg never reads an input's text, and Pillow refuses a file whose text
+    unpacks to more than ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MB): dropping
+    the chunks unread keeps such images usable without unpacking anything.
+    Data that does not walk as PNG chunks is returned as it is, for Pillow
+    to report.
+    """
+    keep, dropped, start, pos = [], 0, 0, len(_PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        end = pos + 12 + length
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            keep.append(data[start:pos])
+            dropped += end - pos
+            start = end
+        if kind == b"IEND":
+            break
+        pos = end
+    if not dropped:
+        return data
+    keep.append(data[start:])
+    if dropped > _TEXT_NOTE_BYTES:
+        notes.append(f"PNG text chunks ({dropped:,} bytes) ignored")
+    return b"".join(keep)
+
+
+def _frame_count(im: Image.Image) -> int:
+    """Frames in the file. Counting walks the frame chain (GIF blocks, TIFF
+    IFDs); Pillow fails there with IndexError, struct.error, TypeError ... on
+    garbage after the first frame: that is a corrupt file."""
+    try:
+        return int(getattr(im, "n_frames", 1))
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - found by fuzzing (tests/fuzz)
+        raise ImageDecodeError(f"corrupt image: {e or type(e).__name__}") from None
 
 
 def _sniff_refused(data: bytes) -> str | None:
@@ -228,24 +277,64 @@ def _sniff_refused(data: bytes) -> str | None:
 def _from_pil(im: Image.Image, notes: list[str], limit: int, *, decode: bool, fmt: str | None = None) -> LoadedImage:
     try:
         im.load()
-    except (OSError, ValueError, SyntaxError, EOFError) as e:
-        reason = str(e) or type(e).__name__
-        if "truncated" in reason:
-            reason = "the file is truncated (cut off before the end)"
-        raise ImageDecodeError(f"corrupt image: {reason}") from None
     except Image.DecompressionBombError:
         raise ImageTooLargeError(f"image has far more pixels than the limit of {limit:,}") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - decoders fail on corrupt data with OSError, ValueError,
+        # SyntaxError, EOFError, but also TypeError, struct.error ... (found by fuzzing, tests/fuzz)
+        raise ImageDecodeError(f"corrupt image: {_reason(e)}") from None
+    source_format = fmt or im.format  # before exif_transpose, whose copy has no format
     try:
-        rotated = ImageOps.exif_transpose(im)
-        if rotated is not None and rotated is not im:
+        with _pillow_warnings() as caught:
+            rotated = ImageOps.exif_transpose(im)
             orientation = im.getexif().get(0x0112)
+        notes.extend(_warning_notes(caught))
+        if rotated is not None and rotated is not im:
             if orientation not in (None, 1):
                 notes.append(f"EXIF orientation {orientation} applied")
             im = rotated
     except Exception:  # noqa: BLE001 - any broken EXIF block: use the pixels as stored
         notes.append("EXIF data unreadable; image used as stored")
+    if im.mode == "CMYK" and source_format == "JPEG" and "adobe" not in im.info:
+        # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without an
+        # Adobe (APP14) marker the values are plain CMYK, so invert them back.
+        im = ImageChops.invert(im)
     rgb, alpha = _pil_to_arrays(im, notes)
-    return LoadedImage(rgb, alpha, fmt, tuple(notes))
+    return LoadedImage(rgb, alpha, fmt, tuple(dict.fromkeys(notes)))
+
+
+@contextlib.contextmanager
+def _pillow_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Collect Pillow's warnings while reading (they become notes) instead of
+    letting them reach stderr. Our own pixel limit is checked from the header,
+    so Pillow's DecompressionBombWarning for large allowed images is dropped.
+
+    ``catch_warnings`` swaps process-wide state; the lock keeps kmseg's own
+    threads (the HTTP service decodes in a thread pool) from interleaving it.
+    """
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield caught
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's complaint about a file, in words a user understands."""
+    reason = str(exc) or type(exc).__name__
+    if "truncated" in reason.lower():
+        reason = "the file is truncated (cut off before the end)"
+    return reason
+
+
+def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Notes for the warnings Pillow gave while reading (a broken EXIF block ...)."""
+    notes = []
+    for w in caught:
+        text = str(w.message).strip()
+        notes.append("EXIF data unreadable; image used as stored" if "EXIF" in text
+                     else f"decoder warning: {text}")
+    return notes
 
 
 def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -415,10 +504,15 @@ def _current_umask() -> int:
 def read_metadata(source: str | os.PathLike | bytes) -> dict[str, str]:
     """The text chunks of a PNG (kmseg stores its version, parameters and seed there).
 
+    Only the chunks before the pixel data are read (kmseg writes its record
+    there), and no pixel is decoded, so any PNG is read in bounded memory.
+
     Raises
     ------
     ImageDecodeError
         If the source is not a readable PNG.
+    ImageTooLargeError
+        If its header claims more pixels than Pillow opens at all (a bomb).
     """
     data = source if isinstance(source, (bytes, bytearray)) else None
     try:
@@ -426,9 +520,11 @@ def read_metadata(source: str | os.PathLike | bytes) -> dict[str, str]:
     except OSError as e:
         raise ImageDecodeError(f"cannot read {source}: {e.strerror or e}") from None
     try:
-        with stream, Image.open(stream, formats=("PNG",)) as im:
-            im.load()
-            return {str(k): str(v) for k, v in getattr(im, "text", {}).items()}
+        with _pillow_warnings(), stream, Image.open(stream, formats=("PNG",)) as im:
+            # Text chunks read with the header are in im.info; im.text would decode the pixels.
+            return {str(k): str(v) for k, v in im.info.items() if isinstance(v, str)}
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError("PNG claims far more pixels than any image kmseg writes") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise ImageDecodeError("not a readable PNG file") from None
 

@@ -640,7 +640,7 @@ class _Reporter:
         self.finished += 1
         if result.status == "failed":
             self.failed += 1
-            self._say(f"kmseg: failed: {result.source}: {result.reason}")
+            self._say(f"kmseg: failed: {_shown(result.source)}: {_shown(result.reason)}")
             if self.args.debug and result.detail:
                 self._say(result.detail.rstrip())
         elif not self.args.quiet and (self.single or self.args.verbose):
@@ -684,6 +684,15 @@ class _Reporter:
             self.stream.flush()
 
 
+def _shown(text: object) -> str:
+    """``text`` with control characters escaped, so a file name holding a
+    newline cannot split (or forge) a line of kmseg's messages."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -691,9 +700,9 @@ def _clock(seconds: float) -> str:
 
 def _describe(result: Any) -> str:
     if result.status == "skipped":
-        return f"kmseg: skipped {result.source}: {result.reason}"
+        return f"kmseg: skipped {_shown(result.source)}: {result.reason}"
     if result.status != "done":
-        return f"kmseg: {result.status} {result.source}: {result.reason or ''}".rstrip(": ")
+        return f"kmseg: {result.status} {_shown(result.source)}: {result.reason or ''}".rstrip(": ")
     s = result.summary or {}
     written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries")
                         if (p := result.outputs.get(key)))
@@ -708,7 +717,7 @@ def _describe(result: Any) -> str:
         figures.append(f"mean ΔE {s['delta_e_mean']:.2f}")
     iters = f"{s.get('n_iter')} iterations" + ("" if s.get("converged", True) else " (not converged)")
     figures += [iters, f"seed {s.get('seed')}", f"{result.seconds:.2f} s"]
-    return f"kmseg: {result.source} -> {written}: {', '.join(figures)}"
+    return f"kmseg: {_shown(result.source)} -> {_shown(written)}: {', '.join(figures)}"
 
 
 # ---------------------------------------------------------------------- info
@@ -727,11 +736,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             meta = kmseg.read_metadata(path)
         except (kmseg.KmsegError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            print(f"kmseg: failed: {path}: {reason}", file=sys.stderr)
+            print(f"kmseg: failed: {_shown(path)}: {_shown(reason)}", file=sys.stderr)
             status = EXIT_FAILED
             continue
         if "kmseg-params" not in meta:
-            print(f"kmseg: failed: {path}: no kmseg record (not a PNG written by kmseg)", file=sys.stderr)
+            print(f"kmseg: failed: {_shown(path)}: no kmseg record (not a PNG written by kmseg)", file=sys.stderr)
             status = EXIT_FAILED
             continue
         kind = _png_kind(path, meta)

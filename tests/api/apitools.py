@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -170,8 +171,12 @@ def running_server(
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
     command: tuple[str, ...] = ("-m", "kmseg.api"),
+    cwd: Path | None = None,
 ) -> Iterator[Server]:
-    """Start ``python -m kmseg.api`` (or ``command``) on a free 127.0.0.1 port; stop it afterwards."""
+    """Start ``python -m kmseg.api`` (or ``command``) on a free 127.0.0.1 port; stop it afterwards.
+
+    ``cwd`` is the server's working directory (the repository by default).
+    """
     port = free_port()
     log = tmp_path / f"server-{port}.log"
     full_env = {**os.environ, **(env or {})}
@@ -184,7 +189,7 @@ def running_server(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=full_env,
-            cwd=REPO,
+            cwd=cwd or REPO,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -202,6 +207,11 @@ def running_server(
             time.sleep(0.1)
         yield Server(url, port, process, log)
     finally:
+        died = process.poll()
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if died is not None or "Traceback" in text:
+            # Shown with the failing test's output: why the server answered as it did.
+            print(f"\n--- server log {log} (exit code {died}) ---\n{text[-6000:]}")
         process.terminate()
         try:
             process.wait(10)
@@ -212,3 +222,125 @@ def running_server(
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
+
+
+class PeakMemory:
+    """Sample a process's resident memory every 10 ms while in the ``with`` block.
+
+    ``baseline`` is the RSS when the block starts, ``peak`` the highest seen;
+    ``growth`` is ``peak - baseline`` in bytes.
+    """
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.baseline = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.baseline
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> PeakMemory:
+        self.baseline = self.peak = self.process.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+
+
+@dataclass
+class RawAnswer:
+    """An HTTP answer read from a raw socket (``status`` 0: closed without an answer)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    seconds: float
+
+    def header(self, name: str, default: str = "") -> str:
+        found = [v for k, v in self.headers if k.lower() == name.lower()]
+        return found[0] if found else default
+
+
+def raw_exchange(
+    port: int,
+    request: bytes,
+    *,
+    timeout: float = 15.0,
+    send_pace: tuple[int, float] | None = None,
+    paced_from: int = 0,
+) -> RawAnswer:
+    """Send ``request`` bytes on a new socket and read one answer.
+
+    The request is sent from a thread (the server may answer and close before
+    all is sent; send errors are ignored). ``send_pace=(n, seconds)`` sends
+    ``n`` bytes then sleeps ``seconds``, over and over (a slow client), after
+    sending the first ``paced_from`` bytes at once. Reading
+    stops when the answer is complete (by Content-Length), the connection
+    closes, or ``timeout`` passes.
+    """
+    start = time.monotonic()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    stop = threading.Event()
+
+    def send() -> None:
+        try:
+            if send_pace is None:
+                sock.sendall(request)
+                return
+            n, pause = send_pace
+            sock.sendall(request[:paced_from])
+            for i in range(paced_from, len(request), n):
+                if stop.is_set():
+                    return
+                sock.sendall(request[i : i + n])
+                time.sleep(pause)
+        except OSError:
+            pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    data = b""
+    try:
+        while time.monotonic() - start < timeout:
+            try:
+                chunk = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError, OSError):
+                break
+            if not chunk:
+                break
+            data += chunk
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if sep:
+                lengths = [
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")[1:]
+                    if line.lower().startswith(b"content-length:")
+                ]
+                if lengths and len(rest) >= lengths[0]:
+                    break
+    finally:
+        stop.set()
+        sock.close()
+        sender.join(5)
+    seconds = time.monotonic() - start
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    if not data or not lines[0].startswith(b"HTTP/"):
+        return RawAnswer(0, [], data, seconds)
+    status = int(lines[0].split()[1])
+    headers = []
+    for line in lines[1:]:
+        key, _, value = line.decode("latin-1").partition(":")
+        headers.append((key.strip(), value.strip()))
+    return RawAnswer(status, headers, body, seconds)

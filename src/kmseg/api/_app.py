@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from .. import __version__
+from ._concurrency import ConcurrencyLimitMiddleware
 from ._errors import install_error_handlers
 from ._html import CSP
 from ._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -25,9 +26,10 @@ K-means colour-clustering image segmentation over HTTP.
 Send an image as the multipart file field `image` with the form fields `k`,
 `max_iter`, `color_space`, `seed` (and `format` for `/api/segment`).
 Every error answer has the body `{"error": {"status", "code", "message", "field"}}`.
-Statuses: 413 upload or image too large, 415 unsupported format, 422 a field out
-of range or an unreadable image, 408 upload too slow, 503 busy or too slow
-(with `Retry-After`).
+Statuses: 400 a malformed multipart body (or too many fields or files, or a
+text field over its size limit), 413 upload or image too large, 415 unsupported format,
+422 a field out of range or an unreadable image, 408 request head or body too
+slow, 503 busy or too slow (with `Retry-After`).
 """
 
 
@@ -76,6 +78,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     # The last added is the outermost: headers are added to every answer, 413s included.
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, read_timeout=settings.read_timeout
+    )
+    # Outside the body limit: a refused request's body is not read into memory.
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        max_requests=settings.max_connections,
+        retry_after=settings.retry_after,
+        max_drain_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(SecurityHeadersMiddleware, extra_for=_page_headers)
     return app

@@ -17,10 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._errors import ApiError, error_response, wants_html
 
-__all__ = ["BodyLimitMiddleware", "SecurityHeadersMiddleware"]
+__all__ = ["BodyLimitMiddleware", "SecurityHeadersMiddleware", "header", "refuse"]
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return value
@@ -71,8 +71,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        expects_continue = (_header(scope, b"expect") or b"").lower() == b"100-continue"
-        declared = _header(scope, b"content-length")
+        expects_continue = (header(scope, b"expect") or b"").lower() == b"100-continue"
+        declared = header(scope, b"content-length")
         if declared is not None:
             try:
                 declared_size = int(declared)
@@ -140,20 +140,31 @@ class BodyLimitMiddleware:
     async def _refuse(
         self, scope: Scope, receive: Receive, send: Send, error: ApiError, *, drain: int
     ) -> None:
-        """Send ``error`` and close; first read and drop up to ``drain`` more bytes."""
-        response = error_response(error, html=wants_html(scope))
-        headers = [(k, v) for k, v in response.raw_headers if k != b"connection"]
-        headers.append((b"connection", b"close"))
-        await send({"type": "http.response.start", "status": error.status, "headers": headers})
-        if drain <= 0:
-            await send({"type": "http.response.body", "body": response.body, "more_body": False})
-            return
-        # The answer is complete for the client (Content-Length is set); keep the
-        # connection open a little while it finishes sending, so closing it does
-        # not reset the connection before the client has read the answer.
-        await send({"type": "http.response.body", "body": response.body, "more_body": True})
-        await _drain(receive, drain, self.linger_seconds)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await refuse(scope, receive, send, error, drain=drain, linger_seconds=self.linger_seconds)
+
+
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, error: ApiError, *, drain: int, linger_seconds: float
+) -> None:
+    """Send ``error`` with ``Connection: close``; first read and drop up to ``drain`` more bytes.
+
+    The dropped bytes are the rest of a body the client is still sending: reading
+    them (for at most ``linger_seconds``) lets it read the answer before the
+    connection closes, instead of seeing the connection reset.
+    """
+    response = error_response(error, html=wants_html(scope))
+    headers = [(k, v) for k, v in response.raw_headers if k != b"connection"]
+    headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    if drain <= 0:
+        await send({"type": "http.response.body", "body": response.body, "more_body": False})
+        return
+    # The answer is complete for the client (Content-Length is set); keep the
+    # connection open a little while it finishes sending, so closing it does
+    # not reset the connection before the client has read the answer.
+    await send({"type": "http.response.body", "body": response.body, "more_body": True})
+    await _drain(receive, drain, linger_seconds)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _drain(receive: Receive, budget: int, seconds: float) -> None:

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from .. import __version__
 from ._errors import ApiError, ErrorBody
-from ._forms import in_memory_route_class
+from ._forms import MAX_FIELDS, MAX_FILES, MAX_PART_SIZE, in_memory_route_class
 from ._models import HealthBody, PaletteBody, palette_body
 from ._params import DEFAULT_FIT_SIZE, DEFAULT_MAX_ITER, form_fields, ranges
 from ._pool import PoolBusy, PoolTimeout, WorkerPool
@@ -51,8 +51,9 @@ FIGURE_HEADERS: dict[str, str] = {
 }
 
 _ERROR_TEXT = {
-    400: "The body is not a well-formed multipart form.",
-    408: "The body did not arrive within the read timeout.",
+    400: f"The body is not a well-formed multipart form, or has more than {MAX_FIELDS} fields, "
+    f"{MAX_FILES} files or {MAX_PART_SIZE // 1024} KB in a text field.",
+    408: "The request's headers or body did not arrive within the read timeout.",
     413: "The upload is over the size limit, or the image has too many pixels.",
     415: "The file is not in a format we open (SVG, EPS, PDF, ...).",
     422: "A field is missing or out of range, or the file is not a readable image.",

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from .. import InvalidParameterError
+from ._concurrency import uvicorn_connection_limit
 from ._settings import ServiceSettings
 
 __all__ = ["run_server"]
@@ -46,6 +47,8 @@ def run_server(
     """
     import uvicorn
 
+    from ._protocol import HeadTimeoutH11Protocol
+
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise InvalidParameterError(
             f"port must be a whole number from 0 to 65535, got {port!r}", param="port"
@@ -60,14 +63,19 @@ def run_server(
         "host": host,
         "port": port,
         "log_level": log_level,
-        "limit_concurrency": final.max_connections,
+        # The app answers past max_connections itself (JSON 503); uvicorn's plain-text
+        # 503 is a backstop above it.
+        "limit_concurrency": uvicorn_connection_limit(final.max_connections),
         "timeout_keep_alive": 5,
+        # h11 with a time limit on each request's line and headers (uvicorn has none).
+        "http": HeadTimeoutH11Protocol,
         "server_header": False,
         "proxy_headers": False,
     }
     if workers == 1:
         from ._app import create_app
 
+        HeadTimeoutH11Protocol.head_timeout = final.read_timeout
         uvicorn.run(create_app(final), **options)
         return
     # Worker processes build their own app from the environment.

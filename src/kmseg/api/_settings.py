@@ -67,12 +67,15 @@ class ServiceSettings:
         answered 503 (default 10).
     read_timeout : float
         Seconds within which the whole request body must have arrived;
-        slower uploads are answered 408 (default 30).
+        slower uploads are answered 408 (default 30). Under ``kmseg serve``
+        the request line and headers have the same time limit.
     retry_after : int
         Seconds advertised in the ``Retry-After`` header of 503 answers.
     max_connections : int
-        Connections (and so requests) one server process serves at once;
-        uvicorn answers 503 past it. Bounds memory held by uploads.
+        Requests one server process serves at once (``/healthz`` not
+        counted); past it, new ones get 503 + Retry-After with the JSON error
+        body, their bodies unread. Bounds memory held by uploads. uvicorn's
+        own connection limit is set somewhat higher, as a backstop.
     executor : {"thread", "process"}
         Where the work runs: threads of the server process, or worker
         processes (the parts of the clustering that hold Python's GIL then

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
-from kmseg import DEFAULT_LIMITS
+from kmseg import DEFAULT_LIMITS, KmsegError
 
 __all__ = [
     "ENV_MAX_PIXELS",
@@ -26,8 +26,10 @@ __all__ = [
     "AppSettings",
     "digest",
     "download_name",
+    "failure_message",
     "format_bytes",
     "format_pixels",
+    "shown_name",
     "settings_from_env",
     "sync_pair",
 ]
@@ -150,6 +152,27 @@ def download_name(source_name: str, tag: str, ext: str) -> str:
         stem = stem.rsplit(".", 1)[0]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "image"
     return f"{stem}-{tag}.{ext.lstrip('.')}"
+
+
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|#])")
+
+
+def shown_name(name: str) -> str:
+    """A file name as markdown text: control characters escaped (a name may
+    hold a newline), markdown punctuation backslashed (no links or bold)."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(name))
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def failure_message(source_name: str, exc: BaseException) -> str:
+    """The markdown the page shows when an upload cannot be used.
+
+    kmseg's own errors already say what is wrong and what to change;
+    anything else is named by its type, never shown as a traceback.
+    """
+    if isinstance(exc, KmsegError):
+        return f"**{shown_name(source_name)}**: {exc}"
+    return f"**{shown_name(source_name)}** could not be processed ({type(exc).__name__}: {exc})."
 
 
 def sync_pair(state: MutableMapping[str, int], src: str, dst: str, dst_max: int | None = None) -> None:

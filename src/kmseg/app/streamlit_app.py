@@ -20,7 +20,8 @@ from kmseg.app import _cache
 from kmseg.app import _views as views
 from kmseg.app._compute import downloads, image_array, png_bytes, rgb_preview
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
-from kmseg.app._state import digest, download_name, format_bytes, settings_from_env, sync_pair
+from kmseg.app._state import (digest, download_name, failure_message, format_bytes, settings_from_env,
+                              shown_name, sync_pair)
 
 K_SLIDER_MAX = 24
 ITER_SLIDER_MAX = 64
@@ -113,7 +114,7 @@ if uploaded is None:
     st.info("No image uploaded yet, so this is the built-in example (a synthetic landscape, CC0). "
             "Upload your own above.", icon=":material/image:")
 elif uploaded.size > settings.max_upload_bytes:
-    st.error(f"**{uploaded.name}** is {format_bytes(uploaded.size)}; this app accepts files up to "
+    st.error(f"**{shown_name(uploaded.name)}** is {format_bytes(uploaded.size)}; this app accepts files up to "
              f"{format_bytes(settings.max_upload_bytes)}. Try a smaller or more compressed file.")
     st.stop()
 else:
@@ -130,10 +131,7 @@ min_region, dither = int(state["min_region"] or 0), bool(state["dither"])
 
 def _fail(exc: Exception) -> NoReturn:
     """Show what went wrong with the image, in the page, and end this run."""
-    if isinstance(exc, kmseg.KmsegError):
-        st.error(f"**{source}**: {exc}")
-    else:  # the page shows a message, never a traceback
-        st.error(f"**{source}** could not be processed ({type(exc).__name__}: {exc}).")
+    st.error(failure_message(source, exc))  # the page shows a message, never a traceback
     st.stop()
 
 
@@ -159,7 +157,7 @@ if palette_upload is not None:
     if isinstance(palette_given, np.ndarray):
         k_arg = None  # the palette file gives K
     elif auto_k:
-        st.error(f"**{palette_upload.name}**: a palette taken from an image needs a whole-number K; "
+        st.error(f"**{shown_name(palette_upload.name)}**: a palette taken from an image needs a whole-number K; "
                  "turn off Automatic K.")
         st.stop()
 try:
