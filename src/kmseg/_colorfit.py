@@ -29,7 +29,9 @@ __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 
 N_CODES = 1 << 24
 _TOP_SHIFT = 5  # coarsest cubes: 3 bits a channel, at most 512 of them
-_CANDIDATE_POINTS = 20_000  # restarts run on the coarsest cubes at least this many (fewer for small K)
+_CUBES_PER_CLUSTER = 100  # restarts want this many cubes per cluster ...
+_CANDIDATE_POINTS = 20_000  # ... up to this many: restarts run on the coarsest such cubes
+_BATCHED_UP_TO = 32  # NumPy restarts: batched dense Lloyd up to this K, the cube tree above
 _COARSE_ITER = 12  # coarse Lloyd only ranks the starts; the exact passes finish the job
 REFINED = 4  # coarse restarts tried on finer cubes or the exact colours
 _TRIAL_ITER = 6  # Lloyd passes that rank the starts on the colours
@@ -408,7 +410,7 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
     comfortably more cubes than clusters (the Lloyd passes open no cube:
     they are the points). Returns (n_init, k, d) centres, best (lowest
     coarse inertia) first."""
-    want = max(min(100 * k, _CANDIDATE_POINTS), 256)
+    want = max(min(_CUBES_PER_CLUSTER * k, _CANDIDATE_POINTS), 256)
     chosen = 1 if levels[0].size > 200_000 else 0
     for level in range(len(levels) - 1, -1, -1):
         if levels[level].size >= want:
@@ -419,8 +421,12 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
     tol_abs = 1e-4 * _kmeans.weighted_variance(X, W)
     kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
     starts = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq, kernels)
+    iters = min(max_iter, _COARSE_ITER)
+    if kernels is None and k <= _BATCHED_UP_TO:  # NumPy, small K: all restarts at once beats the cube tree
+        centers, _, inertia, _, _ = _kmeans.lloyd(X, W, starts, iters, tol_abs, x_sq)
+        return centers[np.argsort(inertia, kind="stable")]
     stats = prepare(coarse_stats(levels, chosen), levels[0].size)
-    runs = [_refine(stats, X, C0, min(max_iter, _COARSE_ITER), tol_abs) for C0 in starts]
+    runs = [_refine(stats, X, C0, iters, tol_abs) for C0 in starts]
     order = np.argsort([run[2] for run in runs], kind="stable")
     return np.stack([runs[i][0] for i in order])
 
@@ -469,11 +475,23 @@ def fit_colors(
     """
     levels = _build_levels(codes, Y, w)
     starts = _candidates(levels, k, n_init, max_iter, rng)
-    tol_abs = tol * _kmeans.weighted_variance(Y, w)
+    tol_abs = tol * variance(levels)
     C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs)
     if integer_centers:
         C, inertia = _snap(items, C, inertia)
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+
+
+def variance(levels: list[_Level]) -> float:
+    """``_kmeans.weighted_variance`` of the colours, from the top cubes'
+    scatter (parallel axis theorem): no pass over the colours."""
+    top = levels[-1]
+    if top.scatter is None or len(levels) == 1:
+        return _kmeans.weighted_variance(top.mean, top.weight)
+    total = top.weight.sum()
+    mean = top.weight @ top.mean / total
+    spread = float(top.scatter.sum() + top.weight @ ((top.mean - mean) ** 2).sum(axis=1))
+    return spread / total / top.mean.shape[1]
 
 
 def coarse_stats(levels: list[_Level], level: int) -> list[_Level]:

@@ -459,8 +459,10 @@ def segment(
         distinct, weights, inverse = _histogram(pixels, opaque)
         colors = _colorfit.codes_to_rgb(distinct)
         Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
-        used = weights > 0
+        used: Any = weights > 0
         m = int(used.sum())
+        if m == used.size:  # every colour is seen in an opaque pixel: views, not copies
+            used = slice(None)
         if given is not None:
             centers = given.astype(np.float64) if color_space == "rgb" else rgb_to_lab(given)
             color_labels, dist = _transfer.nearest(Y[used], centers)
@@ -489,9 +491,11 @@ def segment(
             centers, color_labels, inertia, n_iter, converged, palette_rgb = _fit(
                 distinct, Y, colors, weights, used, k, max_iter, tol, n_init or default_n_init(k), rng,
                 color_space, notes)
-        all_labels = np.empty(distinct.size, dtype=np.uint8)
-        all_labels[used] = color_labels
-        if not used.all():  # colours seen only in transparent pixels
+        if isinstance(used, slice):
+            all_labels = np.asarray(color_labels, dtype=np.uint8)
+        else:  # some colours are seen only in transparent pixels
+            all_labels = np.empty(distinct.size, dtype=np.uint8)
+            all_labels[used] = color_labels
             lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
             all_labels[~used] = lab[0]
         labels = _label_pixels(pixels, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
@@ -539,8 +543,9 @@ def segment(
 
 def _fit(distinct, Y, colors, weights, used, k, max_iter, tol, n_init, rng, color_space, notes):
     """The histogram k-means of :func:`segment` for one K: centres, labels of
-    the used colours, inertia, iterations, convergence and the RGB palette."""
-    m = int(used.sum())
+    the used colours (``used``: a mask or a slice), inertia, iterations,
+    convergence and the RGB palette."""
+    m = int(weights[used].size if isinstance(used, slice) else used.sum())
     if m <= k:
         if m < k:
             notes.append(f"asked for K={k}, the image has only {m} distinct colours: found {m}")
