@@ -546,6 +546,47 @@ def _remove_stale_temporaries(job: ItemJob) -> None:
                 pass
 
 
+def _sweep_leftovers(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
+    """Before a run: remove the temporary files an earlier run killed with
+    SIGKILL left beside this run's outputs and its manifest.
+
+    Such a run cannot clean up, and its leftovers may belong to images that
+    are finished (and so skipped now) or to the manifest's final rewrite.
+    Only kmseg's own names are removed (``.<output name>.<random>.tmp`` of
+    an output of this run); each folder is listed once.
+    """
+    from kmseg.storage import is_url
+
+    names: dict[str, set[str]] = {}
+    mask_prefixes: dict[str, set[str]] = {}
+    paths = [p for job in jobs for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries)]
+    paths.append(getattr(manifest, "path", None))
+    for path in paths:
+        if path and not is_url(path):
+            folder, base = os.path.split(path)
+            names.setdefault(folder or ".", set()).add(base)
+    for job in jobs:
+        if job.plan.masks and not is_url(job.plan.masks):
+            folder, base = os.path.split(job.plan.masks)
+            mask_prefixes.setdefault(folder or ".", set()).add(base)
+    for folder in set(names) | set(mask_prefixes):
+        try:
+            entries = os.listdir(folder)
+        except OSError:
+            continue
+        ours, prefixes = names.get(folder, set()), mask_prefixes.get(folder, set())
+        for entry in entries:
+            if not (entry.startswith(".") and entry.endswith(".tmp")) or entry.count(".") < 3:
+                continue
+            name = entry[1:-4].rsplit(".", 1)[0]  # ".<name>.<random>.tmp" (tempfile.mkstemp)
+            if name in ours or any(name.startswith(pre) and name[len(pre):-4].isdigit()
+                                   and name.endswith(".png") for pre in prefixes):
+                try:
+                    os.unlink(os.path.join(folder, entry))
+                except OSError:
+                    pass
+
+
 def _sweep_temporaries(jobs: Iterable[ItemJob]) -> None:
     """After an interrupted run: a signal that lands between a temporary
     file's creation and the write's own clean-up leaves the file behind."""
@@ -759,6 +800,7 @@ def run_jobs_inline(
     Same contract as :func:`run_jobs`; the quickest way for one image.
     """
     record = _Recorder(jobs, progress, manifest)
+    _sweep_leftovers(jobs, manifest)
     todo = _split_skipped(jobs, overwrite, record, retry_failed)
     try:
         for i in todo:
@@ -807,6 +849,7 @@ def run_jobs(
         Run again the inputs the manifest records as failed.
     """
     record = _Recorder(jobs, progress, manifest)
+    _sweep_leftovers(jobs, manifest)
     todo = _split_skipped(jobs, overwrite, record, retry_failed)
     if not todo:
         return record.final(jobs)
