@@ -11,6 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools  # setuptools: the bundled one is old, and audited
 	$(PY) -m pip install --quiet -e '.[web,api,dask,dev]'
+	$(PY) -c 'import kmseg._jit as j; j.warm_up()'  # compile the passes for large images once, now
 	touch $@
 
 run: $(VENV)/.installed

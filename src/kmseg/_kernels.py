@@ -355,72 +355,7 @@ class Items:
         return labels
 
 
-# -------------------------------------------------- dense k-means (restarts)
-
-
-@nb.njit(**_JIT)
-def _assign_dense(X, Ct, labels, min_sq, buf):  # pragma: no cover - compiled
-    """Nearest centre and squared distance of every point; returns whether
-    any label changed."""
-    changed = False
-    for i in range(X.shape[0]):
-        lab, d1, _ = _nearest_two(X, i, Ct, buf)
-        if lab != labels[i]:
-            changed = True
-            labels[i] = lab
-        min_sq[i] = d1
-    return changed
-
-
-@nb.njit(**_JIT)
-def lloyd_dense(X, w, centers, max_iter, tol_abs, labels, min_sq, n_iter, converged):  # pragma: no cover
-    """Lloyd iterations for every restart ``centers[r]`` (in place), with the
-    contract of ``kmseg._kmeans.lloyd``: stop when no label changes or the
-    centres move by at most ``tol_abs`` (squared, summed); an empty cluster
-    moves onto the points farthest from their centres."""
-    n, d = X.shape
-    k = centers.shape[1]
-    buf = np.empty(k)
-    weight = np.empty(k)
-    sums = np.empty((k, d))
-    for r in range(centers.shape[0]):
-        C = centers[r]
-        labels[r, :] = -1
-        _assign_dense(X, np.ascontiguousarray(C.T), labels[r], min_sq[r], buf)
-        for _ in range(max_iter):
-            weight[:] = 0.0
-            sums[:] = 0.0
-            for i in range(n):
-                lab = labels[r, i]
-                weight[lab] += w[i]
-                for t in range(d):
-                    sums[lab, t] += w[i] * X[i, t]
-            shift = 0.0
-            n_empty = 0
-            for j in range(k):
-                if weight[j] > 0:
-                    for t in range(d):
-                        v = sums[j, t] / weight[j]
-                        shift += (v - C[j, t]) ** 2
-                        C[j, t] = v
-                else:
-                    n_empty += 1
-            repaired = False
-            if n_empty:
-                far = np.argsort(min_sq[r], kind="mergesort")[::-1]
-                f = 0
-                for j in range(k):
-                    if weight[j] <= 0 and f < n and min_sq[r, far[f]] > 0:
-                        for t in range(d):
-                            shift += (X[far[f], t] - C[j, t]) ** 2
-                            C[j, t] = X[far[f], t]
-                        f += 1
-                        repaired = True
-            changed = _assign_dense(X, np.ascontiguousarray(C.T), labels[r], min_sq[r], buf)
-            n_iter[r] += 1
-            if (not changed or shift <= tol_abs) and not repaired:
-                converged[r] = True
-                break
+# ------------------------------------------------------ k-means++ seeding
 
 
 @nb.njit(**_JIT)

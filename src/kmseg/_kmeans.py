@@ -299,24 +299,14 @@ def lloyd(
     max_iter: int,
     tol_abs: float,
     x_sq: np.ndarray,
-    kernels: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Lloyd iterations for a batch of restarts.
 
     Returns centres (R, k, d), labels (R, n), inertia (R,), iterations (R,)
     and converged (R,). A restart stops when no label changes or its centres
     move by at most ``tol_abs`` (squared, summed); the others go on.
-    ``kernels``: the compiled module (:mod:`kmseg._jit`) to use, if any.
     """
     r = centers.shape[0]
-    if kernels is not None:
-        n = X.shape[0]
-        centers = np.ascontiguousarray(centers, dtype=np.float64)
-        labels, min_sq = np.empty((r, n), dtype=np.intp), np.empty((r, n))
-        n_iter, converged = np.zeros(r, dtype=np.intp), np.zeros(r, dtype=bool)
-        kernels.lloyd_dense(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64),
-                            centers, max_iter, tol_abs, labels, min_sq, n_iter, converged)
-        return centers, labels, np.einsum("rn,n->r", min_sq, w), n_iter, converged
     labels, min_sq = assign(X, centers, x_sq)
     n_iter = np.zeros(r, dtype=np.intp)
     converged = np.zeros(r, dtype=bool)
