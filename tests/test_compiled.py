@@ -42,6 +42,8 @@ def test_histogram_and_label_lookup_match_numpy():
     distinct, weights = _kernels.nonzero_counts(seen)
     expect, n = np.unique(codes, return_counts=True)
     assert np.array_equal(distinct, expect) and np.array_equal(weights, n)
+    assert np.array_equal(_colorfit.codes_to_rgb(distinct, _kernels), np.unique(flat, axis=0)[
+        np.argsort(_colorfit.pixel_codes(np.unique(flat, axis=0)), kind="stable")])
     lut = np.random.default_rng(2).integers(0, 256, _colorfit.N_CODES).astype(np.uint8)
     out = np.empty(flat.shape[0], dtype=np.uint8)
     _kernels.label_pixels(flat, *_colorfit.MORTON_TABLES, lut, out)
@@ -154,3 +156,16 @@ def test_warm_up_compiles_everything_a_large_image_needs(tmp_path):
                          timeout=600)
     misses, hits = map(int, out.stdout.split())
     assert misses == 0 and hits >= 6, out.stdout
+
+
+def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
+    import kmseg
+
+    monkeypatch.setenv("KMSEG_JIT", "1")
+    img = noisy_photo(scale=5, sigma=5.0)  # 1.7 MP: label lookup split in parts, restarts in threads
+    runs = []
+    for n in ("1", "3"):
+        monkeypatch.setenv("KMSEG_THREADS", n)
+        runs.append(kmseg.segment(img, 9, seed=2))
+    assert np.array_equal(runs[0].labels, runs[1].labels) and np.array_equal(runs[0].palette, runs[1].palette)
+    assert runs[0].inertia == runs[1].inertia and runs[0].n_iter == runs[1].n_iter

@@ -19,6 +19,7 @@ The functions here assume validated input.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -93,8 +94,12 @@ def lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def codes_to_rgb(codes: np.ndarray) -> np.ndarray:
-    """The (m, 3) uint8 colours of Morton codes."""
+def codes_to_rgb(codes: np.ndarray, kernels: Any = None) -> np.ndarray:
+    """The (m, 3) uint8 colours of Morton codes (compiled with ``kernels``)."""
+    if kernels is not None:
+        out = np.empty((codes.size, 3), dtype=np.uint8)
+        kernels.morton_to_rgb(np.ascontiguousarray(codes, dtype=np.uint32), _UNMORTON, out)
+        return out
     plain = _UNMORTON[0][codes & 255]
     plain |= _UNMORTON[1][(codes >> 8) & 255]
     plain |= _UNMORTON[2][codes >> 16]
@@ -360,6 +365,12 @@ def _new_items(stats: list[_Level] | Any, C: np.ndarray) -> Any:
     return _Items(stats, C) if isinstance(stats, list) else stats.items(C)
 
 
+def _each(stats: Any, fn: Callable[[Any], Any], items: list) -> list:
+    """``fn`` over ``items`` (independent runs), in threads when ``stats`` is
+    compiled: its passes release the GIL. Results keep their order."""
+    return [fn(x) for x in items] if isinstance(stats, list) else _jit.parallel_map(fn, items)
+
+
 def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
     """Re-seed empty clusters on the colours farthest from their centres."""
     empty = np.flatnonzero(weight <= 0)
@@ -426,7 +437,7 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
         centers, _, inertia, _, _ = _kmeans.lloyd(X, W, starts, iters, tol_abs, x_sq)
         return centers[np.argsort(inertia, kind="stable")]
     stats = prepare(coarse_stats(levels, chosen), levels[0].size)
-    runs = [_refine(stats, X, C0, iters, tol_abs) for C0 in starts]
+    runs = _each(stats, lambda C0: _refine(stats, X, C0, iters, tol_abs), list(starts))
     order = np.argsort([run[2] for run in runs], kind="stable")
     return np.stack([runs[i][0] for i in order])
 
@@ -522,9 +533,9 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int,
     else:
         trial = prepare(levels)
         trial_iter = min(_TRIAL_ITER, max_iter)
+    points = Y if not level else levels[level].mean
     best = None
-    for C in starts:
-        run = _refine(trial, Y if not level else levels[level].mean, C, trial_iter, tol_abs)
+    for run in _each(trial, lambda C: _refine(trial, points, C, trial_iter, tol_abs), list(starts)):
         if best is None or run[2] < best[2]:
             best = run
     assert best is not None

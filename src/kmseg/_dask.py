@@ -72,6 +72,7 @@ def dask_executor(address: str, *, workers: int | None = None) -> Iterator[tuple
             # page-faulted afresh, and k-means on a 1 MP image takes twice as long.
             environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
             environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+            environ.setdefault("KMSEG_THREADS", "1")  # one image per worker core: no threads within
             stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=workers or default_jobs(), threads_per_worker=1, processes=True,

@@ -6,8 +6,9 @@ cube tree of the distinct colours, and the bounded Lloyd iterations over
 :mod:`kmseg._colorfit`. Every function is compiled on first use and cached
 on disk (``cache=True``), so only the first process pays for compilation.
 
-Everything here is single-threaded but the label lookup, so results never
-depend on the number of threads; all take validated, contiguous arrays.
+Every function is single-threaded and releases the GIL (``nogil``): callers
+run independent calls in threads (:func:`kmseg._jit.parallel_map`), so results
+never depend on the number of threads. All take validated, contiguous arrays.
 """
 
 from __future__ import annotations
@@ -460,6 +461,18 @@ def cube_level(keys, mean, w, scatter, radius):  # pragma: no cover - compiled
             cscatter[j] += scatter[i] + w[i] * s
             cradius[j] = max(cradius[j], np.sqrt(s) + radius[i])
     return child, weight, wsum, cmean, cscatter, cradius, out_keys
+
+
+@nb.njit(**_JIT)
+def morton_to_rgb(codes, unmorton, out):  # pragma: no cover - compiled
+    """The (n, 3) uint8 colours of Morton codes (``unmorton``: the (3, 256)
+    tables of ``kmseg._colorfit``)."""
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        plain = unmorton[0, c & 255] | unmorton[1, (c >> 8) & 255] | unmorton[2, c >> 16]
+        out[i, 0] = plain >> 16
+        out[i, 1] = (plain >> 8) & 255
+        out[i, 2] = plain & 255
 
 
 @nb.njit(**_JIT)

@@ -231,9 +231,13 @@ def seed_plusplus(
     centers = np.empty((n_runs, k, dim))
     first = rng.choice(n, size=n_runs, p=w / w.sum())
     if kernels is not None:  # the same random stream, compiled
+        from . import _jit
+
         uniforms = rng.random((k - 1, n_runs, trials))
-        kernels.seed_plusplus(np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64),
-                              first, uniforms, centers)
+        X64, w64 = np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
+        _jit.parallel_map(lambda r: kernels.seed_plusplus(  # one run per call: they run in threads
+            X64, w64, first[r : r + 1], np.ascontiguousarray(uniforms[:, r : r + 1]), centers[r : r + 1]),
+            range(n_runs))
         return centers
     centers[:, 0] = X[first]
     closest = sq_distances(X, centers[:, :1], x_sq)[:, :, 0]  # (R, n)

@@ -457,7 +457,7 @@ def segment(
         k_requested = k
     else:
         distinct, weights, inverse = _histogram(pixels, opaque)
-        colors = _colorfit.codes_to_rgb(distinct)
+        colors = _colorfit.codes_to_rgb(distinct, pixels.kernels)
         Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
         used: Any = weights > 0
         m = int(used.sum())
@@ -631,6 +631,9 @@ def _label_pixels(
     lut[distinct] = labels
     if pixels.kernels is not None:
         out = np.empty(pixels.size, dtype=np.uint8)
-        pixels.kernels.label_pixels(pixels.flat, *_colorfit.MORTON_TABLES, lut, out)
+        bounds = np.linspace(0, pixels.size, _jit.threads() + 1).astype(int)
+        _jit.parallel_map(lambda part: pixels.kernels.label_pixels(  # type: ignore[union-attr]
+            pixels.flat[part], *_colorfit.MORTON_TABLES, lut, out[part]),
+            [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])
         return out
     return _colorfit.lookup(lut, pixels.codes)

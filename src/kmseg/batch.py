@@ -887,9 +887,9 @@ def run_jobs(
     return record.final(jobs)
 
 
-#: Thread-pool sizes of BLAS and OpenMP libraries, read when NumPy is imported.
+#: Thread-pool sizes of BLAS and OpenMP libraries (read when NumPy is imported) and kmseg's own.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "KMSEG_THREADS")
 
 
 def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> Executor:
