@@ -141,12 +141,14 @@ def test_warm_up_compiles_everything_a_large_image_needs(tmp_path):
     # make's install step runs warm_up(); afterwards the first large image must compile nothing.
     env = {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
     subprocess.run([sys.executable, "-c", "import kmseg._jit as j; assert j.warm_up()"], check=True, env=env,
-                   timeout=600)
+                   timeout=600)  # what make runs after installing
     code = ("import numpy as np, kmseg\n"
             "from kmseg import _kernels\n"
             "rng = np.random.default_rng(3)\n"
             "img = rng.integers(0, 256, (1800, 1800, 3)).astype(np.uint8)\n"  # 3.2 MP, ~3 M colours
             "s = kmseg.segment(img, 12, seed=1)\n"
+            "img.setflags(write=False)\n"  # a read-only array is another type to Numba
+            "kmseg.segment(img, 3, seed=1)\n"
             "a = np.dstack([img, (rng.random((1800, 1800)) > 0.1) * 255]).astype(np.uint8)\n"
             "kmseg.segment(a, 5, seed=1, color_space='lab')\n"
             "fns = [getattr(_kernels, n) for n in dir(_kernels) if hasattr(getattr(_kernels, n), 'stats')]\n"

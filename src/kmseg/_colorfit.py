@@ -135,14 +135,16 @@ def _starts(ids: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], change, [ids.size])).astype(np.intp)
 
 
-def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Level]:
+def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray, kernels: Any = "auto") -> list[_Level]:
     """Level 0 is the colours themselves; level s holds the cubes of side
-    2**s, up to the top cubes."""
+    2**s, up to the top cubes. ``kernels``: the compiled module, None for
+    NumPy, or "auto" (:mod:`kmseg._jit` decides by size)."""
     m = codes.size
     zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
     levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
-    kernels = _jit.kernels(m)
+    if isinstance(kernels, str):
+        kernels = _jit.kernels(m)
     if kernels is not None:
         keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
         scatter = radius = np.zeros(m)

@@ -45,35 +45,34 @@ def kernels(size: int, threshold: int = COMPILED_FROM_POINTS) -> ModuleType | No
 
 
 def warm_up() -> bool:
-    """Compile (or load from the disk cache) every compiled pass now.
+    """Load every compiled pass now (compiling it the first time on a machine).
 
-    Runs one small segmentation with the compiled passes forced on, so the
-    first large image a user gives does not wait for compilation. Meant for a
-    process of its own (``make`` runs it after installing:
-    ``python -c "import kmseg._jit as j; j.warm_up()"``): it sets ``KMSEG_JIT``
-    for the duration. Returns False when Numba is missing or ``KMSEG_JIT=0``.
+    ``make`` runs it after installing (``python -c "import kmseg._jit as j;
+    j.warm_up()"``) so that the first large image does not wait for
+    compilation, and the web app and HTTP service run it in the background
+    at start (:func:`warm_up_in_background`). Changes no result: which passes
+    an image takes depends only on its size. Returns False when Numba is
+    missing or ``KMSEG_JIT=0``.
     """
-    if _mode() == "off" or kernels(0, 0) is None:
+    module = None if _mode() == "off" else kernels(0, 0)
+    if module is None:
         return False
-    import numpy as np
-
-    from ._segment import segment
-
-    saved = os.environ.get("KMSEG_JIT")
-    os.environ["KMSEG_JIT"] = "1"
-    try:
-        rng = np.random.default_rng(0)
-        rgb = rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8)  # >= 1 MP: the histogram passes
-        segment(rgb, 8, seed=0, max_iter=5)
-        rgba = np.dstack([rgb, rng.integers(0, 2, (1024, 1024), dtype=np.uint8) * 255])  # alpha
-        segment(rgba, 8, seed=0, max_iter=5)
-    finally:
-        if saved is None:
-            del os.environ["KMSEG_JIT"]
-        else:
-            os.environ["KMSEG_JIT"] = saved
+    module.preload()
     return True
 
+
+def warm_up_in_background() -> None:
+    """:func:`warm_up` in a daemon thread: for servers, so that their first
+    large image does not wait for Numba's start-up (about half a second)."""
+    import threading
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the first large image waits
+            pass
+
+    threading.Thread(target=run, name="kmseg-warm-up", daemon=True).start()
 
 
 def threads() -> int:

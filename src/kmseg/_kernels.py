@@ -13,6 +13,8 @@ never depend on the number of threads. All take validated, contiguous arrays.
 
 from __future__ import annotations
 
+import sys
+
 import numba as nb
 import numpy as np
 
@@ -491,3 +493,34 @@ def nonzero_counts(counts):  # pragma: no cover - compiled
             val[n] = counts[i]
             n += 1
     return idx, val
+
+
+# ---------------------------------------------------------------- preload
+
+
+def preload() -> None:
+    """Run every pass above once on tiny data of the types real runs give
+    them, which loads each from the disk cache (compiling it the first time
+    on a machine). Takes well under a second once cached."""
+    from . import _colorfit, _kmeans  # here: they import this module lazily
+
+    this = sys.modules[__name__]
+    rng = np.random.default_rng(0)
+    flat = rng.integers(0, 256, (512, 3), dtype=np.uint8)
+    tables = _colorfit.MORTON_TABLES
+    counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # untouched pages cost nothing
+    lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
+    frozen = flat.copy()
+    frozen.setflags(write=False)  # a caller's read-only image is another type to Numba
+    for pixels in (frozen, flat):
+        histogram(pixels, np.zeros(0, dtype=bool), *tables, counts, np.zeros(0, dtype=np.uint32))
+        label_pixels(pixels, *tables, lut, np.empty(pixels.shape[0], dtype=np.uint8))
+    distinct, weights = nonzero_counts(counts)
+    Y = _colorfit.codes_to_rgb(distinct, this).astype(np.float64)
+    levels = _colorfit._build_levels(distinct, Y, weights, this)
+    C = _kmeans.seed_plusplus(Y, weights, 4, 2, rng, np.einsum("ij,ij->i", Y, Y), this)[0]
+    for stats in (levels, _colorfit.coarse_stats(levels, 1)):
+        items = Tree(stats).items(C)
+        items.update(C + 1.0, np.full(C.shape[0], np.sqrt(3.0)))
+        items.inertia(C + 1.0)
+        items.point_labels(stats[0].size)

@@ -55,7 +55,14 @@ def _init_worker(parent: int) -> None:
 
 
 def _warm_up() -> None:
-    """A job that does nothing: submitting it starts a worker process."""
+    """The first job of a worker process: starting it, and loading kmseg's
+    compiled passes (so the first large image does not wait for them)."""
+    from kmseg import _jit
+
+    try:
+        _jit.warm_up()
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first large image waits
+        pass
 
 
 class WorkerPool:
@@ -109,9 +116,13 @@ class WorkerPool:
                 self._executor = self._new_executor()
 
     def warm_up(self) -> None:
-        """Start every worker process now, so the first requests do not wait for them."""
+        """Start every worker process now and load kmseg's compiled passes,
+        so the first requests do not wait for either."""
         self.start()
         if self.kind != "process":
+            from kmseg import _jit
+
+            _jit.warm_up_in_background()  # the compiled passes, for this process's threads
             return
         with self._lock:
             executor = self._executor

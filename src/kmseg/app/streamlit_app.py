@@ -23,6 +23,19 @@ from kmseg.app._example import EXAMPLE_NAME, example_bytes
 from kmseg.app._state import (digest, download_name, failure_message, format_bytes, settings_from_env,
                               shown_name, sync_pair)
 
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> bool:
+    """Once per server process: load the compiled passes in the background,
+    so the first large upload does not wait for Numba's start-up."""
+    from kmseg import _jit
+
+    _jit.warm_up_in_background()
+    return True
+
+
+_warm_up()
+
 K_SLIDER_MAX = 24
 ITER_SLIDER_MAX = 64
 CURVE_KS = tuple(range(1, 17))
