@@ -171,3 +171,19 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
         runs.append(kmseg.segment(img, 9, seed=2))
     assert np.array_equal(runs[0].labels, runs[1].labels) and np.array_equal(runs[0].palette, runs[1].palette)
     assert runs[0].inertia == runs[1].inertia and runs[0].n_iter == runs[1].n_iter
+
+
+def test_without_numba_everything_runs_on_numpy():
+    # Numba is a dependency, but a platform without its wheels must still work.
+    code = ("import sys\n"
+            "sys.modules['numba'] = None  # import numba -> ImportError\n"
+            "import numpy as np, kmseg\n"
+            "from kmseg import _jit\n"
+            "assert _jit.kernels(10**9) is None and not _jit.warm_up()\n"
+            "img = np.random.default_rng(0).integers(0, 256, (1800, 1800, 3)).astype(np.uint8)\n"
+            "s = kmseg.segment(img, 6, seed=0)\n"
+            "print(s.k, s.labels.shape)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["6", "(1800,", "1800)"]
