@@ -187,3 +187,28 @@ def test_without_numba_everything_runs_on_numpy():
                          env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["6", "(1800,", "1800)"]
+
+
+def test_spatial_fit_and_assignment_compiled(monkeypatch):
+    import kmseg
+    from kmseg import _spatial
+
+    img = noisy_photo(scale=1, sigma=4.0)
+    monkeypatch.setenv("KMSEG_JIT", "1")
+    runs = []
+    for n in ("1", "3"):
+        monkeypatch.setenv("KMSEG_THREADS", n)
+        runs.append(kmseg.segment(img, 12, spatial_weight=1.5, seed=5, fit_size=64))
+    a, b = runs
+    assert np.array_equal(a.labels, b.labels) and a.inertia == b.inertia  # any number of threads
+    # Every pixel carries the label of its nearest centre in (colour, position) space.
+    s = _spatial.scale(1.5, img.shape[1], "rgb")
+    X = _spatial._features(img, 0, s, "rgb")
+    C = np.hstack([a.centers, a.positions * s])
+    d = ((X[:, None, :] - C[None]) ** 2).sum(axis=2)
+    own = d[np.arange(X.shape[0]), a.labels.reshape(-1)]
+    assert np.all(own <= d.min(axis=1) + 1e-6)
+    assert a.inertia == pytest.approx(float(own.sum()), rel=1e-9)
+    monkeypatch.setenv("KMSEG_JIT", "0")
+    plain = kmseg.segment(img, 12, spatial_weight=1.5, seed=5, fit_size=64)
+    assert plain.inertia == pytest.approx(a.inertia, rel=0.05)

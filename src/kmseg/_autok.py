@@ -31,8 +31,10 @@ K_MAX = 16
 K_LIMIT = 256
 #: Exact Lloyd passes for a warm-started point of the curve.
 CURVE_ITER = 8
-#: The curve is fitted on the cubes of this level of the hierarchy (side 2**level).
+#: The curve is fitted on the cubes of this level of the hierarchy (side 2**level) ...
 CURVE_LEVEL = 2
+#: ... or of this one, coarser, for the elbow.
+CURVE_LEVEL_ELBOW = 3
 
 
 @dataclass
@@ -52,21 +54,26 @@ class _Fitter:
     """Fits of several K on one cube hierarchy.
 
     The curve's fits (``run``) work on whole cubes of side ``2**CURVE_LEVEL``
+    (``2**CURVE_LEVEL_ELBOW`` for the elbow)
     in RGB (colours only in CIELAB): every cube goes to the centre nearest
     its mean, so their inertia and PSNR are exact for that assignment (an
     upper bound on the error of the best one). ``full`` is the usual fit.
     """
 
-    def __init__(self, codes, Y, w, rgb, to_rgb, max_iter, tol, n_init_of, rng, coarse: bool):
+    def __init__(self, codes, Y, w, rgb, to_rgb, max_iter, tol, n_init_of, rng, coarse: bool, fine: bool = True):
         self.Y, self.w, self.rgb, self.to_rgb = Y, w, rgb.astype(np.float64), to_rgb
         self.max_iter, self.n_init_of, self.rng = max_iter, n_init_of, rng
         self.levels = _colorfit._build_levels(codes, Y, w)
-        self.coarse = coarse and len(self.levels) > CURVE_LEVEL
+        # The elbow takes coarser cubes: its curve then costs less than the final
+        # fit. A PSNR target keeps the finer cubes, whose error estimates are
+        # closer to the full fit's.
+        level = CURVE_LEVEL if fine else CURVE_LEVEL_ELBOW
+        self.coarse = coarse and len(self.levels) > level
         # coarse: the cubes become the points, never opened (radius 0), scatter kept
-        self.stats = _colorfit.coarse_stats(self.levels, CURVE_LEVEL) if self.coarse else self.levels
+        self.stats = _colorfit.coarse_stats(self.levels, level) if self.coarse else self.levels
         self.points = self.stats[0]
         self.tree = _colorfit.prepare(self.stats, self.levels[0].size)  # compiled as the full fit would be
-        self.tol_abs = tol * _kmeans.weighted_variance(Y, w)
+        self.tol_abs = tol * _colorfit.variance(self.levels)
         self.runs: dict[int, tuple] = {}
 
     def _grow(self, C: np.ndarray, k: int) -> np.ndarray:
@@ -102,22 +109,29 @@ class _Fitter:
         if k in self.runs:
             return self.runs[k]
         Y, w = self.Y, self.w
+        lab = None
         if k == 1:
             C = (w @ Y / w.sum())[None, :]
         else:
             below = [kk for kk in self.runs if kk < k]
             C0 = self._grow(self.run(max(below) if below else 1)[0], k)
-            C = _colorfit._refine(self.tree, self.points.mean, C0, min(CURVE_ITER, self.max_iter),
-                                  self.tol_abs)[0]
-        self.runs[k] = (C,) + self._errors(C)
+            iters = min(CURVE_ITER, self.max_iter)
+            if isinstance(self.tree, list) and self.coarse:  # NumPy, few cubes: dense passes are quickest
+                X = self.points.mean
+                centers, labels, _, _, _ = _kmeans.lloyd(X, self.points.weight, C0[None], iters, self.tol_abs,
+                                                         np.einsum("ij,ij->i", X, X))
+                C, lab = centers[0], labels[0]
+            else:
+                C = _colorfit._refine(self.tree, self.points.mean, C0, iters, self.tol_abs)[0]
+        self.runs[k] = (C,) + self._errors(C, lab)
         return self.runs[k]
 
-    def _errors(self, C: np.ndarray) -> tuple[float, float]:
+    def _errors(self, C: np.ndarray, lab: np.ndarray | None = None) -> tuple[float, float]:
         """Inertia and PSNR of the items (cubes or colours) each put whole
-        into their nearest centre."""
+        into their nearest centre (``lab``, when known)."""
         st = self.points
-        lab, _ = _kmeans.assign(st.mean, C[None], np.einsum("ij,ij->i", st.mean, st.mean))
-        lab = lab[0]
+        if lab is None:
+            lab = _kmeans.assign(st.mean, C[None], np.einsum("ij,ij->i", st.mean, st.mean))[0][0]
         diff = st.mean - C[lab]
         inertia = float(np.sum(st.scatter) + st.weight @ np.einsum("ij,ij->i", diff, diff))
         palette = np.clip(np.rint(self.to_rgb(C)), 0, 255)
@@ -165,7 +179,8 @@ def choose(codes: np.ndarray, Y: np.ndarray, w: np.ndarray, rgb: np.ndarray, to_
         scatter is an RGB error).
     """
     m = Y.shape[0]
-    fitter = _Fitter(codes, Y, w, rgb, to_rgb, max_iter, tol, n_init_of, rng, coarse=coarse)
+    fitter = _Fitter(codes, Y, w, rgb, to_rgb, max_iter, tol, n_init_of, rng, coarse=coarse,
+                     fine=target_psnr is not None)
     if target_psnr is not None:
         top = min(K_LIMIT, m)
         lo, hi = 0, 1  # psnr(lo) < target (lo = 0: none yet), psnr(hi) tested

@@ -352,13 +352,15 @@ class _Items:
         return labels
 
 
-def prepare(stats: list[_Level] | Any, size: int | None = None) -> list[_Level] | Any:
+def prepare(stats: list[_Level] | Any, size: int | None = None, kernels: Any = "auto") -> list[_Level] | Any:
     """``stats`` as the compiled passes want it (a ``_kernels.Tree``) when
-    they pay for ``size`` points (default: its own; see :mod:`kmseg._jit`),
-    else unchanged."""
+    they pay for ``size`` points (default: its own; see :mod:`kmseg._jit`) or
+    when ``kernels`` (the compiled module, or None for NumPy) says so, else
+    unchanged."""
     if not isinstance(stats, list):
         return stats
-    kernels = _jit.kernels(stats[0].size if size is None else size)
+    if isinstance(kernels, str):
+        kernels = _jit.kernels(stats[0].size if size is None else size)
     return stats if kernels is None else kernels.Tree(stats)
 
 

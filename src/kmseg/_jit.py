@@ -24,6 +24,8 @@ R = TypeVar("R")
 COMPILED_FROM_POINTS = 150_000
 #: Pixels from which the per-pixel passes are compiled.
 COMPILED_FROM_PIXELS = 3_000_000
+#: Points times clusters from which a fit on points (spatial segmentation) is compiled.
+COMPILED_FROM_WORK = 2_000_000
 
 
 def _mode() -> str:

@@ -358,6 +358,19 @@ class Items:
         return labels
 
 
+# ------------------------------------------------------- nearest centres
+
+
+@nb.njit(**_JIT)
+def nearest_centres(X, Ct, labels, min_sq):  # pragma: no cover - compiled
+    """Nearest centre (columns of ``Ct``) of every row of ``X`` and its squared distance."""
+    buf = np.empty(Ct.shape[1])
+    for i in range(X.shape[0]):
+        lab, d1, _ = _nearest_two(X, i, Ct, buf)
+        labels[i] = lab
+        min_sq[i] = d1
+
+
 # ------------------------------------------------------ k-means++ seeding
 
 
@@ -519,6 +532,7 @@ def preload() -> None:
     Y = _colorfit.codes_to_rgb(distinct, this).astype(np.float64)
     levels = _colorfit._build_levels(distinct, Y, weights, this)
     C = _kmeans.seed_plusplus(Y, weights, 4, 2, rng, np.einsum("ij,ij->i", Y, Y), this)[0]
+    nearest_centres(Y, np.ascontiguousarray(C.T), np.empty(Y.shape[0], dtype=np.uint8), np.empty(Y.shape[0]))
     for stats in (levels, _colorfit.coarse_stats(levels, 1)):
         items = Tree(stats).items(C)
         items.update(C + 1.0, np.full(C.shape[0], np.sqrt(3.0)))

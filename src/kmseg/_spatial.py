@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import _colorfit, _kmeans
+from . import _colorfit, _jit, _kmeans
 from ._color import rgb_to_lab
 
 __all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale"]
@@ -88,9 +88,11 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
     n = X.shape[0]
     zero = np.zeros(n)
     points = [_colorfit._Level(None, np.arange(n + 1, dtype=np.intp), weights, None, X, zero, zero)]
+    kernels = _jit.kernels(n * k, _jit.COMPILED_FROM_WORK)  # by the problem's size: seeds repeat
+    stats = _colorfit.prepare(points, kernels=kernels)
+    starts = list(_kmeans.seed_plusplus(X, weights, k, n_init, rng, x_sq, kernels))
     best = None
-    for C0 in _kmeans.seed_plusplus(X, weights, k, n_init, rng, x_sq):
-        run = _colorfit._refine(points, X, C0, max_iter, tol_abs)
+    for run in _colorfit._each(stats, lambda C0: _colorfit._refine(stats, X, C0, max_iter, tol_abs), starts):
         if best is None or run[2] < best[2]:
             best = run
     assert best is not None
@@ -105,10 +107,15 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
     h, w = rgb.shape[:2]
     out = np.empty((h, w), dtype=np.uint8) if labels is None else labels
     rows = max(1, _ROWS_ELEMENTS // max(w, 1) // max(1, centers.shape[0] // 8))
-    inertia = 0.0
-    for y0 in range(0, h, rows):
+    kernels = _jit.kernels(h * w * centers.shape[0], _jit.COMPILED_FROM_WORK) if labels is None else None
+    Ct = np.ascontiguousarray(centers.T, dtype=np.float64)
+
+    def band(y0: int) -> float:
         X = _features(rgb[y0 : y0 + rows], y0, s, color_space)
-        if labels is None:
+        if kernels is not None:
+            min_sq = np.empty(X.shape[0])
+            kernels.nearest_centres(np.ascontiguousarray(X), Ct, out[y0 : y0 + rows].reshape(-1), min_sq)
+        elif labels is None:
             lab, min_sq = _kmeans.assign(X, centers[None], np.einsum("ij,ij->i", X, X))
             lab, min_sq = lab[0], min_sq[0]
             out[y0 : y0 + rows] = lab.reshape(-1, w)
@@ -117,5 +124,8 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
             min_sq = np.einsum("ij,ij->i", diff, diff)
         if opaque is not None:
             min_sq = min_sq[opaque[y0 * w : (y0 + rows) * w]]
-        inertia += float(min_sq.sum())
-    return out, inertia
+        return float(min_sq.sum())
+
+    bands = list(range(0, h, rows))
+    sums = _jit.parallel_map(band, bands) if kernels is not None else [band(y0) for y0 in bands]
+    return out, float(sum(sums))
