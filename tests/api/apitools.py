@@ -343,4 +343,7 @@ def raw_exchange(
     for line in lines[1:]:
         key, _, value = line.decode("latin-1").partition(":")
         headers.append((key.strip(), value.strip()))
+    length = [int(v) for k, v in headers if k.lower() == "content-length"]
+    if length:  # one recv may also hold the start of an answer to bytes sent after this request
+        body = body[: length[0]]
     return RawAnswer(status, headers, body, seconds)
