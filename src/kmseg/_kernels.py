@@ -1,9 +1,9 @@
 """Compiled loops (Numba) for the passes NumPy would spend its time on.
 
-Three jobs: the per-pixel passes (colour histogram, label lookup), the
-cube tree of the distinct colours, and the bounded Lloyd iterations over
-"items" (cubes that lie wholly in one cluster, and single colours) of
-:mod:`kmseg._colorfit`. Every function is compiled on first use and cached
+The per-pixel passes (colour histogram, label lookup), the cube tree of
+the distinct colours, k-means++ seeding, nearest centres, and the bounded
+Lloyd iterations over "items" (cubes that lie wholly in one cluster, and
+single colours) of :mod:`kmseg._colorfit`; :func:`preload` touches them all. Every function is compiled on first use and cached
 on disk (``cache=True``), so only the first process pays for compilation.
 
 Every function is single-threaded and releases the GIL (``nogil``): callers

@@ -546,14 +546,15 @@ def _remove_stale_temporaries(job: ItemJob) -> None:
                 pass
 
 
-def _sweep_leftovers(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
-    """Before a run: remove the temporary files an earlier run killed with
-    SIGKILL left beside this run's outputs and its manifest.
+def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
+    """Remove kmseg's temporary files beside the outputs of ``jobs`` and the
+    manifest: before a run (an earlier run killed with SIGKILL could not clean
+    up, and its leftovers may belong to images now skipped, or to the
+    manifest's final rewrite) and after an interrupted one (a signal between
+    a temporary file's creation and the write's own clean-up leaves it).
 
-    Such a run cannot clean up, and its leftovers may belong to images that
-    are finished (and so skipped now) or to the manifest's final rewrite.
     Only kmseg's own names are removed (``.<output name>.<random>.tmp`` of
-    an output of this run); each folder is listed once.
+    an output of these jobs); each folder is listed once, not once per job.
     """
     from kmseg.storage import is_url
 
@@ -585,13 +586,6 @@ def _sweep_leftovers(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
                     os.unlink(os.path.join(folder, entry))
                 except OSError:
                     pass
-
-
-def _sweep_temporaries(jobs: Iterable[ItemJob]) -> None:
-    """After an interrupted run: a signal that lands between a temporary
-    file's creation and the write's own clean-up leaves the file behind."""
-    for job in jobs:
-        _remove_stale_temporaries(job)
 
 
 def _temp_pattern(path: str, tail: str = "") -> str:
@@ -800,13 +794,13 @@ def run_jobs_inline(
     Same contract as :func:`run_jobs`; the quickest way for one image.
     """
     record = _Recorder(jobs, progress, manifest)
-    _sweep_leftovers(jobs, manifest)
+    _sweep_temporaries(jobs, manifest)
     todo = _split_skipped(jobs, overwrite, record, retry_failed)
     try:
         for i in todo:
             record(i, process_item(jobs[i]))
     except KeyboardInterrupt:
-        _sweep_temporaries(jobs[i] for i in todo)
+        _sweep_temporaries([jobs[i] for i in todo])
         raise BatchInterrupted(record.final(jobs)) from None
     return record.final(jobs)
 
@@ -849,7 +843,7 @@ def run_jobs(
         Run again the inputs the manifest records as failed.
     """
     record = _Recorder(jobs, progress, manifest)
-    _sweep_leftovers(jobs, manifest)
+    _sweep_temporaries(jobs, manifest)
     todo = _split_skipped(jobs, overwrite, record, retry_failed)
     if not todo:
         return record.final(jobs)
@@ -883,7 +877,7 @@ def run_jobs(
         if own and executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
             if interrupted:  # our workers are gone: nothing is writing any more
-                _sweep_temporaries(jobs[i] for i in todo)
+                _sweep_temporaries([jobs[i] for i in todo])
     return record.final(jobs)
 
 
