@@ -212,3 +212,54 @@ def test_spatial_fit_and_assignment_compiled(monkeypatch):
     monkeypatch.setenv("KMSEG_JIT", "0")
     plain = kmseg.segment(img, 12, spatial_weight=1.5, seed=5, fit_size=64)
     assert plain.inertia == pytest.approx(a.inertia, rel=0.05)
+
+
+def test_a_lean_process_starts_numba_without_scipys_blas():
+    pytest.importorskip("scipy")  # without SciPy there is nothing to skip
+    code = ("import sys, importlib\n"
+            "from kmseg import _jit\n"
+            "if sys.argv[1] == 'lean':\n"
+            "    _jit.lean_process()\n"
+            "k = _jit.kernels(0, 0)\n"
+            "k.nonzero_counts(__import__('numpy').zeros(3, dtype='uint32'))\n"
+            "print('scipy.linalg.cython_blas' in sys.modules)\n"
+            "importlib.import_module('scipy.linalg.cython_blas')  # still importable afterwards\n")
+    seen = {}
+    for mode in ("lean", "plain"):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
+                             env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto"}, timeout=600)
+        seen[mode] = out.stdout.strip()
+    assert seen == {"lean": "False", "plain": "True"}
+
+
+def test_the_command_loads_the_kernels_early_only_for_a_large_image(tmp_path):
+    from PIL import Image
+
+    from kmseg import cli
+
+    big, small, broken = tmp_path / "big.png", tmp_path / "small.png", tmp_path / "broken.png"
+    side = int(np.ceil(np.sqrt(_jit.COMPILED_FROM_PIXELS)))
+    Image.new("RGB", (side, side)).save(big)
+    Image.new("RGB", (side, side // 2)).save(small)
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    thread = cli._load_kernels_early(str(big))
+    assert thread is not None
+    thread.join(600)
+    assert not thread.is_alive() and "kmseg._kernels" in sys.modules
+    assert cli._load_kernels_early(str(small)) is None
+    assert cli._load_kernels_early(str(broken)) is None
+
+
+def test_the_command_gives_the_librarys_result_for_a_large_image(tmp_path):
+    import kmseg
+    from PIL import Image
+
+    img = noisy_photo(scale=8)  # 2560 x 1712 = 4.4 MP: the compiled passes, loaded early
+    assert img.shape[0] * img.shape[1] >= _jit.COMPILED_FROM_PIXELS
+    src, out = tmp_path / "big.png", tmp_path / "out.png"
+    Image.fromarray(img).save(src, compress_level=1)
+    run = subprocess.run([sys.executable, "-m", "kmseg", "segment", str(src), "-k", "12", "--seed", "3", "-o", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    seg = kmseg.segment(img, 12, seed=3)
+    assert out.read_bytes() == seg.to_bytes("png")

@@ -17,6 +17,7 @@ lower inertia kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -211,18 +212,46 @@ def choose(codes: np.ndarray, Y: np.ndarray, w: np.ndarray, rgb: np.ndarray, to_
 
 
 def _elbow(inertia: np.ndarray) -> int:
-    """K (1-based) farthest below the chord of the normalised log-inertia
-    curve. On the log scale a drop matters by its ratio, so the last real
-    drop (the K where the image's colours run out and only noise is left)
-    is not drowned by the first, largest ones."""
+    """:func:`elbow_of` the curve for K = 1 .. n; n with fewer than 3
+    points, 1 for a flat curve."""
     n = inertia.size
     if n < 3:
         return n
-    floor = max(float(inertia[0]) * 1e-12, 1e-300)
+    k = elbow_of(np.arange(1, n + 1), inertia)
+    return 1 if k is None else k
+
+
+def elbow_of(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
+    """The elbow of an inertia-against-K curve, as ``k="auto"`` picks it.
+
+    The K farthest below the chord of the curve drawn with the logarithm of
+    the inertia, both axes scaled to [0, 1]. On the log scale a drop matters
+    by its ratio, so the last real drop (the K where the image's colours run
+    out and only noise is left) is not drowned by the first, largest ones.
+
+    Parameters
+    ----------
+    ks : sequence of int
+        Increasing numbers of clusters.
+    inertias : sequence of float
+        The inertia at each K.
+
+    Returns
+    -------
+    int or None
+        One of ``ks``; None with fewer than three points or a flat curve.
+    """
+    x = np.asarray(ks, dtype=np.float64)
+    inertia = np.asarray(inertias, dtype=np.float64)
+    if x.shape != inertia.shape or x.ndim != 1:
+        raise ValueError(f"ks and inertias must be 1-D of one length, got {x.shape} and {inertia.shape}")
+    if x.size < 3:
+        return None
+    floor = max(float(inertia.max()) * 1e-12, 1e-300)
     log = np.log(np.maximum(inertia, floor))
-    span = log[0] - log[-1]
-    if span <= 0:
-        return 1
-    x = np.arange(n) / (n - 1)
+    span, span_x = log[0] - log[-1], x[-1] - x[0]
+    if span <= 0 or span_x <= 0:
+        return None
+    xn = (x - x[0]) / span_x
     y = (log - log[-1]) / span
-    return int(np.argmax(1.0 - x - y)) + 1
+    return int(x[int(np.argmax(1.0 - xn - y))])

@@ -31,6 +31,7 @@ from PIL import (  # noqa: F401  isort: skip
 from ._errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError, UnsupportedFormatError
 from ._limits import DEFAULT_LIMITS
 from ._validate import check_int
+from ._png import encode_png
 
 __all__ = [
     "INPUT_FORMATS",
@@ -443,6 +444,9 @@ def encode_image(
     if quality is not None:
         quality = check_int("quality", quality, 1, 100)
     buf = io.BytesIO()
+    if fmt == "png" and im.mode in ("L", "P") and "transparency" not in im.info:
+        palette = bytes(im.getpalette() or ()) if im.mode == "P" else None
+        return encode_png(np.asarray(im), palette, text)
     if fmt == "png":
         info = PngImagePlugin.PngInfo()
         for key, value in (text or {}).items():

@@ -12,8 +12,11 @@ decides by size.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import TypeVar
 
@@ -40,10 +43,44 @@ def kernels(size: int, threshold: int = COMPILED_FROM_POINTS) -> ModuleType | No
     if mode == "off" or (mode != "on" and size < threshold):
         return None
     try:
+        if _lean and "kmseg._kernels" not in sys.modules:
+            with _without_scipy_blas():
+                import numpy as np
+
+                from . import _kernels
+
+                _kernels.nonzero_counts(np.zeros(1, dtype=np.uint32))  # Numba's start-up, now
         from . import _kernels
     except ImportError:  # Numba not installed: the NumPy code does the same work
         return None
     return _kernels
+
+
+def lean_process() -> None:
+    """Declare that this process runs only kmseg (the ``kmseg`` command does):
+    Numba then starts without SciPy's BLAS bindings, which it imports at
+    start-up (about 0.3 s when SciPy is installed) for array functions that
+    kmseg's passes never call. Other Numba code in such a process would run
+    ``np.dot`` in ``np.correlate`` and ``np.convolve`` as plain loops."""
+    global _lean
+    _lean = True
+
+
+_lean = False
+
+
+@contextlib.contextmanager
+def _without_scipy_blas() -> Iterator[None]:
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:  # imported already: nothing to save
+        yield
+        return
+    sys.modules[name] = None  # type: ignore[assignment]  # makes its import fail at once
+    try:
+        yield
+    finally:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]
 
 
 def warm_up() -> bool:
@@ -51,9 +88,10 @@ def warm_up() -> bool:
 
     ``make`` runs it after installing (``python -c "import kmseg._jit as j;
     j.warm_up()"``) so that the first large image does not wait for
-    compilation, and the web app and HTTP service run it in the background
-    at start (:func:`warm_up_in_background`). Changes no result: which passes
-    an image takes depends only on its size. Returns False when Numba is
+    compilation; the web app and HTTP service run it in the background at
+    start, the ``kmseg`` command while a large image decodes
+    (:func:`warm_up_in_background`). Changes no result: which passes an
+    image takes depends only on its size. Returns False when Numba is
     missing or ``KMSEG_JIT=0``.
     """
     module = None if _mode() == "off" else kernels(0, 0)
@@ -63,10 +101,11 @@ def warm_up() -> bool:
     return True
 
 
-def warm_up_in_background() -> None:
-    """:func:`warm_up` in a daemon thread: for servers, so that their first
-    large image does not wait for Numba's start-up (about half a second)."""
-    import threading
+def warm_up_in_background() -> threading.Thread:
+    """:func:`warm_up` in a daemon thread, which is returned: so that a
+    server's first large image does not wait for Numba's start-up (about
+    half a second), and so that the command line loads Numba while a large
+    image decodes."""
 
     def run() -> None:
         try:
@@ -74,7 +113,9 @@ def warm_up_in_background() -> None:
         except Exception:  # noqa: BLE001 - a failed warm-up only means the first large image waits
             pass
 
-    threading.Thread(target=run, name="kmseg-warm-up", daemon=True).start()
+    thread = threading.Thread(target=run, name="kmseg-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def threads() -> int:

@@ -18,6 +18,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -297,6 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from . import _jit
+
+    _jit.lean_process()
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -400,6 +404,22 @@ def _executor(args: argparse.Namespace) -> Iterator[Any]:
         raise _DaskError(f"cannot reach the Dask scheduler at {args.dask}: {exc}") from None
 
 
+def _load_kernels_early(path: str) -> threading.Thread | None:
+    """For an image large enough for the compiled passes, start loading them
+    (Numba's start-up, about 0.4 s) in a thread while the image decodes.
+    Returns the thread, or None for a smaller image or an unreadable header."""
+    from PIL import Image
+
+    from kmseg import _jit
+
+    try:
+        with Image.open(path) as im:
+            pixels = im.width * im.height
+    except Exception:  # noqa: BLE001 - loading the image reports what is wrong with it
+        return None
+    return _jit.warm_up_in_background() if pixels >= _jit.COMPILED_FROM_PIXELS else None
+
+
 def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], single: bool,
                  executor: Any, book: Any) -> int:
     import kmseg
@@ -414,7 +434,12 @@ def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], s
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         if single and jobs and executor is None:
-            results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
+            loading = _load_kernels_early(jobs[0].source)
+            try:
+                results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
+            finally:
+                if loading is not None:  # not left running into the interpreter's shutdown
+                    loading.join()
         else:
             results = batch.run_jobs(jobs, workers=args.jobs, overwrite=args.overwrite, progress=reporter,
                                      executor=executor, manifest=book, retry_failed=args.retry_failed)

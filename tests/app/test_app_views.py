@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import kmseg
 from kmseg.app import _views as views
 
 
@@ -170,3 +171,14 @@ def test_side_for_pixels(w: int, h: int, budget: int) -> None:
         assert (pw, ph) == (w, h)
     else:
         assert pw * ph >= budget * 0.9
+
+
+@pytest.mark.parametrize("name", ["flower.jpg", "china.jpg"])
+def test_the_charts_elbow_is_the_automatic_k(name: str) -> None:
+    # The sidebar's hint and k="auto" used to disagree (K = 2 and 4 on flower).
+    from imagetools import sample_image
+
+    img = sample_image(name)
+    ks = list(range(1, 17))
+    curve = [kmseg.segment(img[::2, ::2], k, seed=0, max_iter=30).inertia for k in ks]
+    assert views.suggest_k(ks, curve) == kmseg.segment(img, "auto", seed=0).k

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from kmseg._autok import elbow_of
+
 __all__ = [
     "contrast_text",
     "chips_html",
@@ -255,10 +257,9 @@ def format_inertia(value: float) -> str:
 
 
 def suggest_k(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
-    """Pick the elbow of an inertia-against-K curve.
-
-    The elbow is the point farthest from the straight line joining the
-    first and the last point once both axes are scaled to [0, 1].
+    """Pick the elbow of an inertia-against-K curve by the rule ``k="auto"``
+    uses (:func:`kmseg._autok.elbow_of`: log inertia), so that the chart's
+    hint and the automatic K agree.
 
     Returns
     -------
@@ -268,19 +269,7 @@ def suggest_k(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
     """
     if len(ks) != len(inertias):
         raise ValueError("ks and inertias differ in length")
-    if len(ks) < 3:
-        return None
-    x = np.asarray(ks, dtype=np.float64)
-    y = np.asarray(inertias, dtype=np.float64)
-    span_x, span_y = x.max() - x.min(), y.max() - y.min()
-    if span_x == 0 or span_y <= 0:
-        return None
-    xn = (x - x.min()) / span_x
-    yn = (y - y.min()) / span_y
-    x0, y0, x1, y1 = xn[0], yn[0], xn[-1], yn[-1]
-    dist = np.abs((y1 - y0) * xn - (x1 - x0) * yn + x1 * y0 - y1 * x0)
-    dist /= math.hypot(x1 - x0, y1 - y0)
-    return int(x[int(np.argmax(dist))])
+    return elbow_of(ks, inertias)
 
 
 def full_size_html(array: np.ndarray, zoom: int = 1) -> str:
