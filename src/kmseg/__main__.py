@@ -1,6 +1,6 @@
 """``python -m kmseg``: the same as the ``kmseg`` command."""
 
-from kmseg.cli import main
+from kmseg.cli import run
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
