@@ -219,10 +219,6 @@ def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: in
         raise
 
 
-def _labels_png(seg: kmseg.Segmentation) -> bytes:
-    buffer = io.BytesIO()
-    seg.label_image().save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
@@ -238,7 +234,7 @@ def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
     """Segment the upload and encode its label map as a greyscale PNG."""
     start = time.perf_counter()
     seg = _segment(data, params, max_pixels)
-    encoded = _labels_png(seg)
+    encoded = seg.label_bytes()
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
@@ -294,7 +290,7 @@ def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str) -> 
         summary=summary,
         original_uri=_data_uri(preview_type, preview),
         segmented_uri=_data_uri("image/png", seg.to_bytes("png")),
-        labels_uri=_data_uri("image/png", _labels_png(seg)),
+        labels_uri=_data_uri("image/png", seg.label_bytes()),
         palette_uris=palette_uris,
         filename_stem=stem,
         server_seconds=time.perf_counter() - start,

@@ -97,9 +97,7 @@ def inertia_curve(
 
 def label_png(seg: kmseg.Segmentation) -> bytes:
     """The label map (pixel value = cluster number) as PNG bytes."""
-    buf = io.BytesIO()
-    seg.label_image().save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
+    return seg.label_bytes()
 
 
 @dataclass(frozen=True)
