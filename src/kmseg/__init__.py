@@ -13,27 +13,61 @@ Examples
 (2, [(0, 0, 0), (200, 30, 30)])
 """
 
-from ._errors import (
-    ImageDecodeError,
-    ImageTooLargeError,
-    InvalidParameterError,
-    KmsegError,
-    UnsupportedFormatError,
-)
-from ._io import (
-    INPUT_FORMATS,
-    OUTPUT_FORMATS,
-    LoadedImage,
-    atomic_write,
-    load_image,
-    normalize_format,
-    read_metadata,
-)
-from ._kmeans import KMeansResult, kmeans
-from ._limits import DEFAULT_LIMITS, Limits
-from ._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
-from ._segment import COLOR_SPACES, Segmentation, segment
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
+
+# Names load on first use (PEP 562), so that `kmseg --help` and other light
+# uses of the package do not import NumPy and Pillow.
+_HOMES = {
+    "._errors": ("ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
+                 "UnsupportedFormatError"),
+    "._io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
+             "read_metadata"),
+    "._kmeans": ("KMeansResult", "kmeans"),
+    "._limits": ("DEFAULT_LIMITS", "Limits"),
+    "._palette": ("PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path",
+                  "read_palette"),
+    "._segment": ("COLOR_SPACES", "Segmentation", "segment"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+if TYPE_CHECKING:
+    from ._errors import (
+        ImageDecodeError,
+        ImageTooLargeError,
+        InvalidParameterError,
+        KmsegError,
+        UnsupportedFormatError,
+    )
+    from ._io import (
+        INPUT_FORMATS,
+        OUTPUT_FORMATS,
+        LoadedImage,
+        atomic_write,
+        load_image,
+        normalize_format,
+        read_metadata,
+    )
+    from ._kmeans import KMeansResult, kmeans
+    from ._limits import DEFAULT_LIMITS, Limits
+    from ._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
+    from ._segment import COLOR_SPACES, Segmentation, segment
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME_OF.get(name)
+    if home is None:
+        raise AttributeError(f"module 'kmseg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "COLOR_SPACES",
