@@ -471,3 +471,18 @@ def test_quick_exit_after_numba_keeps_output_and_status(tmp_path: Path, broken: 
     assert single.returncode == 0 and "K 3 of 3" in single.stderr
     with Image.open(tmp_path / "one.png") as im:
         im.load()
+
+
+def test_version_and_help_start_without_numpy_or_pillow() -> None:
+    # Import time counts: light commands must not pay for the heavy imports.
+    code = ("import sys, contextlib, io\n"
+            "from kmseg import cli\n"
+            "for argv in (['--version'], ['segment', '--help']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()):\n"
+            "        assert cli.main(argv) == 0\n"
+            "print(sorted(m for m in ('numpy', 'PIL', 'numba') if m in sys.modules))\n"
+            "import kmseg\n"
+            "print(kmseg.segment.__module__, 'numpy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=kmseg_env(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "kmseg._segment True"]
