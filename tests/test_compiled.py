@@ -7,6 +7,7 @@ the same data; test_segment.py runs the whole of segment() on both paths.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -263,3 +264,36 @@ def test_the_command_gives_the_librarys_result_for_a_large_image(tmp_path):
     assert run.returncode == 0, run.stderr
     seg = kmseg.segment(img, 12, seed=3)
     assert out.read_bytes() == seg.to_bytes("png")
+
+
+def test_a_fit_compiles_by_colours_times_clusters(monkeypatch):
+    monkeypatch.setenv("KMSEG_JIT", "auto")
+    assert _jit.fit_kernels(100_000, 19) is None  # 1.9 M colours x clusters: NumPy
+    assert _jit.fit_kernels(100_000, 20) is _kernels
+    assert _jit.fit_kernels(_jit.COMPILED_FROM_POINTS, 2) is _kernels
+    monkeypatch.setenv("KMSEG_JIT", "0")
+    assert _jit.fit_kernels(10**6, 256) is None
+
+
+def test_a_small_photo_at_large_k_takes_the_compiled_fit():
+    # china.jpg has 96,615 colours: K=8 stays on NumPy (no Numba import), K=64 is compiled.
+    code = ("import sys, kmseg\n"
+            "from imagetools import sample_image\n"
+            "from kmseg import _colorfit\n"
+            "built = []\n"
+            "class Spy(_colorfit._Items):\n"
+            "    def __init__(self, *a, **k):\n"
+            "        built.append(1)\n"
+            "        super().__init__(*a, **k)\n"
+            "_colorfit._Items = Spy\n"
+            "img = sample_image('china.jpg')\n"
+            "kmseg.segment(img, 8, seed=0)\n"
+            "print(bool(built), 'numba' in sys.modules)\n"
+            "built.clear()\n"
+            "a = kmseg.segment(img, 64, seed=0)\n"
+            "print(bool(built), 'numba' in sys.modules)\n")
+    tests = str(Path(__file__).parent)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "PYTHONPATH": tests})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False", "False", "True"]

@@ -4,10 +4,13 @@ Every distinct colour is one point weighted by its pixel count, which has the
 same optimum as clustering the pixels themselves. Colours are keyed by their
 Morton code (the bits of R, G and B interleaved), so sorting the codes groups
 the colours into nested cubes: the colours sharing the top ``8 - s`` bits of
-every channel are contiguous for every ``s``. That hierarchy serves twice:
+every channel are contiguous for every ``s``. That hierarchy serves three times:
 
 * restarts (k-means++ and Lloyd) run on the weighted means of coarse cubes,
   where they are cheap;
+* the best restart leaves its local optimum by "jumps" (a centre moved
+  from where it is least useful into the cluster with the largest error,
+  kept when Lloyd then ends lower), also on cubes;
 * each exact Lloyd pass walks the hierarchy top-down (Kanungo et al.'s
   filtering idea): a cube whose every colour provably has the same nearest
   centre is assigned whole, using its weight, mean and scatter, which keeps
@@ -36,8 +39,13 @@ _BATCHED_UP_TO = 32  # NumPy restarts: batched dense Lloyd up to this K, the cub
 _COARSE_ITER = 12  # coarse Lloyd only ranks the starts; the exact passes finish the job
 REFINED = 4  # coarse restarts tried on finer cubes or the exact colours
 _TRIAL_ITER = 6  # Lloyd passes that rank the starts on the colours
-_TRIAL_POINTS = 40_000  # cubes enough to rank the starts on them instead
+_TRIAL_POINTS = 20_000  # cubes enough to rank the starts on them instead
 _TRIAL_ITER_COARSE = 20
+_JUMPS = 6  # tries to move a centre out of the winner's local optimum (see _jumps)
+_JUMP_FAILS = 2  # ... and none after this many tries in a row that were not kept
+_JUMP_LOSS = 0.02  # ... skipped when their first-order estimate loses this share of the inertia
+_CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
+_CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
 
 
 def _spread_bits() -> np.ndarray:
@@ -389,10 +397,12 @@ def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
 
 
 def _refine(stats: list[_Level] | Any, Y: np.ndarray, C: np.ndarray, max_iter: int,
-            tol_abs: float, items: _Items | None = None) -> tuple[np.ndarray, _Items, float, int, bool]:
+            tol_abs: float, items: _Items | None = None,
+            need_inertia: bool = True) -> tuple[np.ndarray, _Items, float, int, bool]:
     """Exact Lloyd iterations from centres ``C`` (and their ``items``, when
     going on from an earlier run): returns the final centres, the items
-    assigned to them, the inertia, the iterations and convergence."""
+    assigned to them, the inertia (None unless ``need_inertia``: a pass over
+    the items), the iterations and convergence."""
     stats = prepare(stats)
     C = C.copy()
     if items is None:
@@ -416,15 +426,16 @@ def _refine(stats: list[_Level] | Any, Y: np.ndarray, C: np.ndarray, max_iter: i
         if float((delta**2).sum()) <= max(tol_abs, still):
             converged = True
             break
-    return C, items, items.inertia(C), n_iter, converged
+    return C, items, items.inertia(C) if need_inertia else None, n_iter, converged  # type: ignore[return-value]
 
 
 def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
-                rng: np.random.Generator) -> np.ndarray:
+                rng: np.random.Generator, kernels: Any = "auto") -> np.ndarray:
     """k-means++ and Lloyd, ``n_init`` times, on the coarsest level that has
     comfortably more cubes than clusters (the Lloyd passes open no cube:
     they are the points). Returns (n_init, k, d) centres, best (lowest
-    coarse inertia) first."""
+    coarse inertia) first. ``kernels``: the compiled module, None for NumPy,
+    or "auto" (by the number of colours)."""
     want = max(min(_CUBES_PER_CLUSTER * k, _CANDIDATE_POINTS), 256)
     chosen = 1 if levels[0].size > 200_000 else 0
     for level in range(len(levels) - 1, -1, -1):
@@ -434,13 +445,14 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
     X, W = levels[chosen].mean, levels[chosen].weight
     x_sq = np.einsum("ij,ij->i", X, X)
     tol_abs = 1e-4 * _kmeans.weighted_variance(X, W)
-    kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
+    if isinstance(kernels, str):
+        kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
     starts = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq, kernels)
     iters = min(max_iter, _COARSE_ITER)
     if kernels is None and k <= _BATCHED_UP_TO:  # NumPy, small K: all restarts at once beats the cube tree
         centers, _, inertia, _, _ = _kmeans.lloyd(X, W, starts, iters, tol_abs, x_sq)
         return centers[np.argsort(inertia, kind="stable")]
-    stats = prepare(coarse_stats(levels, chosen), levels[0].size)
+    stats = prepare(coarse_stats(levels, chosen), kernels=kernels)
     runs = _each(stats, lambda C0: _refine(stats, X, C0, iters, tol_abs), list(starts))
     order = np.argsort([run[2] for run in runs], kind="stable")
     return np.stack([runs[i][0] for i in order])
@@ -488,10 +500,12 @@ def fit_colors(
         Exact Lloyd iterations of the winning run.
     converged : bool
     """
-    levels = _build_levels(codes, Y, w)
-    starts = _candidates(levels, k, n_init, max_iter, rng)
+    kernels = _jit.fit_kernels(codes.size, k)  # by colours and K only: a seed repeats exactly
+    levels = _build_levels(codes, Y, w, kernels)
+    starts = _candidates(levels, k, n_init, max_iter, rng, kernels)
     tol_abs = tol * variance(levels)
-    C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs)
+    C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs,
+                                                   need_inertia=not integer_centers, kernels=kernels)
     if integer_centers:
         C, inertia = _snap(items, C, inertia)
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
@@ -524,19 +538,32 @@ def _trial_level(levels: list[_Level]) -> int:
     return 0
 
 
-def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int,
-            tol_abs: float) -> tuple[np.ndarray, Any, float, int, bool]:
+def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs: float,
+            need_inertia: bool = True, kernels: Any = "auto") -> tuple[np.ndarray, Any, float, int, bool]:
     """Tell the promising starts apart with Lloyd passes on cubes a little
-    coarser than the colours (on the colours for small histograms), and run
-    only the best on the exact colours to convergence. Returns what
-    :func:`_refine` does; the iterations count the winner's trial passes."""
+    coarser than the colours (on the colours for small histograms), improve
+    the best with :func:`_jumps` there, and run it on the exact colours to
+    convergence. Returns what :func:`_refine` does; the iterations count the
+    winner's passes on the cubes (its trial, the passes after it and those
+    of the jumps it kept) and on the colours. Without ``need_inertia`` the
+    inertia may be None (see :func:`_refine`). ``kernels`` as for
+    :func:`_candidates`."""
+    if isinstance(kernels, str):
+        kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
     level = _trial_level(levels)
-    if level:  # compiled or not as the colours are, so one image always takes one path
-        trial = prepare(coarse_stats(levels, level), levels[0].size)
+    k = len(starts[0])
+    # Lloyd on k-means' slow slides moves the centres less than tol a pass
+    # long before it stops improving; where an exact pass is cheap, go on
+    # to tol / 100 (near the fixed point) on the colours.
+    exact_tol = tol_abs * _CHEAP_TOL if Y.shape[0] * k <= _CHEAP_WORK else tol_abs
+    if level:
+        trial = prepare(coarse_stats(levels, level), kernels=kernels)
         trial_iter = min(_TRIAL_ITER_COARSE, max_iter)
+        fine_tol = tol_abs
     else:
-        trial = prepare(levels)
+        trial = prepare(levels, kernels=kernels)
         trial_iter = min(_TRIAL_ITER, max_iter)
+        fine_tol = exact_tol
     points = Y if not level else levels[level].mean
     best = None
     for run in _each(trial, lambda C: _refine(trial, points, C, trial_iter, tol_abs), list(starts)):
@@ -544,25 +571,129 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int,
             best = run
     assert best is not None
     C, items, inertia, n_iter, converged = best
-    if level:  # the winner's centres on the colours, from scratch
-        tree = prepare(levels)
-        C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), tol_abs)
+    if n_iter < max_iter and (not converged or fine_tol < tol_abs):  # the winner goes on to convergence
+        C, items, inertia, more, converged = _refine(trial, points, C, max_iter - n_iter, fine_tol, items)
         n_iter += more
-    elif not converged and n_iter < max_iter:
-        C, items, inertia, more, converged = _refine(trial, Y, C, max_iter - n_iter, tol_abs, items)
+    C, items, inertia, n_iter, converged = _jumps(trial, points, (C, items, inertia, n_iter, converged),
+                                                  max_iter, fine_tol)
+    if level:  # the winner's centres on the colours, from scratch
+        tree = prepare(levels, kernels=kernels)
+        C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), exact_tol,
+                                                     need_inertia=need_inertia)
         n_iter += more
     return C, items, inertia, n_iter, converged
 
 
-def _snap(items: _Items, C: np.ndarray, inertia: float) -> tuple[np.ndarray, float]:
+def _item_parts(items: Any) -> tuple[np.ndarray, ...]:
+    """Mean, weight, scatter, cluster and lower bound on the distance to
+    any other centre of every item (a cube wholly in one cluster, or one
+    point), for the NumPy items and the compiled ones."""
+    if isinstance(items, _Items):
+        return items.mean, items.w, items.scatter, items.lab, items.lower
+    tree = items.tree
+    ids, lab, lower = items.items[0][: items.n], items.items[1][: items.n], items.items[3][: items.n]
+    npts, p_mean, p_w, n_mean, n_w = tree.arrays[:5]
+    point = ids < npts
+    node = ids[~point] - npts
+    mean = np.empty((ids.size, p_mean.shape[1]))
+    w, scatter = np.empty(ids.size), np.empty(ids.size)
+    mean[point], w[point], scatter[point] = p_mean[ids[point]], p_w[ids[point]], tree.p_scatter[ids[point]]
+    mean[~point], w[~point], scatter[~point] = n_mean[node], n_w[node], tree.n_scatter[node]
+    return mean, w, scatter, lab, lower
+
+
+def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.ndarray,
+                      lower: np.ndarray, C: np.ndarray, blas: bool) -> tuple[int, float]:
+    """The centre whose removal costs least (its items going to their second
+    nearest centre), and that cost. The items' lower bounds bound every
+    centre's cost from below, so only the centres that could still win are
+    costed exactly, lowest bound first. ``own``: the items' squared
+    distances to their centres. ``blas=False`` keeps off BLAS, whose
+    threads would spin against the compiled passes' threads."""
+    k = C.shape[0]
+    bound = np.bincount(lab, weights=w * np.maximum(np.maximum(lower, 0.0) ** 2 - own, 0.0), minlength=k)
+    members = np.argsort(lab, kind="stable")
+    first = np.concatenate(([0], np.cumsum(np.bincount(lab, minlength=k))))
+    best, best_cost = -1, np.inf
+    for j in np.argsort(bound, kind="stable"):
+        if bound[j] >= best_cost:
+            break
+        idx = members[first[j] : first[j + 1]]
+        P, others = mean[idx], np.delete(C, j, axis=0)
+        if blas:
+            D = _sq_dist(P, others)
+        else:
+            D = np.zeros((idx.size, k - 1))
+            for c in range(C.shape[1]):
+                D += (P[:, c, None] - others[None, :, c]) ** 2
+        cost = float(np.einsum("i,i->", w[idx], D.min(axis=1) - own[idx])) if idx.size else 0.0
+        if cost < best_cost:
+            best, best_cost = int(j), cost
+    return best, best_cost
+
+
+def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: int,
+           tol_abs: float) -> tuple[np.ndarray, Any, float, int, bool]:
+    """Escape the local optimum Lloyd stopped in, by jumps (Fritzke's
+    k-means-u*, Ismkhan's I-k-means-+): the least useful centre (the one
+    whose removal would cost least) moves into the cluster with the largest
+    error, the two split it along its main axis, and Lloyd runs to
+    convergence again; the result is kept only when its inertia is lower.
+    At most ``_JUMPS`` tries; none once the first-order estimate of a jump
+    (the split's gain for a Gaussian cluster, 2/pi of its variance along
+    the axis, minus the removal cost) loses more than ``_JUMP_LOSS`` of the
+    inertia, which Lloyd rarely makes up for (typical at small K), or
+    after ``_JUMP_FAILS`` tries in a row that were not kept. ``run``: what
+    :func:`_refine` returned for ``stats``; returns the same for the best
+    run, its iterations those of ``run`` plus the kept tries'."""
+    C, items, inertia, n_iter, converged = run
+    k = C.shape[0]
+    tried: set[tuple[int, int]] = set()
+    failed = 0
+    for _ in range(_JUMPS):
+        if n_iter >= max_iter or failed >= _JUMP_FAILS:
+            break
+        mean, w, scatter, lab, lower = _item_parts(items)
+        diff = mean - C[lab]
+        own = np.einsum("ij,ij->i", diff, diff)
+        error = np.bincount(lab, weights=w * own + scatter, minlength=k)
+        j, removal = _cheapest_removal(mean, w, lab, own, lower, C, blas=isinstance(stats, list))
+        order = [int(s) for s in np.argsort(-error, kind="stable") if s != j and (j, int(s)) not in tried]
+        if not order:
+            break
+        s = order[0]
+        tried.add((j, s))
+        mine = lab == s
+        X, W = mean[mine], w[mine]
+        mu = np.einsum("i,ij->j", W, X) / W.sum()
+        cov = np.einsum("i,ij,ik->jk", W, X - mu, X - mu) / W.sum()
+        var, axes = np.linalg.eigh(cov)
+        if var[-1] <= 0 or (2.0 / np.pi) * W.sum() * var[-1] - removal < -_JUMP_LOSS * inertia:
+            break
+        offset = np.sqrt(2.0 / np.pi * var[-1]) * axes[:, -1]  # the 2-means centres of a Gaussian
+        C_new = C.copy()
+        C_new[s], C_new[j] = mu + offset, mu - offset
+        C_try, items_try, inertia_try, more, converged_try = _refine(stats, points, C_new, max_iter - n_iter, tol_abs)
+        if inertia_try < inertia:
+            C, items, inertia, converged = C_try, items_try, inertia_try, converged_try
+            n_iter += more
+            tried.clear()
+            failed = 0
+        else:
+            failed += 1
+    return C, items, inertia, n_iter, converged
+
+
+def _snap(items: _Items, C: np.ndarray, inertia: float | None) -> tuple[np.ndarray, float]:
     """Round the centres to whole numbers and re-assign the items to them,
-    unless that would merge two centres or empty a cluster."""
+    unless that would merge two centres or empty a cluster (then the float
+    centres and their ``inertia``, computed here when None)."""
     R = np.clip(np.rint(C), 0, 255)
     if np.unique(R, axis=0).shape[0] < R.shape[0]:
-        return C, inertia
+        return C, items.inertia(C) if inertia is None else inertia
     delta = np.sqrt(((R - C) ** 2).sum(axis=1))
     items.update(R, delta)
     if (items.weight <= 0).any():
         items.update(C, delta)  # back to the float centres' assignment
-        return C, inertia
+        return C, items.inertia(C) if inertia is None else inertia
     return R, items.inertia(R)

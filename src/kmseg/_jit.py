@@ -27,7 +27,9 @@ R = TypeVar("R")
 COMPILED_FROM_POINTS = 150_000
 #: Pixels from which the per-pixel passes are compiled.
 COMPILED_FROM_PIXELS = 3_000_000
-#: Points times clusters from which a fit on points (spatial segmentation) is compiled.
+#: Points times clusters from which a fit is compiled (colours x K, or the
+#: points of spatial segmentation x clusters): past it the NumPy fit takes
+#: longer than Numba's start-up in a new process.
 COMPILED_FROM_WORK = 2_000_000
 
 
@@ -54,6 +56,16 @@ def kernels(size: int, threshold: int = COMPILED_FROM_POINTS) -> ModuleType | No
     except ImportError:  # Numba not installed: the NumPy code does the same work
         return None
     return _kernels
+
+
+def fit_kernels(n_points: int, k: int) -> ModuleType | None:
+    """The compiled kernels module for a k-means fit of ``n_points`` points
+    (distinct colours) into ``k`` clusters, else None: from
+    :data:`COMPILED_FROM_POINTS` points, or from :data:`COMPILED_FROM_WORK`
+    points x clusters. Depends on nothing else, so a seed repeats exactly."""
+    if n_points * k >= COMPILED_FROM_WORK:
+        return kernels(n_points, 0)
+    return kernels(n_points)
 
 
 def lean_process() -> None:

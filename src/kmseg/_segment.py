@@ -329,7 +329,10 @@ def segment(
         Most exact Lloyd passes, 1 to 10,000.
     tol : float
         Stop when the centres' squared movement in a pass is at most ``tol``
-        times the colours' mean variance (or nothing changed).
+        times the colours' mean variance (or nothing changed). Where a pass
+        is cheap (distinct colours x K up to 1 million) the passes on the
+        exact colours go on to ``tol`` / 100: k-means slides slowly near its
+        optimum, and a pass there costs little.
     n_init : int, optional
         k-means++ restarts, run on a coarse colour histogram; the best is
         refined. Default: 16 for K <= 32, down to 4 for large K; 2 with

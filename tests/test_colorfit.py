@@ -1,0 +1,67 @@
+"""The histogram k-means (kmseg._colorfit) against independent answers:
+a layout whose best clustering is known, and scikit-learn's Lloyd run to
+its fixed point."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from imagetools import sample_image
+
+from kmseg import _colorfit, _jit
+
+
+def histogram_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    codes = _colorfit.pixel_codes(img)
+    distinct, counts = np.unique(codes, return_counts=True)
+    return distinct, _colorfit.codes_to_rgb(distinct).astype(np.float64), counts.astype(np.float64)
+
+
+def three_blobs() -> np.ndarray:
+    """Pixels of three well separated colour blobs, as an (n, 1, 3) image."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[40.0, 40.0, 40.0], [200.0, 60.0, 60.0], [60.0, 200.0, 200.0]])
+    pixels = np.concatenate([c + rng.normal(0, 6, (3000, 3)) for c in centres])
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)[:, None, :]
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_jumps_leave_a_local_optimum_lloyd_cannot(compiled):
+    img = three_blobs()
+    codes, Y, w = histogram_of(img)
+    levels = _colorfit._build_levels(codes, Y, w, kernels=None)
+    kernels = _jit.kernels(0, 0) if compiled else None
+    if compiled and kernels is None:
+        pytest.skip("Numba is not installed")
+    stats = _colorfit.prepare(levels, kernels=kernels)
+    # Two centres share the first blob, one sits between the other two:
+    # a fixed point of Lloyd, far from the best clustering.
+    C0 = np.array([[35.0, 40.0, 40.0], [45.0, 40.0, 40.0], [130.0, 130.0, 130.0]])
+    tol_abs = 1e-4 * _colorfit.variance(levels)
+    C, items, stuck, n_iter, converged = _colorfit._refine(stats, Y, C0, 300, tol_abs)
+    assert converged
+    blob = np.argmin(((Y[:, None, :] - np.array([[40, 40, 40], [200, 60, 60], [60, 200, 200]])) ** 2).sum(2), 1)
+    best = sum(float(w[blob == b] @ ((Y[blob == b] - w[blob == b] @ Y[blob == b] / w[blob == b].sum()) ** 2)
+                     .sum(1)) for b in range(3))
+    assert stuck > 2 * best  # Lloyd alone stays there
+    C, items, inertia, n_iter, converged = _colorfit._jumps(stats, Y, (C, items, stuck, n_iter, converged), 300,
+                                                            tol_abs)
+    assert converged
+    assert inertia == pytest.approx(best, rel=1e-9)
+    assert inertia == pytest.approx(items.inertia(C), rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_small_histograms_reach_the_lloyd_fixed_point(k):
+    # Lloyd's last passes on a photo can move the centres less than tol
+    # each while the error still drops; on a small histogram the exact
+    # passes go on. scikit-learn's Lloyd with tol=0 from our centres
+    # (the same basin) finds the fixed point: we must be at it already.
+    from sklearn.cluster import KMeans
+
+    codes, Y, w = histogram_of(sample_image("china.jpg"))
+    C, labels, inertia, n_iter, converged = _colorfit.fit_colors(
+        codes, Y, w, k, 300, 1e-4, 8, np.random.default_rng(0), integer_centers=False)
+    assert converged
+    ref = KMeans(k, init=C, n_init=1, tol=0, max_iter=1000).fit(Y, sample_weight=w)
+    assert inertia <= ref.inertia_ * (1 + 2e-5)
