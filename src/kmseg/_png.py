@@ -23,8 +23,10 @@ from ._jit import threads
 
 __all__ = ["COMPRESS_LEVEL", "encode_png"]
 
-#: zlib level of the image data (zlib's and Pillow's default).
-COMPRESS_LEVEL = 6
+#: zlib level of the image data. Level 5 takes half the time of zlib's
+#: default 6 for 4% more bytes; with unfiltered rows the file is still
+#: smaller than Pillow's at level 6.
+COMPRESS_LEVEL = 5
 #: Bytes of filtered rows compressed as one piece.
 _PIECE = 1 << 20
 #: Deflate's window: each piece is primed with this much data before it.
