@@ -33,7 +33,7 @@ __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 
 N_CODES = 1 << 24
 _TOP_SHIFT = 5  # coarsest cubes: 3 bits a channel, at most 512 of them
-_CUBES_PER_CLUSTER = 100  # restarts want this many cubes per cluster ...
+_CUBES_PER_CLUSTER = 80  # restarts want this many cubes per cluster ...
 _CANDIDATE_POINTS = 20_000  # ... up to this many: restarts run on the coarsest such cubes
 _BATCHED_UP_TO = 32  # NumPy restarts: batched dense Lloyd up to this K, the cube tree above
 _COARSE_ITER = 12  # coarse Lloyd only ranks the starts; the exact passes finish the job
