@@ -7,7 +7,7 @@ there, and a process that only handles small images never imports Numba.
 
 The environment variable ``KMSEG_JIT`` overrides the choice: ``0`` never
 compiles, ``1`` always does (when Numba is installed), ``auto`` (default)
-decides by size.
+decides by the problem's size (pixels, distinct colours, colours x K).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def warm_up() -> bool:
     compilation; the web app and HTTP service run it in the background at
     start, the ``kmseg`` command while a large image decodes
     (:func:`warm_up_in_background`). Changes no result: which passes an
-    image takes depends only on its size. Returns False when Numba is
+    image takes depends only on its size and K. Returns False when Numba is
     missing or ``KMSEG_JIT=0``.
     """
     module = None if _mode() == "off" else kernels(0, 0)
