@@ -37,10 +37,12 @@ def histogram(flat, opaque, spread_r, spread_g, spread_b, counts, seen):  # prag
             counts[c] += 1
 
 
-@nb.njit(parallel=True, **_JIT)
+@nb.njit(**_JIT)
 def label_pixels(flat, spread_r, spread_g, spread_b, lut, out):  # pragma: no cover - compiled
-    """``out[i] = lut[morton(flat[i])]`` for every pixel."""
-    for i in nb.prange(flat.shape[0]):
+    """``out[i] = lut[morton(flat[i])]`` for every pixel. Callers split the
+    pixels between threads (no Numba ``parallel``: its OpenMP team per
+    calling thread would oversubscribe the cores and spin after each call)."""
+    for i in range(flat.shape[0]):
         out[i] = lut[spread_r[flat[i, 0]] | spread_g[flat[i, 1]] | spread_b[flat[i, 2]]]
 
 
