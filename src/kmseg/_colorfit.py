@@ -151,8 +151,7 @@ def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray, kernels: Any 
     zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
     levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
-    if isinstance(kernels, str):
-        kernels = _jit.kernels(m)
+    kernels = _resolve(kernels, m)
     if kernels is not None:
         keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
         scatter = radius = np.zeros(m)
@@ -360,6 +359,13 @@ class _Items:
         return labels
 
 
+def _resolve(kernels: Any, size: int) -> Any:
+    """``kernels`` as given (the compiled module, or None for NumPy), or for
+    "auto" what :mod:`kmseg._jit` picks for ``size`` colours: by size only,
+    so one image always takes one path."""
+    return _jit.kernels(size) if isinstance(kernels, str) else kernels
+
+
 def prepare(stats: list[_Level] | Any, size: int | None = None, kernels: Any = "auto") -> list[_Level] | Any:
     """``stats`` as the compiled passes want it (a ``_kernels.Tree``) when
     they pay for ``size`` points (default: its own; see :mod:`kmseg._jit`) or
@@ -367,8 +373,7 @@ def prepare(stats: list[_Level] | Any, size: int | None = None, kernels: Any = "
     unchanged."""
     if not isinstance(stats, list):
         return stats
-    if isinstance(kernels, str):
-        kernels = _jit.kernels(stats[0].size if size is None else size)
+    kernels = _resolve(kernels, stats[0].size if size is None else size)
     return stats if kernels is None else kernels.Tree(stats)
 
 
@@ -445,8 +450,7 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
     X, W = levels[chosen].mean, levels[chosen].weight
     x_sq = np.einsum("ij,ij->i", X, X)
     tol_abs = 1e-4 * _kmeans.weighted_variance(X, W)
-    if isinstance(kernels, str):
-        kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
+    kernels = _resolve(kernels, levels[0].size)
     starts = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq, kernels)
     iters = min(max_iter, _COARSE_ITER)
     if kernels is None and k <= _BATCHED_UP_TO:  # NumPy, small K: all restarts at once beats the cube tree
@@ -548,8 +552,7 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
     of the jumps it kept) and on the colours. Without ``need_inertia`` the
     inertia may be None (see :func:`_refine`). ``kernels`` as for
     :func:`_candidates`."""
-    if isinstance(kernels, str):
-        kernels = _jit.kernels(levels[0].size)  # as the colours go, so one image always takes one path
+    kernels = _resolve(kernels, levels[0].size)
     level = _trial_level(levels)
     k = len(starts[0])
     # Lloyd on k-means' slow slides moves the centres less than tol a pass
@@ -575,7 +578,7 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
         C, items, inertia, more, converged = _refine(trial, points, C, max_iter - n_iter, fine_tol, items)
         n_iter += more
     C, items, inertia, n_iter, converged = _jumps(trial, points, (C, items, inertia, n_iter, converged),
-                                                  max_iter, fine_tol)
+                                                  max_iter, fine_tol, kernels)
     if level:  # the winner's centres on the colours, from scratch
         tree = prepare(levels, kernels=kernels)
         C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), exact_tol,
@@ -603,13 +606,13 @@ def _item_parts(items: Any) -> tuple[np.ndarray, ...]:
 
 
 def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.ndarray,
-                      lower: np.ndarray, C: np.ndarray, blas: bool) -> tuple[int, float]:
+                      lower: np.ndarray, C: np.ndarray, kernels: Any) -> tuple[int, float]:
     """The centre whose removal costs least (its items going to their second
     nearest centre), and that cost. The items' lower bounds bound every
     centre's cost from below, so only the centres that could still win are
     costed exactly, lowest bound first. ``own``: the items' squared
-    distances to their centres. ``blas=False`` keeps off BLAS, whose
-    threads would spin against the compiled passes' threads."""
+    distances to their centres. With ``kernels`` (the compiled passes) the
+    distances are compiled too: BLAS's threads would spin against theirs."""
     k = C.shape[0]
     bound = np.bincount(lab, weights=w * np.maximum(np.maximum(lower, 0.0) ** 2 - own, 0.0), minlength=k)
     members = np.argsort(lab, kind="stable")
@@ -620,20 +623,19 @@ def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.
             break
         idx = members[first[j] : first[j + 1]]
         P, others = mean[idx], np.delete(C, j, axis=0)
-        if blas:
-            D = _sq_dist(P, others)
+        if kernels is None:
+            nearest = _sq_dist(P, others).min(axis=1)
         else:
-            D = np.zeros((idx.size, k - 1))
-            for c in range(C.shape[1]):
-                D += (P[:, c, None] - others[None, :, c]) ** 2
-        cost = float(np.einsum("i,i->", w[idx], D.min(axis=1) - own[idx])) if idx.size else 0.0
+            nearest = np.empty(idx.size)
+            kernels.nearest_centres(P, np.ascontiguousarray(others.T), np.empty(idx.size, dtype=np.uint8), nearest)
+        cost = float(np.einsum("i,i->", w[idx], nearest - own[idx])) if idx.size else 0.0
         if cost < best_cost:
             best, best_cost = int(j), cost
     return best, best_cost
 
 
 def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: int,
-           tol_abs: float) -> tuple[np.ndarray, Any, float, int, bool]:
+           tol_abs: float, kernels: Any) -> tuple[np.ndarray, Any, float, int, bool]:
     """Escape the local optimum Lloyd stopped in, by jumps (Fritzke's
     k-means-u*, Ismkhan's I-k-means-+): the least useful centre (the one
     whose removal would cost least) moves into the cluster with the largest
@@ -645,7 +647,8 @@ def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: 
     inertia, which Lloyd rarely makes up for (typical at small K), or
     after ``_JUMP_FAILS`` tries in a row that were not kept. ``run``: what
     :func:`_refine` returned for ``stats``; returns the same for the best
-    run, its iterations those of ``run`` plus the kept tries'."""
+    run, its iterations those of ``run`` plus the kept tries'. ``kernels``:
+    the compiled module ``stats`` was prepared with, or None."""
     C, items, inertia, n_iter, converged = run
     k = C.shape[0]
     tried: set[tuple[int, int]] = set()
@@ -657,7 +660,7 @@ def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: 
         diff = mean - C[lab]
         own = np.einsum("ij,ij->i", diff, diff)
         error = np.bincount(lab, weights=w * own + scatter, minlength=k)
-        j, removal = _cheapest_removal(mean, w, lab, own, lower, C, blas=isinstance(stats, list))
+        j, removal = _cheapest_removal(mean, w, lab, own, lower, C, kernels)
         order = [int(s) for s in np.argsort(-error, kind="stable") if s != j and (j, int(s)) not in tried]
         if not order:
             break
