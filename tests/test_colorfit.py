@@ -45,7 +45,7 @@ def test_jumps_leave_a_local_optimum_lloyd_cannot(compiled):
                      .sum(1)) for b in range(3))
     assert stuck > 2 * best  # Lloyd alone stays there
     C, items, inertia, n_iter, converged = _colorfit._jumps(stats, Y, (C, items, stuck, n_iter, converged), 300,
-                                                            tol_abs)
+                                                            tol_abs, kernels)
     assert converged
     assert inertia == pytest.approx(best, rel=1e-9)
     assert inertia == pytest.approx(items.inertia(C), rel=1e-12)
