@@ -39,3 +39,13 @@ class UnsupportedFormatError(ImageDecodeError):
 
 class ImageTooLargeError(KmsegError):
     """The image has more pixels than the configured limit allows."""
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped (``\\n`` as the two
+    characters ``\\`` ``n``), so that a file name holding a newline cannot
+    split, or forge, a line of a message that quotes it."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

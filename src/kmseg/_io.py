@@ -31,6 +31,7 @@ from PIL import (  # noqa: F401  isort: skip
 from ._errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError, UnsupportedFormatError
 from ._limits import DEFAULT_LIMITS
 from ._validate import check_int
+from . import _png
 from ._png import encode_png
 
 __all__ = [
@@ -61,7 +62,6 @@ _REFUSED_SIGNATURES = (
     (b"PK\x03\x04", "ZIP archive"),
 )
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Dropped PNG text larger than this is mentioned in the notes (PngImagePlugin.MAX_TEXT_CHUNK).
 _TEXT_NOTE_BYTES = 1 << 20
 
@@ -168,16 +168,13 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
             raise ImageDecodeError(f"is a directory, not an image: {name}") from None
         except OSError as e:
             raise ImageDecodeError(f"cannot read {name}: {e.strerror or e}") from None
-        stream: IO[bytes] = io.BytesIO(data)
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        stream = io.BytesIO(data)
     elif hasattr(source, "read"):
         data = source.read()  # type: ignore[union-attr]
         if not isinstance(data, (bytes, bytearray)):
             raise InvalidParameterError("file objects must be opened in binary mode", param="image")
         data = bytes(data)
-        stream = io.BytesIO(data)
     else:
         raise InvalidParameterError(
             "image must be a path, bytes, a binary file, a PIL image or a NumPy array, "
@@ -188,9 +185,9 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
     if not data:
         raise ImageDecodeError(f"{what}empty file (0 bytes), not an image")
     notes: list[str] = []
-    if data.startswith(_PNG_SIGNATURE):
+    if data.startswith(_png.SIGNATURE):
         data = _drop_png_text(data, notes)
-        stream = io.BytesIO(data)
+    stream = io.BytesIO(data)
     try:
         with _pillow_warnings() as caught:
             im = Image.open(stream, formats=INPUT_FORMATS)
@@ -228,7 +225,7 @@ def _drop_png_text(data: bytes, notes: list[str]) -> bytes:
     Data that does not walk as PNG chunks is returned as it is, for Pillow
     to report.
     """
-    keep, dropped, start, pos = [], 0, 0, len(_PNG_SIGNATURE)
+    keep, dropped, start, pos = [], 0, 0, len(_png.SIGNATURE)
     while pos + 12 <= len(data):
         length = int.from_bytes(data[pos:pos + 4], "big")
         kind = data[pos + 4:pos + 8]
@@ -288,13 +285,12 @@ def _from_pil(im: Image.Image, notes: list[str], limit: int, *, decode: bool, fm
     source_format = fmt or im.format  # before exif_transpose, whose copy has no format
     try:
         with _pillow_warnings() as caught:
-            rotated = ImageOps.exif_transpose(im)
             orientation = im.getexif().get(0x0112)
+            if orientation not in (None, 1):  # else exif_transpose would only copy the image
+                im = ImageOps.exif_transpose(im)
         notes.extend(_warning_notes(caught))
-        if rotated is not None and rotated is not im:
-            if orientation not in (None, 1):
-                notes.append(f"EXIF orientation {orientation} applied")
-            im = rotated
+        if orientation not in (None, 1):
+            notes.append(f"EXIF orientation {orientation} applied")
     except Exception:  # noqa: BLE001 - any broken EXIF block: use the pixels as stored
         notes.append("EXIF data unreadable; image used as stored")
     if im.mode == "CMYK" and source_format == "JPEG" and "adobe" not in im.info:

@@ -113,19 +113,23 @@ def warm_up() -> bool:
     return True
 
 
+def warm_up_quietly() -> bool:
+    """:func:`warm_up`, any failure swallowed (False): a failed warm-up only
+    means that the first large image waits. For background threads and the
+    HTTP service's worker processes."""
+    try:
+        return warm_up()
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def warm_up_in_background() -> threading.Thread:
     """:func:`warm_up` in a daemon thread, which is returned: so that a
     server's first large image does not wait for Numba's start-up (about
     half a second), and so that the command line loads Numba while a large
     image decodes."""
 
-    def run() -> None:
-        try:
-            warm_up()
-        except Exception:  # noqa: BLE001 - a failed warm-up only means the first large image waits
-            pass
-
-    thread = threading.Thread(target=run, name="kmseg-warm-up", daemon=True)
+    thread = threading.Thread(target=warm_up_quietly, name="kmseg-warm-up", daemon=True)
     thread.start()
     return thread
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._jit import threads
+from ._jit import parallel_map
 
 __all__ = ["COMPRESS_LEVEL", "encode_png"]
 
@@ -31,7 +31,8 @@ COMPRESS_LEVEL = 5
 _PIECE = 1 << 20
 #: Deflate's window: each piece is primed with this much data before it.
 _WINDOW = 1 << 15
-_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: The eight bytes every PNG file starts with.
+SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _GREY, _INDEXED = 0, 3
 
 
@@ -81,14 +82,7 @@ def _deflate(raw: bytes, level: int) -> bytes:
     starts = range(0, max(len(raw), 1), _PIECE)
     jobs = [(view[s:s + _PIECE], bytes(view[max(0, s - _WINDOW):s]), s + _PIECE >= len(raw), level)
             for s in starts]
-    n_threads = min(threads(), len(jobs))
-    if n_threads > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(n_threads, thread_name_prefix="kmseg-png") as pool:
-            pieces = list(pool.map(lambda job: _compress_piece(*job), jobs))
-    else:
-        pieces = [_compress_piece(*job) for job in jobs]
+    pieces = parallel_map(lambda job: _compress_piece(*job), jobs)
     # zlib header: deflate, 32 KiB window, default compression, no dictionary
     return b"\x78\x9c" + b"".join(pieces) + struct.pack(">I", zlib.adler32(raw))
 
@@ -120,7 +114,7 @@ def encode_png(pixels: np.ndarray, palette: bytes | None = None,
     if pixels.ndim != 2 or pixels.size == 0:
         raise ValueError(f"encode_png needs a non-empty (H, W) array, got shape {pixels.shape}")
     height, width = pixels.shape
-    head = [_SIGNATURE]
+    head = [SIGNATURE]
     if palette is None:
         bits, color_type = 8, _GREY
     else:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
+from ._errors import printable
 from ._limits import DEFAULT_LIMITS
 from ._version import __version__
 
@@ -424,10 +425,10 @@ def _load_kernels_early(path: str) -> threading.Thread | None:
     Returns the thread, or None for a smaller image or an unreadable header."""
     from PIL import Image
 
-    from kmseg import _jit
+    from kmseg import INPUT_FORMATS, _jit
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=INPUT_FORMATS) as im:
             pixels = im.width * im.height
     except Exception:  # noqa: BLE001 - loading the image reports what is wrong with it
         return None
@@ -679,7 +680,7 @@ class _Reporter:
         self.finished += 1
         if result.status == "failed":
             self.failed += 1
-            self._say(f"kmseg: failed: {_shown(result.source)}: {_shown(result.reason)}")
+            self._say(f"kmseg: failed: {printable(result.source)}: {printable(result.reason)}")
             if self.args.debug and result.detail:
                 self._say(result.detail.rstrip())
         elif not self.args.quiet and (self.single or self.args.verbose):
@@ -723,15 +724,6 @@ class _Reporter:
             self.stream.flush()
 
 
-def _shown(text: object) -> str:
-    """``text`` with control characters escaped, so a file name holding a
-    newline cannot split (or forge) a line of kmseg's messages."""
-    text = str(text)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _clock(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     return f"{seconds // 60}:{seconds % 60:02d}"
@@ -739,9 +731,9 @@ def _clock(seconds: float) -> str:
 
 def _describe(result: Any) -> str:
     if result.status == "skipped":
-        return f"kmseg: skipped {_shown(result.source)}: {result.reason}"
+        return f"kmseg: skipped {printable(result.source)}: {result.reason}"
     if result.status != "done":
-        return f"kmseg: {result.status} {_shown(result.source)}: {result.reason or ''}".rstrip(": ")
+        return f"kmseg: {result.status} {printable(result.source)}: {result.reason or ''}".rstrip(": ")
     s = result.summary or {}
     written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries")
                         if (p := result.outputs.get(key)))
@@ -756,7 +748,7 @@ def _describe(result: Any) -> str:
         figures.append(f"mean ΔE {s['delta_e_mean']:.2f}")
     iters = f"{s.get('n_iter')} iterations" + ("" if s.get("converged", True) else " (not converged)")
     figures += [iters, f"seed {s.get('seed')}", f"{result.seconds:.2f} s"]
-    return f"kmseg: {_shown(result.source)} -> {_shown(written)}: {', '.join(figures)}"
+    return f"kmseg: {printable(result.source)} -> {printable(written)}: {', '.join(figures)}"
 
 
 # ---------------------------------------------------------------------- info
@@ -775,11 +767,11 @@ def cmd_info(args: argparse.Namespace) -> int:
             meta = kmseg.read_metadata(path)
         except (kmseg.KmsegError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            print(f"kmseg: failed: {_shown(path)}: {_shown(reason)}", file=sys.stderr)
+            print(f"kmseg: failed: {printable(path)}: {printable(reason)}", file=sys.stderr)
             status = EXIT_FAILED
             continue
         if "kmseg-params" not in meta:
-            print(f"kmseg: failed: {_shown(path)}: no kmseg record (not a PNG written by kmseg)", file=sys.stderr)
+            print(f"kmseg: failed: {printable(path)}: no kmseg record (not a PNG written by kmseg)", file=sys.stderr)
             status = EXIT_FAILED
             continue
         kind = _png_kind(path, meta)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._errors import ApiError
-from ._middleware import header, refuse
+from ._middleware import declared_drain, refuse
 
 __all__ = ["ConcurrencyLimitMiddleware", "uvicorn_connection_limit"]
 
@@ -77,9 +77,5 @@ class ConcurrencyLimitMiddleware:
             code="busy",
             headers={"Retry-After": str(self.retry_after)},
         )
-        drain = 0
-        expects_continue = (header(scope, b"expect") or b"").lower() == b"100-continue"
-        declared = header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and not expects_continue:
-            drain = int(declared) if int(declared) <= self.max_drain_bytes else 0
-        await refuse(scope, receive, send, error, drain=drain, linger_seconds=2.0)
+        await refuse(scope, receive, send, error, drain=declared_drain(scope, self.max_drain_bytes),
+                     linger_seconds=2.0)

@@ -44,9 +44,9 @@ def in_memory_route_class(max_upload_bytes: int) -> type[APIRoute]:
                 parser = MultiPartParser(
                     self.headers,
                     stream,
-                    max_files=min(max_files, MAX_FILES),
-                    max_fields=min(max_fields, MAX_FIELDS),
-                    max_part_size=min(max_part_size, MAX_PART_SIZE),
+                    max_files=max_files,
+                    max_fields=max_fields,
+                    max_part_size=max_part_size,
                 )
                 # A spooled file larger than the body can ever be never rolls over to disk.
                 parser.spool_max_size = max_upload_bytes + 1
@@ -67,14 +67,13 @@ def in_memory_route_class(max_upload_bytes: int) -> type[APIRoute]:
             max_fields: int | float = MAX_FIELDS,
             max_part_size: int = MAX_PART_SIZE,
         ) -> Any:
+            # Callers may ask for less than kmseg's limits, never for more.
+            max_files, max_fields = min(max_files, MAX_FILES), min(max_fields, MAX_FIELDS)
+            max_part_size = min(max_part_size, MAX_PART_SIZE)
             content_type = self.headers.get("content-type", "")
             if self._form is None and content_type.lower().startswith("multipart/form-data"):
                 return self._in_memory_form(max_files, max_fields, max_part_size)
-            return super().form(
-                max_files=min(max_files, MAX_FILES),
-                max_fields=min(max_fields, MAX_FIELDS),
-                max_part_size=min(max_part_size, MAX_PART_SIZE),
-            )
+            return super().form(max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
 
     class InMemoryFormRoute(APIRoute):
         def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

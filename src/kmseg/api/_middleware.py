@@ -71,7 +71,6 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        expects_continue = (header(scope, b"expect") or b"").lower() == b"100-continue"
         declared = header(scope, b"content-length")
         if declared is not None:
             try:
@@ -83,12 +82,9 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, receive, send, error, drain=0)
                 return
             if declared_size > self.max_bytes:
-                # Read nothing: with 'Expect: 100-continue' the client has not sent
-                # the body; otherwise linger only if the rest is not too much.
-                extra = declared_size if declared_size <= 2 * self.max_bytes else 0
-                await self._refuse(
-                    scope, receive, send, self._too_large(), drain=0 if expects_continue else extra
-                )
+                # Linger only if the rest is not too much.
+                drain = declared_drain(scope, 2 * self.max_bytes)
+                await self._refuse(scope, receive, send, self._too_large(), drain=drain)
                 return
 
         loop = asyncio.get_running_loop()
@@ -141,6 +137,19 @@ class BodyLimitMiddleware:
         self, scope: Scope, receive: Receive, send: Send, error: ApiError, *, drain: int
     ) -> None:
         await refuse(scope, receive, send, error, drain=drain, linger_seconds=self.linger_seconds)
+
+
+def declared_drain(scope: Scope, cap: int) -> int:
+    """Bytes to read and drop before refusing a request, so that the client
+    sees the answer rather than a reset: its declared body when that is at
+    most ``cap``; nothing when the client waits for '100 Continue' (it has
+    not sent the body) or declares no length."""
+    if (header(scope, b"expect") or b"").lower() == b"100-continue":
+        return 0
+    declared = header(scope, b"content-length")
+    if declared is None or not declared.isdigit() or int(declared) > cap:
+        return 0
+    return int(declared)
 
 
 async def refuse(

@@ -54,17 +54,6 @@ def _init_worker(parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
-def _warm_up() -> None:
-    """The first job of a worker process: starting it, and loading kmseg's
-    compiled passes (so the first large image does not wait for them)."""
-    from kmseg import _jit
-
-    try:
-        _jit.warm_up()
-    except Exception:  # noqa: BLE001 - a failed warm-up only means the first large image waits
-        pass
-
-
 class WorkerPool:
     """Run blocking functions in a bounded pool of threads or processes.
 
@@ -118,17 +107,17 @@ class WorkerPool:
     def warm_up(self) -> None:
         """Start every worker process now and load kmseg's compiled passes,
         so the first requests do not wait for either."""
+        from kmseg import _jit
+
         self.start()
         if self.kind != "process":
-            from kmseg import _jit
-
             _jit.warm_up_in_background()  # the compiled passes, for this process's threads
             return
         with self._lock:
             executor = self._executor
         if executor is not None:
             for _ in range(self.workers):
-                executor.submit(_warm_up)
+                executor.submit(_jit.warm_up_quietly)  # starts the worker and loads the compiled passes
 
     def shutdown(self) -> None:
         """Drop waiting jobs; running ones end in the background (threads) or are waited for (processes)."""

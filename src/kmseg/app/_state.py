@@ -19,6 +19,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 from kmseg import DEFAULT_LIMITS, KmsegError
+from kmseg._errors import printable
 
 __all__ = [
     "ENV_MAX_PIXELS",
@@ -160,8 +161,7 @@ _MARKDOWN = re.compile(r"([\\`*_\[\]<>$~|#])")
 def shown_name(name: str) -> str:
     """A file name as markdown text: control characters escaped (a name may
     hold a newline), markdown punctuation backslashed (no links or bold)."""
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(name))
-    return _MARKDOWN.sub(r"\\\1", text)
+    return _MARKDOWN.sub(r"\\\1", printable(name))
 
 
 def failure_message(source_name: str, exc: BaseException) -> str:

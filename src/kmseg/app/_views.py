@@ -267,8 +267,6 @@ def suggest_k(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
         One of ``ks``, or None when there are fewer than three points or the
         curve is flat.
     """
-    if len(ks) != len(inertias):
-        raise ValueError("ks and inertias differ in length")
     return elbow_of(ks, inertias)
 
 
