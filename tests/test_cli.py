@@ -456,18 +456,20 @@ def test_file_urls_on_the_command_line(folder: Path, tmp_path: Path) -> None:
 def test_quick_exit_after_numba_keeps_output_and_status(tmp_path: Path, broken: bool) -> None:
     # Once Numba is loaded the command leaves with os._exit (its teardown is
     # slow): everything printed must still arrive, with the right exit status.
+    # (KMSEG_KERNELS=numba: where the C passes are built Numba is never loaded.)
     good = save_photo(tmp_path / "in" / "a.jpg")
     if broken:
         (tmp_path / "in" / "b.jpg").write_bytes(b"not an image")
     r = run_kmseg("segment", tmp_path / "in", "-k", 3, "--seed", 1, "-o", tmp_path / "out", "--json",
-                  cwd=tmp_path, KMSEG_JIT="1")
+                  cwd=tmp_path, KMSEG_JIT="1", KMSEG_KERNELS="numba")
     assert r.returncode == (1 if broken else 0), r.stderr
     doc = json.loads(r.stdout)
     assert doc["done"] == 1 and doc["failed"] == int(broken)
     assert (tmp_path / "out" / "a-k3.png").is_file() and good.is_file()
     if broken:
         assert "b.jpg" in r.stderr
-    single = run_kmseg("segment", good, "-k", 3, "--seed", 1, "-o", tmp_path / "one.png", cwd=tmp_path, KMSEG_JIT="1")
+    single = run_kmseg("segment", good, "-k", 3, "--seed", 1, "-o", tmp_path / "one.png", cwd=tmp_path,
+                       KMSEG_JIT="1", KMSEG_KERNELS="numba")
     assert single.returncode == 0 and "K 3 of 3" in single.stderr
     with Image.open(tmp_path / "one.png") as im:
         im.load()

@@ -1,11 +1,17 @@
-"""The compiled passes (kmseg._kernels, Numba) against plain computations.
+"""The compiled passes against plain computations, and C against Numba.
 
-Each kernel is checked against a direct NumPy computation or brute force on
-the same data; test_segment.py runs the whole of segment() on both paths.
+Each pass is checked, in both implementations (the C library
+kmseg._ckernels and Numba's kmseg._kernels), against a direct NumPy
+computation or brute force on the same data; whole segmentations must come
+out bit for bit the same from both; test_segment.py runs the whole of
+segment() on the compiled and NumPy paths. The C library is built by the
+install: outside CI its tests skip when it is missing (saying why), under
+CI=true that is a failure.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 import sys
@@ -14,7 +20,30 @@ import numpy as np
 import pytest
 from imagetools import sample_image
 
-from kmseg import _colorfit, _jit, _kernels, _kmeans
+from kmseg import _colorfit, _jit, _kernels, _kmeans, _tree
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def c_library():
+    """kmseg._ckernels, or a skip (a failure under CI) saying why it is missing."""
+    try:
+        from kmseg import _ckernels
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(f"the C passes must be built under CI: {exc}")
+        pytest.skip(f"the C passes are not built here (outside CI): {exc}")
+    return _ckernels
+
+
+@pytest.fixture(params=["c", "numba"])
+def passes(request, monkeypatch):
+    """Each implementation of the compiled passes in turn, also as what
+    kmseg._jit hands out (KMSEG_KERNELS)."""
+    module = c_library() if request.param == "c" else _kernels
+    monkeypatch.setenv("KMSEG_KERNELS", request.param)
+    assert _jit.compiled() is module
+    return module
 
 
 def noisy_photo(scale: int = 1, sigma: float = 3.0, seed: int = 0) -> np.ndarray:
@@ -30,7 +59,8 @@ def histogram_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return distinct, _colorfit.codes_to_rgb(distinct).astype(np.float64), counts.astype(np.float64)
 
 
-def test_histogram_and_label_lookup_match_numpy():
+def test_histogram_and_label_lookup_match_numpy(passes):
+    _kernels = passes
     img = noisy_photo()
     flat = img.reshape(-1, 3)
     opaque = np.random.default_rng(1).random(flat.shape[0]) > 0.3
@@ -49,9 +79,14 @@ def test_histogram_and_label_lookup_match_numpy():
     out = np.empty(flat.shape[0], dtype=np.uint8)
     _kernels.label_pixels(flat, *_colorfit.MORTON_TABLES, lut, out)
     assert np.array_equal(out, lut[codes])
+    rgba = np.dstack([img, np.zeros(img.shape[:2], np.uint8)])  # strided pixels: every 4th byte skipped
+    part = rgba[..., :3].reshape(-1, 3)[100:]
+    out = np.empty(part.shape[0], dtype=np.uint8)
+    _kernels.label_pixels(part, *_colorfit.MORTON_TABLES, lut, out)
+    assert np.array_equal(out, lut[codes[100:]])
 
 
-def test_cube_levels_match_the_numpy_build(monkeypatch):
+def test_cube_levels_match_the_numpy_build(passes, monkeypatch):
     distinct, Y, w = histogram_of(noisy_photo())
     monkeypatch.setenv("KMSEG_JIT", "0")
     plain = _colorfit._build_levels(distinct, Y, w)
@@ -71,11 +106,11 @@ def test_cube_levels_match_the_numpy_build(monkeypatch):
 
 
 @pytest.mark.parametrize("k", [2, 7, 33])
-def test_items_assign_every_colour_to_its_nearest_centre(k, monkeypatch):
+def test_items_assign_every_colour_to_its_nearest_centre(k, passes, monkeypatch):
     monkeypatch.setenv("KMSEG_JIT", "1")
     distinct, Y, w = histogram_of(noisy_photo(seed=k))
     levels = _colorfit._build_levels(distinct, Y, w)
-    tree = _kernels.Tree(levels)
+    tree = _tree.Tree(levels, passes)
     rng = np.random.default_rng(k)
     C = Y[rng.choice(Y.shape[0], k, replace=False)] + rng.normal(0, 2, (k, 3))
     items = tree.items(C)
@@ -93,35 +128,72 @@ def test_items_assign_every_colour_to_its_nearest_centre(k, monkeypatch):
         C = new
 
 
-def test_seeding_matches_numpy():
+def test_seeding_matches_numpy(passes):
     rng = np.random.default_rng(5)
     X = rng.normal(0, 30, (3000, 3)) + rng.integers(0, 4, 3000)[:, None] * 60.0
     w = rng.integers(1, 20, 3000).astype(np.float64)
     x_sq = np.einsum("ij,ij->i", X, X)
     plain = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq)
-    compiled = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq, _kernels)
+    compiled = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq, passes)
     np.testing.assert_array_equal(plain, compiled)  # same random stream, same choices
 
 
-def test_the_switch(monkeypatch):
+def test_the_switch(passes, monkeypatch):
     monkeypatch.setenv("KMSEG_JIT", "auto")
     assert _jit.kernels(_jit.COMPILED_FROM_POINTS - 1) is None
-    assert _jit.kernels(_jit.COMPILED_FROM_POINTS) is _kernels
+    assert _jit.kernels(_jit.COMPILED_FROM_POINTS) is passes
     monkeypatch.setenv("KMSEG_JIT", "0")
     assert _jit.kernels(10**9) is None
     monkeypatch.setenv("KMSEG_JIT", "1")
-    assert _jit.kernels(1) is _kernels
+    assert _jit.kernels(1) is passes
 
 
-def test_a_small_image_never_imports_numba(tmp_path):
+def test_the_c_library_is_preferred(monkeypatch):
+    c = c_library()
+    monkeypatch.delenv("KMSEG_KERNELS", raising=False)
+    assert _jit.compiled() is c and _jit.compiled("auto") is c and _jit.compiled("numba") is _kernels
+
+
+@pytest.mark.parametrize("case", ["rgb", "lab", "alpha", "spatial", "large k", "few colours"])
+def test_c_and_numba_give_the_same_bits(case, monkeypatch):
+    # The C is the Numba code line for line, compiled without FMA: same sums, same rounding, same result.
+    import kmseg
+
+    c_library()
+    monkeypatch.setenv("KMSEG_JIT", "1")
+    img = noisy_photo(scale=2, sigma=4.0, seed=len(case))
+    args: dict = {"k": 12, "seed": 7}
+    if case == "lab":
+        args["color_space"] = "lab"
+    elif case == "alpha":
+        img = np.dstack([img, np.where(np.random.default_rng(1).random(img.shape[:2]) > 0.2, 255, 0)]).astype(np.uint8)
+    elif case == "spatial":
+        args.update(spatial_weight=1.0, fit_size=96)
+    elif case == "large k":
+        args["k"] = 150
+    elif case == "few colours":
+        img = (img // 64) * 64  # 64 colours at most
+        args["k"] = 40
+    runs = {}
+    for name in ("c", "numba"):
+        monkeypatch.setenv("KMSEG_KERNELS", name)
+        runs[name] = kmseg.segment(img, **args)
+    a, b = runs["c"], runs["numba"]
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.palette, b.palette)
+    assert np.array_equal(a.centers, b.centers)
+    assert a.inertia == b.inertia and a.n_iter == b.n_iter
+
+
+@pytest.mark.parametrize("kernels", ["auto", "numba"])
+def test_a_small_image_loads_no_compiled_passes(kernels):
     # Importing Numba costs tenths of a second: the cold-start budget of small images.
     code = ("import sys, numpy as np, kmseg\n"
             "img = np.random.default_rng(0).integers(0, 256, (120, 160, 3)).astype(np.uint8)\n"
             "kmseg.segment(img, 8, seed=0)\n"
-            "print('numba' in sys.modules)\n")
+            "print([m for m in ('numba', 'kmseg._kernels', 'kmseg._ckernels') if m in sys.modules])\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto"})
-    assert out.stdout.strip() == "False"
+                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "KMSEG_KERNELS": kernels})
+    assert out.stdout.strip() == "[]"
 
 
 def test_compiled_and_numpy_segmentations_agree_closely(monkeypatch):
@@ -139,8 +211,10 @@ def test_compiled_and_numpy_segmentations_agree_closely(monkeypatch):
 
 
 def test_warm_up_compiles_everything_a_large_image_needs(tmp_path):
-    # make's install step runs warm_up(); afterwards the first large image must compile nothing.
-    env = {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    # make's install step runs warm_up(); afterwards the first large image must compile nothing
+    # (where the C library is missing and Numba does the work).
+    env = {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path),
+           "KMSEG_KERNELS": "numba"}
     subprocess.run([sys.executable, "-c", "import kmseg._jit as j; assert j.warm_up()"], check=True, env=env,
                    timeout=600)  # what make runs after installing
     code = ("import numpy as np, kmseg\n"
@@ -174,20 +248,26 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
     assert runs[0].inertia == runs[1].inertia and runs[0].n_iter == runs[1].n_iter
 
 
-def test_without_numba_everything_runs_on_numpy():
-    # Numba is a dependency, but a platform without its wheels must still work.
+@pytest.mark.parametrize("kernels", ["numba", "auto"])
+def test_without_numba(kernels):
+    # Numba is a dependency, but a platform without its wheels must still work: on the C library
+    # where it was built, else on NumPy (KMSEG_KERNELS=numba: as if the C library were missing).
+    if kernels == "auto":
+        c_library()
     code = ("import sys\n"
             "sys.modules['numba'] = None  # import numba -> ImportError\n"
             "import numpy as np, kmseg\n"
             "from kmseg import _jit\n"
-            "assert _jit.kernels(10**9) is None and not _jit.warm_up()\n"
+            "passes = _jit.kernels(10**9)\n"
+            "assert _jit.warm_up() is (passes is not None)\n"
             "img = np.random.default_rng(0).integers(0, 256, (1800, 1800, 3)).astype(np.uint8)\n"
             "s = kmseg.segment(img, 6, seed=0)\n"
-            "print(s.k, s.labels.shape)\n")
+            "print(passes and passes.__name__, s.k, s.labels.shape)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "1"})
+                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "1", "KMSEG_KERNELS": kernels})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["6", "(1800,", "1800)"]
+    expect = "None" if kernels == "numba" else "kmseg._ckernels"
+    assert out.stdout.split() == [expect, "6", "(1800,", "1800)"]
 
 
 def test_spatial_fit_and_assignment_compiled(monkeypatch):
@@ -228,12 +308,13 @@ def test_a_lean_process_starts_numba_without_scipys_blas():
     seen = {}
     for mode in ("lean", "plain"):
         out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
-                             env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto"}, timeout=600)
+                             env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "KMSEG_KERNELS": "numba"},
+                             timeout=600)
         seen[mode] = out.stdout.strip()
     assert seen == {"lean": "False", "plain": "True"}
 
 
-def test_the_command_loads_the_kernels_early_only_for_a_large_image(tmp_path):
+def test_the_command_loads_the_kernels_early_only_for_a_large_image(tmp_path, passes):
     from PIL import Image
 
     from kmseg import cli
@@ -246,7 +327,7 @@ def test_the_command_loads_the_kernels_early_only_for_a_large_image(tmp_path):
     thread = cli._load_kernels_early(str(big))
     assert thread is not None
     thread.join(600)
-    assert not thread.is_alive() and "kmseg._kernels" in sys.modules
+    assert not thread.is_alive() and passes.__name__ in sys.modules
     assert cli._load_kernels_early(str(small)) is None
     assert cli._load_kernels_early(str(broken)) is None
 
@@ -266,17 +347,17 @@ def test_the_command_gives_the_librarys_result_for_a_large_image(tmp_path):
     assert out.read_bytes() == seg.to_bytes("png")
 
 
-def test_a_fit_compiles_by_colours_times_clusters(monkeypatch):
+def test_a_fit_compiles_by_colours_times_clusters(passes, monkeypatch):
     monkeypatch.setenv("KMSEG_JIT", "auto")
     assert _jit.fit_kernels(100_000, 19) is None  # 1.9 M colours x clusters: NumPy
-    assert _jit.fit_kernels(100_000, 20) is _kernels
-    assert _jit.fit_kernels(_jit.COMPILED_FROM_POINTS, 2) is _kernels
+    assert _jit.fit_kernels(100_000, 20) is passes
+    assert _jit.fit_kernels(_jit.COMPILED_FROM_POINTS, 2) is passes
     monkeypatch.setenv("KMSEG_JIT", "0")
     assert _jit.fit_kernels(10**6, 256) is None
 
 
 def test_a_small_photo_at_large_k_takes_the_compiled_fit():
-    # china.jpg has 96,615 colours: K=8 stays on NumPy (no Numba import), K=64 is compiled.
+    # china.jpg has 96,615 colours: K=8 stays on NumPy (no compiled passes loaded), K=64 is compiled.
     code = ("import sys, kmseg\n"
             "from imagetools import sample_image\n"
             "from kmseg import _colorfit\n"
@@ -288,10 +369,11 @@ def test_a_small_photo_at_large_k_takes_the_compiled_fit():
             "_colorfit._Items = Spy\n"
             "img = sample_image('china.jpg')\n"
             "kmseg.segment(img, 8, seed=0)\n"
-            "print(bool(built), 'numba' in sys.modules)\n"
+            "loaded = lambda: any(m in sys.modules for m in ('kmseg._kernels', 'kmseg._ckernels'))\n"
+            "print(bool(built), loaded())\n"
             "built.clear()\n"
             "a = kmseg.segment(img, 64, seed=0)\n"
-            "print(bool(built), 'numba' in sys.modules)\n")
+            "print(bool(built), loaded())\n")
     tests = str(Path(__file__).parent)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                          env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "PYTHONPATH": tests})

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _jit, _kmeans
+from . import _jit, _kmeans, _tree
 
 __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 
@@ -367,14 +367,14 @@ def _resolve(kernels: Any, size: int) -> Any:
 
 
 def prepare(stats: list[_Level] | Any, size: int | None = None, kernels: Any = "auto") -> list[_Level] | Any:
-    """``stats`` as the compiled passes want it (a ``_kernels.Tree``) when
+    """``stats`` as the compiled passes want it (a ``_tree.Tree``) when
     they pay for ``size`` points (default: its own; see :mod:`kmseg._jit`) or
     when ``kernels`` (the compiled module, or None for NumPy) says so, else
     unchanged."""
     if not isinstance(stats, list):
         return stats
     kernels = _resolve(kernels, stats[0].size if size is None else size)
-    return stats if kernels is None else kernels.Tree(stats)
+    return stats if kernels is None else _tree.Tree(stats, kernels)
 
 
 def _new_items(stats: list[_Level] | Any, C: np.ndarray) -> Any:

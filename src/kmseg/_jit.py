@@ -1,13 +1,19 @@
-"""When to use the compiled passes of :mod:`kmseg._kernels` (Numba).
+"""When and which compiled passes to use: the C library or Numba.
 
-Compiling them costs a few seconds once per installation (the result is
-cached on disk) and importing Numba costs a few tenths of a second in every
-process, so small problems stay on the NumPy code, which is fast enough
-there, and a process that only handles small images never imports Numba.
+The compiled passes (the same functions in :mod:`kmseg._ckernels`, C built
+at install, and :mod:`kmseg._kernels`, Numba; bit for bit the same results)
+take over from the NumPy code for large problems. Where the C library was
+built it loads in a millisecond; otherwise Numba compiles the passes once
+per installation (cached on disk) and costs a few tenths of a second to
+start in every process. Small problems stay on the NumPy code, which is
+fast enough there, whichever is installed; which path a problem takes
+depends only on its size, so a seed repeats exactly.
 
-The environment variable ``KMSEG_JIT`` overrides the choice: ``0`` never
-compiles, ``1`` always does (when Numba is installed), ``auto`` (default)
-decides by the problem's size (pixels, distinct colours, colours x K).
+Environment variables: ``KMSEG_JIT`` ``0`` never uses the compiled passes,
+``1`` always does, ``auto`` (default) decides by the problem's size (pixels,
+distinct colours, colours x K). ``KMSEG_KERNELS`` ``c`` or ``numba`` picks
+one implementation (the NumPy code if it is missing), ``auto`` (default) the
+C library, else Numba.
 """
 
 from __future__ import annotations
@@ -39,11 +45,41 @@ def _mode() -> str:
 
 
 def kernels(size: int, threshold: int = COMPILED_FROM_POINTS) -> ModuleType | None:
-    """The compiled kernels module when a pass over ``size`` items should use
-    it, else None (NumPy code)."""
+    """The compiled passes (a module) when a pass over ``size`` items should
+    use them, else None (NumPy code)."""
     mode = _mode()
     if mode == "off" or (mode != "on" and size < threshold):
         return None
+    return compiled()
+
+
+def compiled(choice: str | None = None) -> ModuleType | None:
+    """The compiled passes: ``choice`` (default ``KMSEG_KERNELS``) ``"c"``,
+    ``"numba"`` or ``"auto"`` (the C library, else Numba); None when the
+    chosen one is not installed."""
+    choice = (choice or os.environ.get("KMSEG_KERNELS", "auto")).strip().lower()
+    if choice not in _loaded:
+        module = None
+        if choice in ("auto", "c"):
+            module = _load_c()
+        if module is None and choice in ("auto", "numba"):
+            module = _load_numba()
+        _loaded[choice] = module
+    return _loaded[choice]
+
+
+_loaded: dict[str, ModuleType | None] = {}
+
+
+def _load_c() -> ModuleType | None:
+    try:
+        from . import _ckernels
+    except ImportError:  # not built: no C compiler at install
+        return None
+    return _ckernels
+
+
+def _load_numba() -> ModuleType | None:
     try:
         if _lean and "kmseg._kernels" not in sys.modules:
             with _without_scipy_blas():
@@ -96,20 +132,23 @@ def _without_scipy_blas() -> Iterator[None]:
 
 
 def warm_up() -> bool:
-    """Load every compiled pass now (compiling it the first time on a machine).
+    """Load every compiled pass now (Numba compiles them the first time on a
+    machine; the C library's are ready at once).
 
     ``make`` runs it after installing (``python -c "import kmseg._jit as j;
     j.warm_up()"``) so that the first large image does not wait for
     compilation; the web app and HTTP service run it in the background at
     start, the ``kmseg`` command while a large image decodes
     (:func:`warm_up_in_background`). Changes no result: which passes an
-    image takes depends only on its size and K. Returns False when Numba is
-    missing or ``KMSEG_JIT=0``.
+    image takes depends only on its size and K. Returns False when neither
+    the C library nor Numba is installed, or with ``KMSEG_JIT=0``.
     """
     module = None if _mode() == "off" else kernels(0, 0)
     if module is None:
         return False
-    module.preload()
+    from . import _tree
+
+    _tree.preload(module)
     return True
 
 

@@ -1,10 +1,14 @@
 """Compiled loops (Numba) for the passes NumPy would spend its time on.
 
-The per-pixel passes (colour histogram, label lookup), the cube tree of
+The per-pixel passes (colour histogram, label lookup), the cube levels of
 the distinct colours, k-means++ seeding, nearest centres, and the bounded
 Lloyd iterations over "items" (cubes that lie wholly in one cluster, and
-single colours) of :mod:`kmseg._colorfit`; :func:`preload` touches them all. Every function is compiled on first use and cached
-on disk (``cache=True``), so only the first process pays for compilation.
+single colours) of :mod:`kmseg._colorfit`, whose Python side is
+:mod:`kmseg._tree`. The same functions as the C library
+(:mod:`kmseg._ckernels`, ``_ckernels.c``), line for line and bit for bit:
+this module is used where that library was not built (no C compiler when
+kmseg was installed). Every function is compiled on first use and cached on
+disk (``cache=True``), so only the first process pays for compilation.
 
 Every function is single-threaded and releases the GIL (``nogil``): callers
 run independent calls in threads (:func:`kmseg._jit.parallel_map`), so results
@@ -12,8 +16,6 @@ never depend on the number of threads. All take validated, contiguous arrays.
 """
 
 from __future__ import annotations
-
-import sys
 
 import numba as nb
 import numpy as np
@@ -263,103 +265,6 @@ def items_labels(npts, items, n_items, n_pt0, n_pt1, out):  # pragma: no cover -
                 out[p] = it_lab[i]
 
 
-# ------------------------------------------------------- Python-side state
-
-
-class Tree:
-    """The levels of :mod:`kmseg._colorfit` flattened for the passes above.
-
-    Items are named by global ids: ``0..npts-1`` are the points (level 0 of
-    ``stats``), ``npts + j`` is cube j of the levels above, level by level.
-    Works for any list of levels whose ``child`` arrays index the level
-    below (the cubes' point ranges are derived from them)."""
-
-    def __init__(self, stats: list) -> None:
-        pts = stats[0]
-        npts = pts.size
-        self.npts = npts
-        self.depth = len(stats)
-        f64 = np.float64
-        p_mean = np.ascontiguousarray(pts.mean, dtype=f64)
-        p_w = np.ascontiguousarray(pts.weight, dtype=f64)
-        self.p_scatter = np.ascontiguousarray(np.broadcast_to(pts.scatter, (npts,)), dtype=f64)
-        nodes = stats[1:]
-        offsets = np.cumsum([0] + [lv.size for lv in nodes])
-        self.n_nodes = int(offsets[-1])
-        d = p_mean.shape[1]
-        if nodes:
-            n_mean = np.concatenate([lv.mean for lv in nodes]).astype(f64, copy=False)
-            n_w = np.concatenate([lv.weight for lv in nodes]).astype(f64, copy=False)
-            n_wsum = np.concatenate([lv.wsum for lv in nodes]).astype(f64, copy=False)
-            n_radius = np.concatenate([lv.radius for lv in nodes]).astype(f64, copy=False)
-            self.n_scatter = np.concatenate([lv.scatter for lv in nodes]).astype(f64, copy=False)
-            ch0, ch1, pt0, pt1 = [], [], [], []
-            first = None
-            for i, lv in enumerate(nodes):
-                base = 0 if i == 0 else npts + offsets[i - 1]  # global id of the level below's first item
-                ch0.append(lv.child[:-1] + base)
-                ch1.append(lv.child[1:] + base)
-                first = lv.child if first is None else first[lv.child]
-                pt0.append(first[:-1])
-                pt1.append(first[1:])
-            cat = lambda parts: np.ascontiguousarray(np.concatenate(parts), dtype=np.int64)  # noqa: E731
-            n_ch0, n_ch1, self.n_pt0, self.n_pt1 = cat(ch0), cat(ch1), cat(pt0), cat(pt1)
-            self.tops = (npts + int(offsets[-2]), npts + self.n_nodes)
-        else:
-            n_mean, n_wsum = np.zeros((0, d)), np.zeros((0, d))
-            n_w = n_radius = self.n_scatter = np.zeros(0)
-            n_ch0 = n_ch1 = self.n_pt0 = self.n_pt1 = np.zeros(0, dtype=np.int64)
-            self.tops = (0, npts)
-        self.arrays = (npts, p_mean, p_w, n_mean, n_w, n_wsum, n_radius, n_ch0, n_ch1)
-
-    def items(self, C: np.ndarray) -> Items:
-        """The items for centres ``C``."""
-        return Items(self, C)
-
-
-def _columns(C: np.ndarray) -> np.ndarray:
-    """The centres as contiguous columns, the layout the compiled passes read."""
-    return np.ascontiguousarray(C.T, dtype=np.float64)
-
-
-class Items:
-    """A partition of the colours into cubes that lie wholly in one cluster
-    and single colours, with bounds on their distances to the centres
-    (Hamerly 2010): ``upper`` >= distance of the item's mean to its own
-    centre, ``lower`` <= distance to any other centre. An item of radius r
-    keeps its cluster while ``upper + 2 r < lower``. The same contract as
-    ``kmseg._colorfit._Items`` (its NumPy twin); ``weight`` and ``sums`` are
-    the clusters' weights and weighted sums, kept up to date."""
-
-    def __init__(self, tree: Tree, C: np.ndarray) -> None:
-        self.tree = tree
-        self.k, d = C.shape
-        self.slack = 1e-9 * (1.0 + float(np.abs(C).max()))
-        cap = tree.npts + tree.n_nodes  # live items <= points; dead ones <= cubes between compactions
-        self.items = (np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64),
-                      np.empty(cap), np.empty(cap))
-        self.stack = np.empty(8 * tree.depth + 16, dtype=np.int64)
-        self.buf = np.empty(self.k)
-        self.weight = np.zeros(self.k)
-        self.sums = np.zeros((self.k, d))
-        self.n = items_init(tree.tops[0], tree.tops[1], _columns(C), self.slack, tree.arrays, self.items,
-                            self.weight, self.sums, self.stack, self.buf)
-
-    def update(self, C: np.ndarray, delta: np.ndarray) -> None:
-        """Re-assign after the centres moved to ``C`` by ``delta`` (k,)."""
-        self.n = items_update(_columns(C), np.ascontiguousarray(delta, dtype=np.float64), self.slack,
-                              self.tree.arrays, self.items, self.n, self.weight, self.sums, self.stack, self.buf)
-
-    def inertia(self, C: np.ndarray) -> float:
-        t = self.tree
-        return float(items_inertia(_columns(C), t.arrays, self.items, self.n, t.p_scatter, t.n_scatter))
-
-    def point_labels(self, m: int) -> np.ndarray:
-        labels = np.empty(m, dtype=np.uint8)
-        items_labels(self.tree.npts, self.items, self.n, self.tree.n_pt0, self.tree.n_pt1, labels)
-        return labels
-
-
 # ------------------------------------------------------- nearest centres
 
 
@@ -508,35 +413,3 @@ def nonzero_counts(counts):  # pragma: no cover - compiled
             val[n] = counts[i]
             n += 1
     return idx, val
-
-
-# ---------------------------------------------------------------- preload
-
-
-def preload() -> None:
-    """Run every pass above once on tiny data of the types real runs give
-    them, which loads each from the disk cache (compiling it the first time
-    on a machine). Takes well under a second once cached."""
-    from . import _colorfit, _kmeans  # here: they import this module lazily
-
-    this = sys.modules[__name__]
-    rng = np.random.default_rng(0)
-    flat = rng.integers(0, 256, (512, 3), dtype=np.uint8)
-    tables = _colorfit.MORTON_TABLES
-    counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # untouched pages cost nothing
-    lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
-    frozen = flat.copy()
-    frozen.setflags(write=False)  # a caller's read-only image is another type to Numba
-    for pixels in (frozen, flat):
-        histogram(pixels, np.zeros(0, dtype=bool), *tables, counts, np.zeros(0, dtype=np.uint32))
-        label_pixels(pixels, *tables, lut, np.empty(pixels.shape[0], dtype=np.uint8))
-    distinct, weights = nonzero_counts(counts)
-    Y = _colorfit.codes_to_rgb(distinct, this).astype(np.float64)
-    levels = _colorfit._build_levels(distinct, Y, weights, this)
-    C = _kmeans.seed_plusplus(Y, weights, 4, 2, rng, np.einsum("ij,ij->i", Y, Y), this)[0]
-    nearest_centres(Y, np.ascontiguousarray(C.T), np.empty(Y.shape[0], dtype=np.uint8), np.empty(Y.shape[0]))
-    for stats in (levels, _colorfit.coarse_stats(levels, 1)):
-        items = Tree(stats).items(C)
-        items.update(C + 1.0, np.full(C.shape[0], np.sqrt(3.0)))
-        items.inertia(C + 1.0)
-        items.point_labels(stats[0].size)

@@ -421,7 +421,8 @@ def _executor(args: argparse.Namespace) -> Iterator[Any]:
 
 def _load_kernels_early(path: str) -> threading.Thread | None:
     """For an image large enough for the compiled passes, start loading them
-    (Numba's start-up, about 0.4 s) in a thread while the image decodes.
+    in a thread while the image decodes (where they are Numba's, its
+    start-up takes about 0.4 s; the C library's take a millisecond).
     Returns the thread, or None for a smaller image or an unreadable header."""
     from PIL import Image
 

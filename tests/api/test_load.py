@@ -90,10 +90,15 @@ def _health_checks(url: str, stop: list[bool], statuses: list[int]) -> None:
 def test_twice_the_capacity_sheds_the_surplus_with_bounded_memory(small_server):
     server = small_server
     pid = server.process.pid
-    # Exactly the capacity first: what the admitted work costs.
-    with PeakMemory(pid) as at_capacity:
-        results = _blast(server.url, [LARGE] * CAPACITY, concurrency=CAPACITY)
-    assert [status for status, _, _ in results] == [200] * CAPACITY
+    # Exactly the capacity first, twice: what the admitted work costs (the first round alone runs
+    # on a fresh heap and reads low).
+    capacity_rounds = []
+    for _ in range(2):
+        with PeakMemory(pid) as memory:
+            results = _blast(server.url, [LARGE] * CAPACITY, concurrency=CAPACITY)
+        assert [status for status, _, _ in results] == [200] * CAPACITY
+        capacity_rounds.append(memory)
+    at_capacity = max(capacity_rounds, key=lambda m: m.peak)
     rounds = []
     health: list[int] = []
     for _ in range(3):
