@@ -49,9 +49,8 @@ def _init_worker(parent: int) -> None:
     A watchdog thread ends the worker as soon as the server process is gone,
     however it went (even killed), so no worker outlives it.
     """
-    from kmseg import _malloc
+    import kmseg  # noqa: F401
 
-    _malloc.return_large_blocks()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
@@ -107,11 +106,9 @@ class WorkerPool:
 
     def warm_up(self) -> None:
         """Start every worker process now and load kmseg's compiled passes,
-        so the first requests do not wait for either; keep the memory of
-        finished jobs from piling up in malloc's arenas (kmseg._malloc)."""
-        from kmseg import _jit, _malloc
+        so the first requests do not wait for either."""
+        from kmseg import _jit
 
-        _malloc.return_large_blocks()
         self.start()
         if self.kind != "process":
             _jit.warm_up_in_background()  # the compiled passes, for this process's threads

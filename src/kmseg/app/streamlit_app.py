@@ -27,11 +27,10 @@ from kmseg.app._state import (digest, download_name, failure_message, format_byt
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> bool:
     """Once per server process: load the compiled passes in the background,
-    so the first large upload does not wait for them, and keep the memory of
-    finished sessions from piling up in malloc's arenas (kmseg._malloc)."""
-    from kmseg import _jit, _malloc
+    so the first large upload does not wait for them (Numba's start-up, where
+    the C library is not built)."""
+    from kmseg import _jit
 
-    _malloc.return_large_blocks()
     _jit.warm_up_in_background()
     return True
 
