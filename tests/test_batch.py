@@ -283,3 +283,33 @@ def test_fsspec_urls_read_and_write_through_the_filesystem(photos: Path) -> None
         assert [r.status for r in again] == ["skipped"] * 4 and len(ex.calls) == 4
     finally:
         fs.rm(root, recursive=True)
+
+
+def test_the_output_folder_is_listed_a_fixed_number_of_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A batch of thousands into one folder must not list that folder once per image (quadratic).
+    import glob
+    import os
+
+    for i in range(12):
+        save_photo(tmp_path / "in" / f"p{i:02d}.jpg", 24, 16, shift=i)
+    out = tmp_path / "out"
+    listed: list[str] = []
+    real_listdir, real_scandir, real_glob = os.listdir, os.scandir, glob.glob
+
+    def spy(real: Any) -> Any:
+        def call(path: Any = ".", *args: Any, **kwargs: Any) -> Any:
+            listed.append(str(path))
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "listdir", spy(real_listdir))
+    monkeypatch.setattr(os, "scandir", spy(real_scandir))
+    monkeypatch.setattr(glob, "glob", spy(real_glob))
+    stale = out / ".p03-k2.png.abc123.tmp"  # a killed attempt's leftover, found by the sweeps
+    out.mkdir()
+    stale.write_bytes(b"half")
+    results = batch.segment_many([tmp_path / "in"], out, 2, seed=0, executor=CountingExecutor())
+    assert [r.status for r in results] == ["done"] * 12
+    assert not stale.exists()
+    of_out = [p for p in listed if Path(p).resolve() == out.resolve() or str(out) in p]
+    assert 1 <= len(of_out) <= 3, of_out  # before and after the run, not per image

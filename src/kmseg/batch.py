@@ -500,7 +500,6 @@ def process_item(job: ItemJob) -> ItemResult:
     try:
         from kmseg import storage
 
-        _remove_stale_temporaries(job)
         source: Any = storage.read_bytes(job.source) if storage.is_url(job.source) else job.source
         original = None
         if job.plan.boundaries:  # the overlay is drawn on the loaded original
@@ -524,34 +523,14 @@ def process_item(job: ItemJob) -> ItemResult:
     return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail)
 
 
-def _remove_stale_temporaries(job: ItemJob) -> None:
-    """Remove the temporary files a killed earlier attempt at ``job`` left.
-
-    Atomic writes go through ``.<name>.<random>.tmp`` beside the output; a
-    worker killed with SIGKILL in the middle of one cannot remove it, so the
-    retry does.
-    """
-    from kmseg.storage import is_url
-
-    plan = job.plan
-    patterns = [_temp_pattern(p) for p in (plan.image, plan.labels, plan.palette, plan.boundaries)
-                if p and not is_url(p)]
-    if plan.masks and not is_url(plan.masks):
-        patterns.append(_temp_pattern(plan.masks, "*.png"))
-    for pattern in patterns:
-        for tmp in glob.glob(pattern):
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-
-
 def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
     """Remove kmseg's temporary files beside the outputs of ``jobs`` and the
     manifest: before a run (an earlier run killed with SIGKILL could not clean
     up, and its leftovers may belong to images now skipped, or to the
-    manifest's final rewrite) and after an interrupted one (a signal between
-    a temporary file's creation and the write's own clean-up leaves it).
+    manifest's final rewrite), after an interrupted one (a signal between a
+    temporary file's creation and the write's own clean-up leaves it), and
+    after one whose workers wrote (a worker killed in the middle of a write,
+    whose image Dask then ran again elsewhere or the run reported failed).
 
     Only kmseg's own names are removed (``.<output name>.<random>.tmp`` of
     an output of these jobs); each folder is listed once, not once per job.
@@ -586,11 +565,6 @@ def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
                     os.unlink(os.path.join(folder, entry))
                 except OSError:
                     pass
-
-
-def _temp_pattern(path: str, tail: str = "") -> str:
-    folder, base = os.path.split(path)
-    return os.path.join(glob.escape(folder or "."), f".{glob.escape(base)}{tail}.*.tmp")
 
 
 def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, Any]:
@@ -879,8 +853,8 @@ def run_jobs(
     finally:
         if own and executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
-            if interrupted:  # our workers are gone: nothing is writing any more
-                _sweep_temporaries([jobs[i] for i in todo])
+        if own or not interrupted:  # nothing of this run is writing any more (a given executor's
+            _sweep_temporaries([jobs[i] for i in todo])  # interrupted tasks may still be)
     return record.final(jobs)
 
 
