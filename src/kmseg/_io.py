@@ -254,7 +254,7 @@ def _frame_count(im: Image.Image) -> int:
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - found by fuzzing (tests/fuzz)
-        raise ImageDecodeError(f"corrupt image: {e or type(e).__name__}") from None
+        raise ImageDecodeError(f"corrupt image: {_reason(e)}") from None
 
 
 def _sniff_refused(data: bytes) -> str | None:

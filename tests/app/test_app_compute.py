@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import kmseg
-from kmseg.app._compute import curve_sample, downloads, image_array, inertia_curve, label_png
+from kmseg.app._compute import curve_sample, downloads, image_array, inertia_curve
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
 
 
@@ -61,9 +61,9 @@ def test_transparency_survives_to_the_png(rgba_png: bytes) -> None:
     assert image_array(loaded).shape == (60, 80, 4)
 
 
-def test_label_png_round_trips(small_png: bytes) -> None:
+def test_the_label_map_download_round_trips(small_png: bytes) -> None:
     seg = kmseg.segment(small_png, 6, seed=3)
-    assert (np.asarray(Image.open(io.BytesIO(label_png(seg)))) == seg.labels).all()
+    assert (np.asarray(Image.open(io.BytesIO(by_key(seg)["labels"]))) == seg.labels).all()
 
 
 def test_inertia_curve_decreases_and_scales(china: np.ndarray) -> None:

@@ -27,7 +27,6 @@ __all__ = [
     "downloads",
     "image_array",
     "inertia_curve",
-    "label_png",
     "palette_source",
     "png_bytes",
     "rgb_preview",
@@ -95,11 +94,6 @@ def inertia_curve(
     ]
 
 
-def label_png(seg: kmseg.Segmentation) -> bytes:
-    """The label map (pixel value = cluster number) as PNG bytes."""
-    return seg.label_bytes()
-
-
 @dataclass(frozen=True)
 class Download:
     """One download button: what it is called and how to make its bytes."""
@@ -127,7 +121,7 @@ def downloads(seg: kmseg.Segmentation, source_name: str) -> list[Download]:
         Download("webp", "WebP", name(tag, "webp"), "image/webp",
                  lambda: seg.to_bytes("webp")),
         Download("labels", "Label map (PNG)", name(f"{tag}-labels", "png"), "image/png",
-                 lambda: label_png(seg)),
+                 seg.label_bytes),
         Download("json", "Palette (JSON)", name(f"{tag}-palette", "json"), "application/json",
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "json")),
         Download("gpl", "Palette (GIMP .gpl)", name(f"{tag}-palette", "gpl"), "text/plain",
