@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,21 +86,48 @@ def _f64(a: np.ndarray) -> int:
     return _ptr(a, np.float64)
 
 
-def _tree(arrays: tuple, Ct: np.ndarray) -> tuple:
+@dataclass(frozen=True)
+class TreeHandle:
     """A Tree's arrays (npts, p_mean, p_w, n_mean, n_w, n_wsum, n_radius,
-    n_ch0, n_ch1) as the C functions take them, checked against the centres."""
+    n_ch0, n_ch1), checked once and kept alive, with their addresses as the
+    C functions take them (``args``: npts, d, then the addresses)."""
+
+    arrays: tuple
+    args: tuple
+    n_nodes: int
+
+
+@dataclass(frozen=True)
+class ItemsHandle:
+    """An Items' arrays (id, lab, up, lo), checked once and kept alive, and
+    their addresses (``args``)."""
+
+    arrays: tuple
+    args: tuple
+    capacity: int
+
+
+def tree_handle(arrays: tuple) -> TreeHandle:
+    """What the item passes take for a Tree's ``arrays``: made once per Tree,
+    so that a Lloyd pass does not take a dozen addresses again."""
     npts, p_mean = arrays[0], arrays[1]
-    if p_mean.ndim != 2 or p_mean.shape[0] != npts or Ct.shape[0] != p_mean.shape[1] or Ct.shape[1] == 0:
-        raise ValueError("compiled pass: the tree and the centres do not agree")
-    return (npts, p_mean.shape[1], *(_f64(a) for a in arrays[1:7]), *(_ptr(a, np.int64) for a in arrays[7:]))
+    if p_mean.ndim != 2 or p_mean.shape[0] != npts or arrays[3].shape[1:] != p_mean.shape[1:]:
+        raise ValueError("compiled pass: the tree's arrays do not agree")
+    args = (npts, p_mean.shape[1], *(_f64(a) for a in arrays[1:7]), *(_ptr(a, np.int64) for a in arrays[7:]))
+    return TreeHandle(arrays, args, arrays[3].shape[0])
 
 
-def _items(arrays: tuple, n_items: int) -> tuple:
-    """An Items' arrays (id, lab, up, lo) as the C functions take them."""
-    if any(a.shape[0] < n_items for a in arrays):
-        raise ValueError("compiled pass: more items than room")
-    return (_ptr(arrays[0], np.int64, True), _ptr(arrays[1], np.int64, True),
+def items_handle(arrays: tuple) -> ItemsHandle:
+    """What the item passes take for an Items' ``arrays`` (made once per Items)."""
+    capacity = min(a.shape[0] for a in arrays)
+    args = (_ptr(arrays[0], np.int64, True), _ptr(arrays[1], np.int64, True),
             _ptr(arrays[2], np.float64, True), _ptr(arrays[3], np.float64, True))
+    return ItemsHandle(arrays, args, capacity)
+
+
+def _check(Ct: np.ndarray, tree: TreeHandle, items: ItemsHandle, n_items: int) -> None:
+    if Ct.shape[0] != tree.args[1] or Ct.shape[1] == 0 or n_items > items.capacity:
+        raise ValueError("compiled pass: the centres, the tree and the items do not agree")
 
 
 def _scratch(Ct: np.ndarray, cw: np.ndarray, cs: np.ndarray, buf: np.ndarray) -> None:
@@ -146,36 +174,38 @@ def label_pixels(flat, spread_r, spread_g, spread_b, lut, out) -> None:  # noqa:
 
 def items_init(tops0, tops1, Ct, slack, tree, items, cw, cs, stack, buf) -> int:  # noqa: ANN001
     """As :func:`kmseg._kernels.items_init`."""
+    _check(Ct, tree, items, 0)
     _scratch(Ct, cw, cs, buf)
-    return _lib.items_init(tops0, tops1, _f64(Ct), Ct.shape[1], slack, *_tree(tree, Ct), *_items(items, 0),
+    return _lib.items_init(tops0, tops1, _f64(Ct), Ct.shape[1], slack, *tree.args, *items.args,
                            _ptr(cw, np.float64, True), _ptr(cs, np.float64, True), _ptr(stack, np.int64, True),
                            _ptr(buf, np.float64, True))
 
 
 def items_update(Ct, delta, slack, tree, items, n_items, cw, cs, stack, buf) -> int:  # noqa: ANN001
     """As :func:`kmseg._kernels.items_update`."""
+    _check(Ct, tree, items, n_items)
     _scratch(Ct, cw, cs, buf)
     if delta.shape != (Ct.shape[1],):
         raise ValueError("compiled pass: one movement per centre")
-    return _lib.items_update(_f64(Ct), Ct.shape[1], _f64(delta), slack, *_tree(tree, Ct), *_items(items, n_items),
+    return _lib.items_update(_f64(Ct), Ct.shape[1], _f64(delta), slack, *tree.args, *items.args,
                              n_items, _ptr(cw, np.float64, True), _ptr(cs, np.float64, True),
                              _ptr(stack, np.int64, True), _ptr(buf, np.float64, True))
 
 
 def items_inertia(Ct, tree, items, n_items, p_scatter, n_scatter) -> float:  # noqa: ANN001
     """As :func:`kmseg._kernels.items_inertia`."""
-    if p_scatter.shape[0] != tree[0] or n_scatter.shape[0] != tree[3].shape[0]:
+    _check(Ct, tree, items, n_items)
+    if p_scatter.shape[0] != tree.args[0] or n_scatter.shape[0] != tree.n_nodes:
         raise ValueError("compiled pass: scatter arrays do not agree with the tree")
-    return _lib.items_inertia(_f64(Ct), Ct.shape[1], *_tree(tree, Ct), *_items(items, n_items), n_items,
+    return _lib.items_inertia(_f64(Ct), Ct.shape[1], *tree.args, *items.args, n_items,
                               _f64(p_scatter), _f64(n_scatter))
 
 
 def items_labels(npts, items, n_items, n_pt0, n_pt1, out) -> None:  # noqa: ANN001
     """As :func:`kmseg._kernels.items_labels`."""
-    if out.shape[0] < npts or n_pt0.shape != n_pt1.shape:
+    if out.shape[0] < npts or n_pt0.shape != n_pt1.shape or n_items > items.capacity:
         raise ValueError("compiled pass: one label per point")
-    it_id, it_lab = _items(items, n_items)[:2]
-    _lib.items_labels(npts, it_id, it_lab, n_items, _ptr(n_pt0, np.int64), _ptr(n_pt1, np.int64),
+    _lib.items_labels(npts, *items.args[:2], n_items, _ptr(n_pt0, np.int64), _ptr(n_pt1, np.int64),
                       _ptr(out, np.uint8, True))
 
 

@@ -346,6 +346,11 @@ class _Items:
         diff = self.mean - C[self.lab]
         return float(self.scatter.sum() + self.w @ np.einsum("ij,ij->i", diff, diff))
 
+    def parts(self) -> tuple[np.ndarray, ...]:
+        """Every item's mean, weight, scatter, cluster and lower bound on
+        its distance to any other centre."""
+        return self.mean, self.w, self.scatter, self.lab, self.lower
+
     def point_labels(self, m: int) -> np.ndarray:
         labels = np.empty(m, dtype=np.uint8)
         for level in np.unique(self.level):
@@ -587,24 +592,6 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
     return C, items, inertia, n_iter, converged
 
 
-def _item_parts(items: Any) -> tuple[np.ndarray, ...]:
-    """Mean, weight, scatter, cluster and lower bound on the distance to
-    any other centre of every item (a cube wholly in one cluster, or one
-    point), for the NumPy items and the compiled ones."""
-    if isinstance(items, _Items):
-        return items.mean, items.w, items.scatter, items.lab, items.lower
-    tree = items.tree
-    ids, lab, lower = items.items[0][: items.n], items.items[1][: items.n], items.items[3][: items.n]
-    npts, p_mean, p_w, n_mean, n_w = tree.arrays[:5]
-    point = ids < npts
-    node = ids[~point] - npts
-    mean = np.empty((ids.size, p_mean.shape[1]))
-    w, scatter = np.empty(ids.size), np.empty(ids.size)
-    mean[point], w[point], scatter[point] = p_mean[ids[point]], p_w[ids[point]], tree.p_scatter[ids[point]]
-    mean[~point], w[~point], scatter[~point] = n_mean[node], n_w[node], tree.n_scatter[node]
-    return mean, w, scatter, lab, lower
-
-
 def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.ndarray,
                       lower: np.ndarray, C: np.ndarray, kernels: Any) -> tuple[int, float]:
     """The centre whose removal costs least (its items going to their second
@@ -656,7 +643,7 @@ def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: 
     for _ in range(_JUMPS):
         if n_iter >= max_iter or failed >= _JUMP_FAILS:
             break
-        mean, w, scatter, lab, lower = _item_parts(items)
+        mean, w, scatter, lab, lower = items.parts()
         diff = mean - C[lab]
         own = np.einsum("ij,ij->i", diff, diff)
         error = np.bincount(lab, weights=w * own + scatter, minlength=k)

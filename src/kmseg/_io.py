@@ -32,7 +32,6 @@ from ._errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError
 from ._limits import DEFAULT_LIMITS
 from ._validate import check_int
 from . import _png
-from ._png import encode_png
 
 __all__ = [
     "INPUT_FORMATS",
@@ -442,7 +441,7 @@ def encode_image(
     buf = io.BytesIO()
     if fmt == "png" and im.mode in ("L", "P") and "transparency" not in im.info:
         palette = bytes(im.getpalette() or ()) if im.mode == "P" else None
-        return encode_png(np.asarray(im), palette, text)
+        return _png.encode_png(np.asarray(im), palette, text)
     if fmt == "png":
         info = PngImagePlugin.PngInfo()
         for key, value in (text or {}).items():

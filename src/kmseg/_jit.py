@@ -63,7 +63,7 @@ def compiled(choice: str | None = None) -> ModuleType | None:
     """The compiled passes: ``choice`` (default ``KMSEG_KERNELS``) ``"c"``,
     ``"numba"`` or ``"auto"`` (the C library, else Numba); None when the
     chosen one is not installed."""
-    choice = (choice or _choice()).strip().lower()
+    choice = choice.strip().lower() if choice else _choice()
     if choice not in _loaded:
         module = None
         if choice in ("auto", "c"):
@@ -156,9 +156,10 @@ def warm_up() -> bool:
     module = None if _mode() == "off" else kernels(0, 0)
     if module is None:
         return False
-    from . import _tree
+    if module is not compiled("c"):  # Numba's: load (or compile) every pass; the C library's are loaded
+        from . import _tree
 
-    _tree.preload(module)
+        _tree.preload(module)
     return True
 
 

@@ -128,7 +128,6 @@ def _descend(first, last, Ct, slack, tree, items, n_items, cw, cs, stack, buf): 
             g = stack[sp]
             if g < npts:
                 lab, d1, d2 = _nearest_two(p_mean, g, Ct, buf)
-                sure = True
                 r = 0.0
             else:
                 n = g - npts
@@ -263,6 +262,17 @@ def items_labels(npts, items, n_items, n_pt0, n_pt1, out):  # pragma: no cover -
         else:
             for p in range(n_pt0[g - npts], n_pt1[g - npts]):
                 out[p] = it_lab[i]
+
+
+def tree_handle(arrays: tuple) -> tuple:
+    """What the item passes take for a Tree's arrays: the arrays themselves
+    (the C library's twin takes their addresses once)."""
+    return arrays
+
+
+def items_handle(arrays: tuple) -> tuple:
+    """What the item passes take for an Items' arrays: the arrays themselves."""
+    return arrays
 
 
 # ------------------------------------------------------- nearest centres

@@ -61,6 +61,7 @@ class Tree:
             n_ch0 = n_ch1 = self.n_pt0 = self.n_pt1 = np.zeros(0, dtype=np.int64)
             self.tops = (0, npts)
         self.arrays = (npts, p_mean, p_w, n_mean, n_w, n_wsum, n_radius, n_ch0, n_ch1)
+        self.handle = passes.tree_handle(self.arrays)
 
     def items(self, C: np.ndarray) -> Items:
         """The items for centres ``C``."""
@@ -89,26 +90,41 @@ class Items:
         cap = tree.npts + tree.n_nodes  # live items <= points; dead ones <= cubes between compactions
         self.items = (np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64),
                       np.empty(cap), np.empty(cap))
+        self.handle = self.passes.items_handle(self.items)
         self.stack = np.empty(8 * tree.depth + 16, dtype=np.int64)
         self.buf = np.empty(self.k)
         self.weight = np.zeros(self.k)
         self.sums = np.zeros((self.k, d))
-        self.n = self.passes.items_init(tree.tops[0], tree.tops[1], _columns(C), self.slack, tree.arrays,
-                                        self.items, self.weight, self.sums, self.stack, self.buf)
+        self.n = self.passes.items_init(tree.tops[0], tree.tops[1], _columns(C), self.slack, tree.handle,
+                                        self.handle, self.weight, self.sums, self.stack, self.buf)
 
     def update(self, C: np.ndarray, delta: np.ndarray) -> None:
         """Re-assign after the centres moved to ``C`` by ``delta`` (k,)."""
         self.n = self.passes.items_update(_columns(C), np.ascontiguousarray(delta, dtype=np.float64), self.slack,
-                                          self.tree.arrays, self.items, self.n, self.weight, self.sums,
+                                          self.tree.handle, self.handle, self.n, self.weight, self.sums,
                                           self.stack, self.buf)
 
     def inertia(self, C: np.ndarray) -> float:
         t = self.tree
-        return float(self.passes.items_inertia(_columns(C), t.arrays, self.items, self.n, t.p_scatter, t.n_scatter))
+        return float(self.passes.items_inertia(_columns(C), t.handle, self.handle, self.n, t.p_scatter, t.n_scatter))
+
+    def parts(self) -> tuple[np.ndarray, ...]:
+        """Every item's mean, weight, scatter, cluster and lower bound on
+        its distance to any other centre (as ``kmseg._colorfit._Items``)."""
+        t, n = self.tree, self.n
+        ids, lab, lower = self.items[0][:n], self.items[1][:n], self.items[3][:n]
+        npts, p_mean, p_w, n_mean, n_w = t.arrays[:5]
+        point = ids < npts
+        node = ids[~point] - npts
+        mean = np.empty((n, p_mean.shape[1]))
+        w, scatter = np.empty(n), np.empty(n)
+        mean[point], w[point], scatter[point] = p_mean[ids[point]], p_w[ids[point]], t.p_scatter[ids[point]]
+        mean[~point], w[~point], scatter[~point] = n_mean[node], n_w[node], t.n_scatter[node]
+        return mean, w, scatter, lab, lower
 
     def point_labels(self, m: int) -> np.ndarray:
         labels = np.empty(m, dtype=np.uint8)
-        self.passes.items_labels(self.tree.npts, self.items, self.n, self.tree.n_pt0, self.tree.n_pt1, labels)
+        self.passes.items_labels(self.tree.npts, self.handle, self.n, self.tree.n_pt0, self.tree.n_pt1, labels)
         return labels
 
 
