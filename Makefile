@@ -7,11 +7,10 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test bench clean
 
-$(VENV)/.installed: pyproject.toml hatch_build.py src/kmseg/_ckernels.c
+$(VENV)/.installed: pyproject.toml setup.py src/kmseg/engine/_kernels.pyx src/kmseg/engine/kernels.c src/kmseg/engine/kernels.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools  # setuptools: the bundled one is old, and audited
 	$(PY) -m pip install --quiet -e '.[web,api,dask,dev]'
-	$(PY) -c 'import kmseg._jit as j; j.warm_up()'  # load the compiled passes (Numba's: compile them once, now)
 	touch $@
 
 run: $(VENV)/.installed
@@ -19,7 +18,6 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	@command -v chromium >/dev/null 2>&1 || sh tools/install-chromium.sh
-	KMSEG_KERNELS=numba $(PY) -c 'import kmseg._jit as j; j.warm_up()'  # the tests check Numba's twin of the C passes too
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from imagetools import sample_image
 
-from kmseg import _colorfit, _jit
+from kmseg import _colorfit
 
 
 def histogram_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -25,15 +25,11 @@ def three_blobs() -> np.ndarray:
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)[:, None, :]
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_jumps_leave_a_local_optimum_lloyd_cannot(compiled):
+def test_jumps_leave_a_local_optimum_lloyd_cannot():
     img = three_blobs()
     codes, Y, w = histogram_of(img)
-    levels = _colorfit._build_levels(codes, Y, w, kernels=None)
-    kernels = _jit.kernels(0, 0) if compiled else None
-    if compiled and kernels is None:
-        pytest.skip("Numba is not installed")
-    stats = _colorfit.prepare(levels, kernels=kernels)
+    levels = _colorfit._build_levels(codes, Y, w)
+    stats = _colorfit.prepare(levels)
     # Two centres share the first blob, one sits between the other two:
     # a fixed point of Lloyd, far from the best clustering.
     C0 = np.array([[35.0, 40.0, 40.0], [45.0, 40.0, 40.0], [130.0, 130.0, 130.0]])
@@ -45,7 +41,7 @@ def test_jumps_leave_a_local_optimum_lloyd_cannot(compiled):
                      .sum(1)) for b in range(3))
     assert stuck > 2 * best  # Lloyd alone stays there
     C, items, inertia, n_iter, converged = _colorfit._jumps(stats, Y, (C, items, stuck, n_iter, converged), 300,
-                                                            tol_abs, kernels)
+                                                            tol_abs)
     assert converged
     assert inertia == pytest.approx(best, rel=1e-9)
     assert inertia == pytest.approx(items.inertia(C), rel=1e-12)

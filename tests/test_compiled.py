@@ -1,49 +1,22 @@
-"""The compiled passes against plain computations, and C against Numba.
+"""The compiled engine (kmseg.engine._kernels) against plain NumPy.
 
-Each pass is checked, in both implementations (the C library
-kmseg._ckernels and Numba's kmseg._kernels), against a direct NumPy
-computation or brute force on the same data; whole segmentations must come
-out bit for bit the same from both; test_segment.py runs the whole of
-segment() on the compiled and NumPy paths. The C library is built by the
-install: outside CI its tests skip when it is missing (saying why), under
-CI=true that is a failure.
+Each pass is checked against the oracles in tests/reference.py (brute force
+or direct computation on the same data); whole fits against reference Lloyd
+runs; wrong arrays must raise, never reach the C code.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
-from pathlib import Path
 import sys
 
 import numpy as np
 import pytest
+import reference
 from imagetools import sample_image
 
-from kmseg import _colorfit, _jit, _kernels, _kmeans, _tree
-
-IN_CI = os.environ.get("CI") == "true"
-
-
-def c_library():
-    """kmseg._ckernels, or a skip (a failure under CI) saying why it is missing."""
-    try:
-        from kmseg import _ckernels
-    except ImportError as exc:
-        if IN_CI:
-            pytest.fail(f"the C passes must be built under CI: {exc}")
-        pytest.skip(f"the C passes are not built here (outside CI): {exc}")
-    return _ckernels
-
-
-@pytest.fixture(params=["c", "numba"])
-def passes(request, monkeypatch):
-    """Each implementation of the compiled passes in turn, also as what
-    kmseg._jit hands out (KMSEG_KERNELS)."""
-    module = c_library() if request.param == "c" else _kernels
-    monkeypatch.setenv("KMSEG_KERNELS", request.param)
-    assert _jit.compiled() is module
-    return module
+from kmseg import _colorfit, _kmeans, _tree
+from kmseg.engine import _kernels
 
 
 def noisy_photo(scale: int = 1, sigma: float = 3.0, seed: int = 0) -> np.ndarray:
@@ -54,27 +27,26 @@ def noisy_photo(scale: int = 1, sigma: float = 3.0, seed: int = 0) -> np.ndarray
 
 
 def histogram_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    codes = _colorfit.pixel_codes(img)
+    codes = reference.morton_codes(img)
     distinct, counts = np.unique(codes, return_counts=True)
     return distinct, _colorfit.codes_to_rgb(distinct).astype(np.float64), counts.astype(np.float64)
 
 
-def test_histogram_and_label_lookup_match_numpy(passes):
-    _kernels = passes
+def test_histogram_and_label_lookup_match_numpy():
     img = noisy_photo()
     flat = img.reshape(-1, 3)
     opaque = np.random.default_rng(1).random(flat.shape[0]) > 0.3
     counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)
     seen = np.zeros(_colorfit.N_CODES, dtype=np.uint32)
     _kernels.histogram(flat, opaque, *_colorfit.MORTON_TABLES, counts, seen)
-    codes = _colorfit.pixel_codes(img)
-    assert np.array_equal(counts, np.bincount(codes[opaque], minlength=_colorfit.N_CODES))
-    assert np.array_equal(seen, np.bincount(codes, minlength=_colorfit.N_CODES))
+    assert np.array_equal(counts, reference.histogram(img, opaque))
+    assert np.array_equal(seen, reference.histogram(img))
     distinct, weights = _kernels.nonzero_counts(seen)
+    codes = reference.morton_codes(img)
     expect, n = np.unique(codes, return_counts=True)
     assert np.array_equal(distinct, expect) and np.array_equal(weights, n)
-    assert np.array_equal(_colorfit.codes_to_rgb(distinct, _kernels), np.unique(flat, axis=0)[
-        np.argsort(_colorfit.pixel_codes(np.unique(flat, axis=0)), kind="stable")])
+    colours = np.unique(flat, axis=0)
+    assert np.array_equal(_colorfit.codes_to_rgb(distinct), colours[np.argsort(reference.morton_codes(colours))])
     lut = np.random.default_rng(2).integers(0, 256, _colorfit.N_CODES).astype(np.uint8)
     out = np.empty(flat.shape[0], dtype=np.uint8)
     _kernels.label_pixels(flat, *_colorfit.MORTON_TABLES, lut, out)
@@ -84,39 +56,39 @@ def test_histogram_and_label_lookup_match_numpy(passes):
     out = np.empty(part.shape[0], dtype=np.uint8)
     _kernels.label_pixels(part, *_colorfit.MORTON_TABLES, lut, out)
     assert np.array_equal(out, lut[codes[100:]])
+    frozen = flat[::-1]  # read-only, negative strides
+    frozen.setflags(write=False)
+    again = np.zeros(_colorfit.N_CODES, dtype=np.uint32)
+    _kernels.histogram(frozen, np.zeros(0, dtype=bool), *_colorfit.MORTON_TABLES, again, np.zeros(0, np.uint32))
+    assert np.array_equal(again, seen)
 
 
-def test_cube_levels_match_the_numpy_build(passes, monkeypatch):
+def test_cube_levels_match_direct_grouping():
     distinct, Y, w = histogram_of(noisy_photo())
-    monkeypatch.setenv("KMSEG_JIT", "0")
-    plain = _colorfit._build_levels(distinct, Y, w)
-    monkeypatch.setenv("KMSEG_JIT", "1")
-    compiled = _colorfit._build_levels(distinct, Y, w)
-    assert len(plain) == len(compiled) == _colorfit._TOP_SHIFT + 1
-    for a, b in zip(plain[1:], compiled[1:]):
-        assert np.array_equal(a.child, b.child) and np.array_equal(a.first_point, b.first_point)
-        np.testing.assert_allclose(b.weight, a.weight)
-        np.testing.assert_allclose(b.mean, a.mean, rtol=1e-12)
-        np.testing.assert_allclose(b.scatter, a.scatter, rtol=1e-7, atol=1e-6)
-        np.testing.assert_allclose(b.radius, a.radius, rtol=1e-9, atol=1e-9)
-    # The radius bounds every colour's distance to its cube's mean.
-    top = compiled[-1]
-    owner = np.repeat(np.arange(top.size), np.diff(top.first_point))
-    assert np.all(np.sqrt(((Y - top.mean[owner]) ** 2).sum(axis=1)) <= top.radius[owner] + 1e-9)
+    levels = _colorfit._build_levels(distinct, Y, w)
+    assert len(levels) == _colorfit._TOP_SHIFT + 1
+    for side, level in enumerate(levels[1:], start=1):
+        ref = reference.cubes(distinct, Y, w, side)
+        assert np.array_equal(np.repeat(np.arange(level.size), np.diff(level.first_point)), ref["owner"])
+        np.testing.assert_allclose(level.weight, ref["weight"])
+        np.testing.assert_allclose(level.mean, ref["mean"], rtol=1e-12)
+        np.testing.assert_allclose(level.scatter, ref["scatter"], rtol=1e-7, atol=1e-6)
+        # The radius bounds every colour's distance to its cube's mean (sums of bounds: not tight).
+        assert np.all(ref["reach"] <= level.radius + 1e-9)
+    assert np.array_equal(levels[1].child, levels[1].first_point)
 
 
 @pytest.mark.parametrize("k", [2, 7, 33])
-def test_items_assign_every_colour_to_its_nearest_centre(k, passes, monkeypatch):
-    monkeypatch.setenv("KMSEG_JIT", "1")
+def test_items_assign_every_colour_to_its_nearest_centre(k):
     distinct, Y, w = histogram_of(noisy_photo(seed=k))
     levels = _colorfit._build_levels(distinct, Y, w)
-    tree = _tree.Tree(levels, passes)
+    tree = _tree.Tree(levels)
     rng = np.random.default_rng(k)
     C = Y[rng.choice(Y.shape[0], k, replace=False)] + rng.normal(0, 2, (k, 3))
     items = tree.items(C)
     for step in range(4):  # the first assignment, then updates after the centres moved
         labels = items.point_labels(Y.shape[0])
-        d = ((Y[:, None, :] - C[None]) ** 2).sum(axis=2)
+        d = reference.sq_distances(Y, C)
         own = d[np.arange(Y.shape[0]), labels]
         assert np.all(own <= d.min(axis=1) + 1e-9)
         assert items.inertia(C) == pytest.approx(float(w @ own), rel=1e-9)
@@ -128,122 +100,44 @@ def test_items_assign_every_colour_to_its_nearest_centre(k, passes, monkeypatch)
         C = new
 
 
-def test_seeding_matches_numpy(passes):
+def test_nearest_centres_match_brute_force():
+    rng = np.random.default_rng(4)
+    X = rng.normal(0, 50, (5000, 5))
+    C = np.vstack([rng.normal(0, 50, (39, 5)), X[:1]])  # a centre on a point: distance 0
+    labels, min_sq = np.empty(X.shape[0], dtype=np.uint8), np.empty(X.shape[0])
+    _kernels.nearest_centres(X, np.ascontiguousarray(C.T), labels, min_sq)
+    ref_labels, ref_sq = reference.nearest(X, C)
+    assert np.array_equal(labels, ref_labels)
+    np.testing.assert_allclose(min_sq, ref_sq, rtol=1e-12, atol=1e-12)
+
+
+def test_seeding_matches_the_reference():
     rng = np.random.default_rng(5)
     X = rng.normal(0, 30, (3000, 3)) + rng.integers(0, 4, 3000)[:, None] * 60.0
     w = rng.integers(1, 20, 3000).astype(np.float64)
-    x_sq = np.einsum("ij,ij->i", X, X)
-    plain = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq)
-    compiled = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9), x_sq, passes)
+    plain = reference.seed_plusplus(X, w, 6, 3, np.random.default_rng(9))
+    compiled = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9))
     np.testing.assert_array_equal(plain, compiled)  # same random stream, same choices
 
 
-def test_the_switch(passes, monkeypatch):
-    # The C library runs every size; Numba's start-up pays only for large problems.
-    monkeypatch.setenv("KMSEG_JIT", "auto")
-    small = _jit.kernels(_jit.COMPILED_FROM_POINTS - 1)
-    assert small is (passes if passes.__name__ == "kmseg._ckernels" else None)
-    assert _jit.kernels(_jit.COMPILED_FROM_POINTS) is passes
-    monkeypatch.setenv("KMSEG_JIT", "0")
-    assert _jit.kernels(10**9) is None
-    monkeypatch.setenv("KMSEG_JIT", "1")
-    assert _jit.kernels(1) is passes
-
-
-def test_the_c_library_is_preferred(monkeypatch):
-    c = c_library()
-    monkeypatch.delenv("KMSEG_KERNELS", raising=False)
-    assert _jit.compiled() is c and _jit.compiled("auto") is c and _jit.compiled("numba") is _kernels
-
-
-@pytest.mark.parametrize("case", ["rgb", "lab", "alpha", "spatial", "large k", "few colours"])
-def test_c_and_numba_give_the_same_bits(case, monkeypatch):
-    # The C is the Numba code line for line, compiled without FMA: same sums, same rounding, same result.
-    import kmseg
-
-    c_library()
-    monkeypatch.setenv("KMSEG_JIT", "1")
-    img = noisy_photo(scale=2, sigma=4.0, seed=len(case))
-    args: dict = {"k": 12, "seed": 7}
-    if case == "lab":
-        args["color_space"] = "lab"
-    elif case == "alpha":
-        img = np.dstack([img, np.where(np.random.default_rng(1).random(img.shape[:2]) > 0.2, 255, 0)]).astype(np.uint8)
-    elif case == "spatial":
-        args.update(spatial_weight=1.0, fit_size=96)
-    elif case == "large k":
-        args["k"] = 150
-    elif case == "few colours":
-        img = (img // 64) * 64  # 64 colours at most
-        args["k"] = 40
-    runs = {}
-    for name in ("c", "numba"):
-        monkeypatch.setenv("KMSEG_KERNELS", name)
-        runs[name] = kmseg.segment(img, **args)
-    a, b = runs["c"], runs["numba"]
-    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.palette, b.palette)
-    assert np.array_equal(a.centers, b.centers)
-    assert a.inertia == b.inertia and a.n_iter == b.n_iter
-
-
-@pytest.mark.parametrize("kernels", ["auto", "numba"])
-def test_a_small_image_never_imports_numba(kernels):
-    # Importing Numba costs tenths of a second: the cold-start budget of small images. The C
-    # library loads in a millisecond and takes them all.
-    if kernels == "auto":
-        c_library()
-    code = ("import sys, numpy as np, kmseg\n"
-            "img = np.random.default_rng(0).integers(0, 256, (120, 160, 3)).astype(np.uint8)\n"
-            "kmseg.segment(img, 8, seed=0)\n"
-            "print([m for m in ('numba', 'kmseg._kernels', 'kmseg._ckernels') if m in sys.modules])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "KMSEG_KERNELS": kernels})
-    assert out.stdout.strip() == ("['kmseg._ckernels']" if kernels == "auto" else "[]")
-
-
-def test_compiled_and_numpy_segmentations_agree_closely(monkeypatch):
-    import kmseg
-
-    img = noisy_photo(scale=2, sigma=4.0)
-    runs = {}
-    for mode in ("0", "1"):
-        monkeypatch.setenv("KMSEG_JIT", mode)
-        runs[mode] = kmseg.segment(img, 12, seed=4)
-    assert runs["1"].k == runs["0"].k == 12
-    assert runs["1"].inertia == pytest.approx(runs["0"].inertia, rel=5e-3)
-    again = kmseg.segment(img, 12, seed=4)  # still KMSEG_JIT=1
-    assert np.array_equal(again.labels, runs["1"].labels) and np.array_equal(again.palette, runs["1"].palette)
-
-
-def test_warm_up_compiles_everything_a_large_image_needs(tmp_path):
-    # make's install step runs warm_up(); afterwards the first large image must compile nothing
-    # (where the C library is missing and Numba does the work).
-    env = {"PATH": "/usr/bin:/bin", "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path),
-           "KMSEG_KERNELS": "numba"}
-    subprocess.run([sys.executable, "-c", "import kmseg._jit as j; assert j.warm_up()"], check=True, env=env,
-                   timeout=600)  # what make runs after installing
-    code = ("import numpy as np, kmseg\n"
-            "from kmseg import _kernels\n"
-            "rng = np.random.default_rng(3)\n"
-            "img = rng.integers(0, 256, (1800, 1800, 3)).astype(np.uint8)\n"  # 3.2 MP, ~3 M colours
-            "s = kmseg.segment(img, 12, seed=1)\n"
-            "img.setflags(write=False)\n"  # a read-only array is another type to Numba
-            "kmseg.segment(img, 3, seed=1)\n"
-            "a = np.dstack([img, (rng.random((1800, 1800)) > 0.1) * 255]).astype(np.uint8)\n"
-            "kmseg.segment(a, 5, seed=1, color_space='lab')\n"
-            "fns = [getattr(_kernels, n) for n in dir(_kernels) if hasattr(getattr(_kernels, n), 'stats')]\n"
-            "print(sum(sum(f.stats.cache_misses.values()) for f in fns),"
-            " sum(sum(f.stats.cache_hits.values()) for f in fns))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
-                         timeout=600)
-    misses, hits = map(int, out.stdout.split())
-    assert misses == 0 and hits >= 6, out.stdout
+@pytest.mark.parametrize("k", [3, 12])
+def test_lloyd_over_items_reaches_the_reference_fixed_point(k):
+    # From the same starts, Lloyd over the cube tree's items (cubes assigned
+    # whole) must end where plain Lloyd over every colour ends.
+    distinct, Y, w = histogram_of(noisy_photo(seed=k)[::3, ::3])
+    levels = _colorfit._build_levels(distinct, Y, w)
+    C0 = reference.seed_plusplus(Y, w, k, 1, np.random.default_rng(k))[0]
+    C, items, inertia, n_iter, converged = _colorfit._refine(levels, Y, C0, 1000, 0.0)
+    ref_C, ref_labels, ref_inertia, _ = reference.lloyd(Y, w, C0, 1000)
+    assert converged
+    np.testing.assert_allclose(C, ref_C, rtol=1e-9, atol=1e-9)
+    assert np.array_equal(items.point_labels(Y.shape[0]), ref_labels)
+    assert inertia == pytest.approx(ref_inertia, rel=1e-9)
 
 
 def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
     import kmseg
 
-    monkeypatch.setenv("KMSEG_JIT", "1")
     img = noisy_photo(scale=5, sigma=5.0)  # 1.7 MP: label lookup split in parts, restarts in threads
     runs = []
     for n in ("1", "3"):
@@ -253,26 +147,23 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
     assert runs[0].inertia == runs[1].inertia and runs[0].n_iter == runs[1].n_iter
 
 
-@pytest.mark.parametrize("kernels", ["numba", "auto"])
-def test_without_numba(kernels):
-    # Numba is a dependency, but a platform without its wheels must still work: on the C library
-    # where it was built, else on NumPy (KMSEG_KERNELS=numba: as if the C library were missing).
-    if kernels == "auto":
-        c_library()
-    code = ("import sys\n"
-            "sys.modules['numba'] = None  # import numba -> ImportError\n"
-            "import numpy as np, kmseg\n"
-            "from kmseg import _jit\n"
-            "passes = _jit.kernels(10**9)\n"
-            "assert _jit.warm_up() is (passes is not None)\n"
-            "img = np.random.default_rng(0).integers(0, 256, (1800, 1800, 3)).astype(np.uint8)\n"
-            "s = kmseg.segment(img, 6, seed=0)\n"
-            "print(passes and passes.__name__, s.k, s.labels.shape)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "1", "KMSEG_KERNELS": kernels})
-    assert out.returncode == 0, out.stderr
-    expect = "None" if kernels == "numba" else "kmseg._ckernels"
-    assert out.stdout.split() == [expect, "6", "(1800,", "1800)"]
+def test_a_fixed_seed_repeats_in_a_new_process():
+    # One implementation, no thresholds and no environment choosing a path: the same bytes.
+    import kmseg
+
+    code = ("import hashlib, sys, kmseg\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "from imagetools import sample_image\n"
+            "s = kmseg.segment(sample_image('china.jpg')[::2, ::2], 24, seed=3, color_space='lab')\n"
+            "print(hashlib.sha256(s.labels.tobytes() + s.palette.tobytes()).hexdigest(), repr(s.inertia))\n")
+    tests = str(__import__("pathlib").Path(__file__).parent)
+    out = subprocess.run([sys.executable, "-c", code, tests], capture_output=True, text=True, check=True,
+                         timeout=600, env={"PATH": "/usr/bin:/bin", "KMSEG_THREADS": "1"})
+    s = kmseg.segment(sample_image("china.jpg")[::2, ::2], 24, seed=3, color_space="lab")
+    import hashlib
+
+    assert out.stdout.split() == [hashlib.sha256(s.labels.tobytes() + s.palette.tobytes()).hexdigest(),
+                                  repr(s.inertia)]
 
 
 def test_spatial_fit_and_assignment_compiled(monkeypatch):
@@ -280,7 +171,6 @@ def test_spatial_fit_and_assignment_compiled(monkeypatch):
     from kmseg import _spatial
 
     img = noisy_photo(scale=1, sigma=4.0)
-    monkeypatch.setenv("KMSEG_JIT", "1")
     runs = []
     for n in ("1", "3"):
         monkeypatch.setenv("KMSEG_THREADS", n)
@@ -291,58 +181,22 @@ def test_spatial_fit_and_assignment_compiled(monkeypatch):
     s = _spatial.scale(1.5, img.shape[1], "rgb")
     X = _spatial._features(img, 0, s, "rgb")
     C = np.hstack([a.centers, a.positions * s])
-    d = ((X[:, None, :] - C[None]) ** 2).sum(axis=2)
+    d = reference.sq_distances(X, C)
     own = d[np.arange(X.shape[0]), a.labels.reshape(-1)]
     assert np.all(own <= d.min(axis=1) + 1e-6)
     assert a.inertia == pytest.approx(float(own.sum()), rel=1e-9)
-    monkeypatch.setenv("KMSEG_JIT", "0")
-    plain = kmseg.segment(img, 12, spatial_weight=1.5, seed=5, fit_size=64)
-    assert plain.inertia == pytest.approx(a.inertia, rel=0.05)
-
-
-def test_a_lean_process_starts_numba_without_scipys_blas():
-    pytest.importorskip("scipy")  # without SciPy there is nothing to skip
-    code = ("import sys, importlib\n"
-            "from kmseg import _jit\n"
-            "if sys.argv[1] == 'lean':\n"
-            "    _jit.lean_process()\n"
-            "k = _jit.kernels(0, 0)\n"
-            "k.nonzero_counts(__import__('numpy').zeros(3, dtype='uint32'))\n"
-            "print('scipy.linalg.cython_blas' in sys.modules)\n"
-            "importlib.import_module('scipy.linalg.cython_blas')  # still importable afterwards\n")
-    seen = {}
-    for mode in ("lean", "plain"):
-        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True,
-                             env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "KMSEG_KERNELS": "numba"},
-                             timeout=600)
-        seen[mode] = out.stdout.strip()
-    assert seen == {"lean": "False", "plain": "True"}
-
-
-def test_the_command_loads_the_kernels_early_only_for_a_large_image(tmp_path, passes):
-    from PIL import Image
-
-    from kmseg import cli
-
-    big, small, broken = tmp_path / "big.png", tmp_path / "small.png", tmp_path / "broken.png"
-    side = int(np.ceil(np.sqrt(_jit.COMPILED_FROM_PIXELS)))
-    Image.new("RGB", (side, side)).save(big)
-    Image.new("RGB", (side, side // 2)).save(small)
-    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    thread = cli._load_kernels_early(str(big))
-    assert thread is not None
-    thread.join(600)
-    assert not thread.is_alive() and passes.__name__ in sys.modules
-    assert cli._load_kernels_early(str(small)) is None
-    assert cli._load_kernels_early(str(broken)) is None
+    # As good as plain Lloyd on every full-size pixel, from k-means++ starts.
+    w = np.ones(X.shape[0])
+    start = reference.seed_plusplus(X, w, 12, 1, np.random.default_rng(5))[0]
+    plain = reference.lloyd(X, w, start, 100)[2]
+    assert a.inertia == pytest.approx(plain, rel=0.05)
 
 
 def test_the_command_gives_the_librarys_result_for_a_large_image(tmp_path):
     import kmseg
     from PIL import Image
 
-    img = noisy_photo(scale=8)  # 2560 x 1712 = 4.4 MP: the compiled passes, loaded early
-    assert img.shape[0] * img.shape[1] >= _jit.COMPILED_FROM_PIXELS
+    img = noisy_photo(scale=8)  # 2560 x 1712 = 4.4 MP
     src, out = tmp_path / "big.png", tmp_path / "out.png"
     Image.fromarray(img).save(src, compress_level=1)
     run = subprocess.run([sys.executable, "-m", "kmseg", "segment", str(src), "-k", "12", "--seed", "3", "-o", str(out)],
@@ -352,37 +206,91 @@ def test_the_command_gives_the_librarys_result_for_a_large_image(tmp_path):
     assert out.read_bytes() == seg.to_bytes("png")
 
 
-def test_numba_takes_a_fit_by_colours_times_clusters(passes, monkeypatch):
-    monkeypatch.setenv("KMSEG_JIT", "auto")
-    c = passes.__name__ == "kmseg._ckernels"
-    assert _jit.fit_kernels(100_000, 19) is (passes if c else None)  # Numba at 1.9 M colours x clusters: NumPy
-    assert _jit.fit_kernels(100_000, 20) is passes
-    assert _jit.fit_kernels(_jit.COMPILED_FROM_POINTS, 2) is passes
-    monkeypatch.setenv("KMSEG_JIT", "0")
-    assert _jit.fit_kernels(10**6, 256) is None
+# ------------------------------------------------- wrong arrays: exceptions
 
 
-def test_with_numba_a_small_photo_at_large_k_takes_the_compiled_fit():
-    # china.jpg has 96,615 colours: K=8 stays on NumPy (Numba not loaded), K=64 is compiled.
-    code = ("import sys, kmseg\n"
-            "from imagetools import sample_image\n"
-            "from kmseg import _colorfit\n"
-            "built = []\n"
-            "class Spy(_colorfit._Items):\n"
-            "    def __init__(self, *a, **k):\n"
-            "        built.append(1)\n"
-            "        super().__init__(*a, **k)\n"
-            "_colorfit._Items = Spy\n"
-            "img = sample_image('china.jpg')\n"
-            "kmseg.segment(img, 8, seed=0)\n"
-            "loaded = lambda: any(m in sys.modules for m in ('kmseg._kernels', 'kmseg._ckernels'))\n"
-            "print(bool(built), loaded())\n"
-            "built.clear()\n"
-            "a = kmseg.segment(img, 64, seed=0)\n"
-            "print(bool(built), loaded())\n")
-    tests = str(Path(__file__).parent)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                         env={"PATH": "/usr/bin:/bin", "KMSEG_JIT": "auto", "KMSEG_KERNELS": "numba",
-                              "PYTHONPATH": tests})
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "False", "False", "True"]
+TABLES = _colorfit.MORTON_TABLES
+
+
+def small_tree() -> tuple[_tree.Tree, np.ndarray]:
+    distinct, Y, w = histogram_of(noisy_photo()[::8, ::8])
+    return _tree.Tree(_colorfit._build_levels(distinct, Y, w)), Y
+
+
+@pytest.mark.parametrize("call", [
+    lambda: _kernels.histogram(np.zeros((4, 3), np.float64), np.zeros(0, bool), *TABLES,
+                               np.zeros(1 << 24, np.uint32), np.zeros(0, np.uint32)),  # float pixels
+    lambda: _kernels.histogram(np.zeros((4, 4), np.uint8), np.zeros(0, bool), *TABLES,
+                               np.zeros(1 << 24, np.uint32), np.zeros(0, np.uint32)),  # 4 channels
+    lambda: _kernels.histogram(np.zeros((4, 3), np.uint8), np.zeros(3, bool), *TABLES,
+                               np.zeros(1 << 24, np.uint32), np.zeros(0, np.uint32)),  # short mask
+    lambda: _kernels.histogram(np.zeros((4, 3), np.uint8), np.zeros(4, np.uint8), *TABLES,
+                               np.zeros(1 << 24, np.uint32), np.zeros(0, np.uint32)),  # mask not bool
+    lambda: _kernels.histogram(np.zeros((4, 3), np.uint8), np.zeros(0, bool), *TABLES,
+                               np.zeros(1000, np.uint32), np.zeros(0, np.uint32)),  # short counts
+    lambda: _kernels.histogram(np.zeros((4, 3), np.uint8), np.zeros(0, bool), TABLES[0][:10], *TABLES[1:],
+                               np.zeros(1 << 24, np.uint32), np.zeros(0, np.uint32)),  # short table
+    lambda: _kernels.label_pixels(np.zeros((4, 3), np.uint8), *TABLES, np.zeros(1 << 24, np.uint8),
+                                  np.zeros(3, np.uint8)),  # short output
+    lambda: _kernels.label_pixels(np.zeros((4, 3), np.uint8), *TABLES, np.zeros(1 << 24, np.uint8),
+                                  np.zeros(8, np.uint8)[::2]),  # strided output
+    lambda: _kernels.nearest_centres(np.zeros((5, 3)), np.zeros((2, 4)), np.zeros(5, np.uint8), np.zeros(5)),
+    lambda: _kernels.nearest_centres(np.zeros((5, 3)), np.zeros((3, 300)), np.zeros(5, np.uint8), np.zeros(5)),
+    lambda: _kernels.nearest_centres(np.zeros((5, 3)), np.zeros((3, 4)), np.zeros(5, np.int64), np.zeros(5)),
+    lambda: _kernels.nearest_centres(np.zeros((5, 3)), np.zeros((3, 4)).T.copy().T, np.zeros(5, np.uint8),
+                                     np.zeros(5)),  # Fortran-ordered centres
+    lambda: _kernels.seed_plusplus(np.zeros((5, 3)), np.ones(5), np.array([7]), np.zeros((2, 1, 3)),
+                                   np.zeros((1, 3, 3))),  # first point out of range
+    lambda: _kernels.seed_plusplus(np.zeros((5, 3)), np.ones(4), np.array([0]), np.zeros((2, 1, 3)),
+                                   np.zeros((1, 3, 3))),  # one weight short
+    lambda: _kernels.seed_plusplus(np.zeros((5, 3)), np.ones(5), np.array([0]), np.zeros((1, 1, 3)),
+                                   np.zeros((1, 3, 3))),  # too few uniforms
+    lambda: _kernels.cube_level(np.zeros(3, np.uint32), np.zeros((4, 3)), np.ones(4), np.zeros(4), np.zeros(4)),
+    lambda: _kernels.morton_to_rgb(np.zeros(3, np.uint32), np.zeros((3, 255), np.uint32), np.zeros((3, 3), np.uint8)),
+    lambda: _kernels.nonzero_counts(np.zeros(10, np.int32)),
+])
+def test_a_wrong_array_is_an_exception(call):
+    with pytest.raises((ValueError, TypeError)):
+        call()
+
+
+def test_a_wrong_tree_or_wrong_centres_are_exceptions():
+    tree, Y = small_tree()
+    C = np.ascontiguousarray(Y[:4].T)
+    items = _kernels.Items(tree.compiled, C, 1e-9)
+    with pytest.raises(ValueError):
+        items.update(np.ascontiguousarray(Y[:5].T), np.zeros(5))  # another K
+    with pytest.raises(ValueError):
+        items.update(C, np.zeros(3))  # one movement short
+    with pytest.raises(ValueError):
+        items.inertia(np.zeros((2, 4)))  # another dimension
+    with pytest.raises(ValueError):
+        items.point_labels(np.zeros(tree.npts - 1, np.uint8))
+    many = _kernels.Items(tree.compiled, np.ascontiguousarray(Y[:257].T), 1e-9)
+    with pytest.raises(ValueError, match="256"):
+        many.point_labels(np.zeros(tree.npts, np.uint8))  # uint8 labels
+    c = tree.compiled
+    n = tree.n_w.size
+    parts = dict(p_mean=tree.p_mean, p_w=tree.p_w, p_scatter=tree.p_scatter, n_mean=tree.n_mean, n_w=tree.n_w,
+                 n_wsum=tree.n_mean * tree.n_w[:, None], n_radius=np.zeros(n), n_scatter=tree.n_scatter,
+                 n_ch0=np.zeros(n, np.int64), n_ch1=np.zeros(n, np.int64), n_pt0=np.zeros(n, np.int64),
+                 n_pt1=np.zeros(n, np.int64), tops0=c.npts, tops1=c.npts + n)
+    _kernels.Tree(**parts)  # childless cubes: a valid (if useless) forest
+    for change in (dict(n_ch1=np.full(n, c.npts + n, np.int64)),  # children after the node itself
+                   dict(n_ch0=np.full(n, -1, np.int64)),
+                   dict(n_ch1=np.full(n, 2, np.int64)),  # every cube owns points 0 and 1: two parents
+                   dict(n_pt1=np.full(n, c.npts + 1, np.int64)),  # points beyond the last
+                   dict(tops0=0),  # a point under a cube among the tops ... (after the next line)
+                   dict(tops1=c.npts + n + 1),
+                   dict(p_w=tree.p_w[:-1]),
+                   dict(n_mean=np.zeros((n, 2))),
+                   dict(p_mean=np.asfortranarray(tree.p_mean))):
+        bad = {**parts, **change}
+        if "tops0" in change:
+            bad["n_ch1"] = np.concatenate([[1], np.zeros(n - 1, np.int64)])  # cube 0 owns point 0
+        with pytest.raises((ValueError, TypeError)):
+            _kernels.Tree(**bad)
+    wide = np.zeros(n, np.int64)
+    wide[0] = 9  # nine children
+    with pytest.raises(ValueError, match="8 children"):
+        _kernels.Tree(**{**parts, "n_ch1": wide})

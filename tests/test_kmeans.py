@@ -95,3 +95,12 @@ def test_matches_scikit_learn_inertia():
     ours = kmseg.kmeans(X, 8, seed=0, n_init=4)
     ref = KMeans(8, n_init=4, random_state=0).fit(X)
     assert ours.inertia <= ref.inertia_ * 1.01
+
+
+def test_more_clusters_than_a_palette_holds():
+    # Image labels are uint8 (K <= 256); the generic k-means has no such bound.
+    X = np.random.default_rng(8).normal(size=(400, 2))
+    result = kmseg.kmeans(X, 300, seed=0)
+    d = ((X[:, None, :] - result.centers[None]) ** 2).sum(axis=2)
+    assert result.labels.max() >= 256 and np.all(d[np.arange(400), result.labels] <= d.min(axis=1) + 1e-12)
+    assert result.inertia == pytest.approx(float(d[np.arange(400), result.labels].sum()), rel=1e-9, abs=1e-12)

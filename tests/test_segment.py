@@ -1,8 +1,4 @@
-"""segment(): correctness on real photographs and images with known answers.
-
-Every test runs twice: on the NumPy passes and on the compiled ones
-(``KMSEG_JIT=1``), which small images would not take by themselves.
-"""
+"""segment(): correctness on real photographs and images with known answers."""
 
 from __future__ import annotations
 
@@ -13,12 +9,6 @@ from hypothesis import strategies as st
 from imagetools import quadrants, same_partition, sample_image
 
 import kmseg
-
-
-@pytest.fixture(autouse=True, params=["numpy", "compiled"])
-def jit_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("KMSEG_JIT", "0" if request.param == "numpy" else "1")
-    return request.param
 
 
 def direct_inertia(pixels: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> float:

@@ -73,7 +73,7 @@ class _Fitter:
         # coarse: the cubes become the points, never opened (radius 0), scatter kept
         self.stats = _colorfit.coarse_stats(self.levels, level) if self.coarse else self.levels
         self.points = self.stats[0]
-        self.tree = _colorfit.prepare(self.stats, self.levels[0].size)  # compiled as the full fit would be
+        self.tree = _colorfit.prepare(self.stats)
         self.tol_abs = tol * _colorfit.variance(self.levels)
         self.runs: dict[int, tuple] = {}
 
@@ -110,29 +110,21 @@ class _Fitter:
         if k in self.runs:
             return self.runs[k]
         Y, w = self.Y, self.w
-        lab = None
         if k == 1:
             C = (w @ Y / w.sum())[None, :]
         else:
             below = [kk for kk in self.runs if kk < k]
             C0 = self._grow(self.run(max(below) if below else 1)[0], k)
             iters = min(CURVE_ITER, self.max_iter)
-            if isinstance(self.tree, list) and self.coarse:  # NumPy, few cubes: dense passes are quickest
-                X = self.points.mean
-                centers, labels, _, _, _ = _kmeans.lloyd(X, self.points.weight, C0[None], iters, self.tol_abs,
-                                                         np.einsum("ij,ij->i", X, X))
-                C, lab = centers[0], labels[0]
-            else:
-                C = _colorfit._refine(self.tree, self.points.mean, C0, iters, self.tol_abs)[0]
-        self.runs[k] = (C,) + self._errors(C, lab)
+            C = _kmeans.refine(self.tree, self.points.mean, C0, iters, self.tol_abs)[0]
+        self.runs[k] = (C,) + self._errors(C)
         return self.runs[k]
 
-    def _errors(self, C: np.ndarray, lab: np.ndarray | None = None) -> tuple[float, float]:
+    def _errors(self, C: np.ndarray) -> tuple[float, float]:
         """Inertia and PSNR of the items (cubes or colours) each put whole
-        into their nearest centre (``lab``, when known)."""
+        into their nearest centre."""
         st = self.points
-        if lab is None:
-            lab = _kmeans.assign(st.mean, C[None], np.einsum("ij,ij->i", st.mean, st.mean))[0][0]
+        lab = _kmeans.assign(st.mean, C[None], np.einsum("ij,ij->i", st.mean, st.mean))[0][0]
         diff = st.mean - C[lab]
         inertia = float(np.sum(st.scatter) + st.weight @ np.einsum("ij,ij->i", diff, diff))
         palette = np.clip(np.rint(self.to_rgb(C)), 0, 255)

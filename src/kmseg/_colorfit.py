@@ -16,18 +16,19 @@ every channel are contiguous for every ``s``. That hierarchy serves three times:
   centre is assigned whole, using its weight, mean and scatter, which keeps
   the pass and its inertia exact; only cubes near a boundary are opened.
 
-The functions here assume validated input.
+Every pass over colours, cubes and items runs in the compiled engine
+(:mod:`kmseg.engine._kernels`). The functions here assume validated input.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from . import _jit, _kmeans, _tree
+from . import _kmeans, _tree
+from ._parallel import parallel_map
+from .engine import _kernels
 
 __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 
@@ -35,7 +36,6 @@ N_CODES = 1 << 24
 _TOP_SHIFT = 5  # coarsest cubes: 3 bits a channel, at most 512 of them
 _CUBES_PER_CLUSTER = 80  # restarts want this many cubes per cluster ...
 _CANDIDATE_POINTS = 20_000  # ... up to this many: restarts run on the coarsest such cubes
-_BATCHED_UP_TO = 32  # NumPy restarts: batched dense Lloyd up to this K, the cube tree above
 _COARSE_ITER = 12  # coarse Lloyd only ranks the starts; the exact passes finish the job
 REFINED = 4  # coarse restarts tried on finer cubes or the exact colours
 _TRIAL_ITER = 6  # Lloyd passes that rank the starts on the colours
@@ -102,19 +102,10 @@ def lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def codes_to_rgb(codes: np.ndarray, kernels: Any = None) -> np.ndarray:
-    """The (m, 3) uint8 colours of Morton codes (compiled with ``kernels``)."""
-    if kernels is not None:
-        out = np.empty((codes.size, 3), dtype=np.uint8)
-        kernels.morton_to_rgb(np.ascontiguousarray(codes, dtype=np.uint32), _UNMORTON, out)
-        return out
-    plain = _UNMORTON[0][codes & 255]
-    plain |= _UNMORTON[1][(codes >> 8) & 255]
-    plain |= _UNMORTON[2][codes >> 16]
+def codes_to_rgb(codes: np.ndarray) -> np.ndarray:
+    """The (m, 3) uint8 colours of Morton codes."""
     out = np.empty((codes.size, 3), dtype=np.uint8)
-    out[:, 0] = plain >> 16
-    out[:, 1] = (plain >> 8) & 255
-    out[:, 2] = plain & 255
+    _kernels.morton_to_rgb(np.ascontiguousarray(codes, dtype=np.uint32), _UNMORTON, out)
     return out
 
 
@@ -143,309 +134,41 @@ def _starts(ids: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], change, [ids.size])).astype(np.intp)
 
 
-def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray, kernels: Any = "auto") -> list[_Level]:
+def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Level]:
     """Level 0 is the colours themselves; level s holds the cubes of side
-    2**s, up to the top cubes. ``kernels``: the compiled module, None for
-    NumPy, or "auto" (:mod:`kmseg._jit` decides by size)."""
+    2**s, up to the top cubes."""
     m = codes.size
     zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
     levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
-    kernels = _resolve(kernels, m)
-    if kernels is not None:
-        keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
-        scatter = radius = np.zeros(m)
-        first = None
-        for _ in range(_TOP_SHIFT):
-            child, weight, wsum, mean, scatter, radius, keys = kernels.cube_level(keys, mean, weight, scatter, radius)
-            first = child if first is None else first[child]
-            levels.append(_Level(child, first, weight, wsum, mean, scatter, radius))
-        return levels
-    ids = codes >> 3
-    child = _starts(ids)
-    heads = child[:-1]
-    wy = w[:, None] * Y
-    weight = np.add.reduceat(w, heads)
-    wsum = np.add.reduceat(wy, heads, axis=0)
-    wsq = np.add.reduceat(np.einsum("ij,ij->i", wy, Y), heads)
-    del wy
-    mean = wsum / weight[:, None]
-    diff = np.repeat(mean, np.diff(child), axis=0)
-    np.subtract(Y, diff, out=diff)
-    radius = np.sqrt(np.maximum.reduceat(np.einsum("ij,ij->i", diff, diff), heads))
-    del diff
-    scatter = np.maximum(wsq - np.einsum("ij,ij->i", wsum, mean), 0.0)
-    levels.append(_Level(child, child, weight, wsum, mean, scatter, radius))
-    ids = ids[heads]
-    for _ in range(2, _TOP_SHIFT + 1):
-        low = levels[-1]
-        ids = ids >> 3
-        child = _starts(ids)
-        heads = child[:-1]
-        weight = np.add.reduceat(low.weight, heads)
-        wsum = np.add.reduceat(low.wsum, heads, axis=0)
-        mean = wsum / weight[:, None]
-        wsq_low = low.scatter + np.einsum("ij,ij->i", low.wsum, low.mean)
-        wsq = np.add.reduceat(wsq_low, heads)
-        scatter = np.maximum(wsq - np.einsum("ij,ij->i", wsum, mean), 0.0)
-        gap = np.sqrt(((low.mean - np.repeat(mean, np.diff(child), axis=0)) ** 2).sum(axis=1))
-        radius = np.maximum.reduceat(gap + low.radius, heads)
-        first_point = low.first_point[child]
-        levels.append(_Level(child, first_point, weight, wsum, mean, scatter, radius))
-        ids = ids[heads]
+    keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
+    scatter = radius = np.zeros(m)
+    first = None
+    for _ in range(_TOP_SHIFT):
+        child, weight, wsum, mean, scatter, radius, keys = _kernels.cube_level(keys, mean, weight, scatter, radius)
+        first = child if first is None else first[child]
+        levels.append(_Level(child, first, weight, wsum, mean, scatter, radius))
     return levels
 
 
-def _expand(child: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """Indices of the children of ``nodes``, concatenated in order."""
-    first = child[nodes]
-    lengths = child[nodes + 1] - first
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.intp)
-    offsets = np.repeat(first - (np.cumsum(lengths) - lengths), lengths)
-    return np.arange(total, dtype=np.intp) + offsets
+def prepare(stats: list[_Level] | _tree.Tree) -> _tree.Tree:
+    """``stats`` as the compiled passes want it (a ``_tree.Tree``)."""
+    return stats if isinstance(stats, _tree.Tree) else _tree.Tree(stats)
 
 
-def _sq_dist(P: np.ndarray, C: np.ndarray) -> np.ndarray:
-    d = P @ (-2.0 * C.T)
-    d += np.einsum("ij,ij->i", P, P)[:, None]
-    d += np.einsum("ij,ij->i", C, C)[None, :]
-    np.maximum(d, 0.0, out=d)
-    return d
-
-
-def _nearest_two(P: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest centre of every point, its distance, and the distance to the
-    second nearest (inf when k = 1)."""
-    D = _sq_dist(P, C)
-    rows = np.arange(P.shape[0])
-    lab = D.argmin(axis=1)
-    d1 = np.sqrt(D[rows, lab])
-    if C.shape[0] == 1:
-        return lab, d1, np.full_like(d1, np.inf)
-    D[rows, lab] = np.inf
-    return lab, d1, np.sqrt(D.min(axis=1))
-
-
-class _Items:
-    """A partition of the colours into cubes that lie wholly in one cluster
-    and single colours, with bounds on their distances to the centres
-    (Hamerly 2010): ``upper`` >= distance of the item's mean to its own
-    centre, ``lower`` <= distance to any other centre. An item of radius r
-    keeps its cluster while ``upper + 2 r < lower``."""
-
-    def __init__(self, stats: list[_Level], C: np.ndarray) -> None:
-        self.stats = stats
-        self.k, d = C.shape
-        self.slack = 1e-9 * (1.0 + float(np.abs(C).max()))
-        top = len(stats) - 1
-        self._set(self._descend(top, np.arange(stats[top].size, dtype=np.intp), C))
-        self.weight = np.bincount(self.lab, weights=self.w, minlength=self.k)
-        self.sums = np.stack(
-            [np.bincount(self.lab, weights=self.ws[:, j], minlength=self.k) for j in range(d)], axis=1
-        )
-
-    def _descend(self, level: int, nodes: np.ndarray, C: np.ndarray) -> list[tuple]:
-        """Assign ``nodes`` of ``level`` top-down: a cube whose colours
-        provably share a nearest centre is kept whole, others are opened."""
-        blocks = []
-        while nodes.size:
-            st = self.stats[level]
-            lab, d1, d2 = _nearest_two(st.mean[nodes], C)
-            if level == 0:
-                sure = np.ones(nodes.size, dtype=bool)
-            else:
-                sure = d2 - d1 > 2.0 * st.radius[nodes] + self.slack
-            if sure.any():
-                blocks.append((level, nodes[sure], lab[sure], d1[sure], d2[sure]))
-            if level == 0:
-                break
-            nodes = _expand(st.child, nodes[~sure])
-            level -= 1
-        return blocks
-
-    def _block_arrays(self, blocks: list[tuple]) -> dict[str, np.ndarray]:
-        parts: dict[str, list[np.ndarray]] = {n: [] for n in ("level", "node", "lab", "upper", "lower",
-                                                              "w", "ws", "mean", "scatter", "radius")}
-        for level, nodes, lab, d1, d2 in blocks:
-            st = self.stats[level]
-            parts["level"].append(np.full(nodes.size, level, dtype=np.int8))
-            parts["node"].append(nodes)
-            parts["lab"].append(lab)
-            parts["upper"].append(d1)
-            parts["lower"].append(d2)
-            parts["w"].append(st.weight[nodes])
-            if level == 0:
-                parts["ws"].append(st.weight[nodes, None] * st.mean[nodes])
-            else:
-                parts["ws"].append(st.wsum[nodes])
-            parts["mean"].append(st.mean[nodes])
-            parts["scatter"].append(st.scatter[nodes])
-            parts["radius"].append(st.radius[nodes])
-        return {n: np.concatenate(v) for n, v in parts.items()}
-
-    def _set(self, blocks: list[tuple]) -> None:
-        for name, arr in self._block_arrays(blocks).items():
-            setattr(self, name, arr)
-
-    def _move(self, idx: np.ndarray, old: np.ndarray | None, new: np.ndarray | None) -> None:
-        """Take items ``idx`` out of clusters ``old`` and put them into ``new``
-        (either may be None)."""
-        k = self.k
-        for lab, sign in ((old, -1.0), (new, 1.0)):
-            if lab is None:
-                continue
-            self.weight += sign * np.bincount(lab, weights=self.w[idx], minlength=k)
-            for j in range(self.sums.shape[1]):
-                self.sums[:, j] += sign * np.bincount(lab, weights=self.ws[idx, j], minlength=k)
-
-    def update(self, C: np.ndarray, delta: np.ndarray) -> None:
-        """Re-assign after the centres moved by ``delta`` (k,)."""
-        self.upper += delta[self.lab]
-        if self.k > 1:
-            order = np.argsort(delta)
-            top1, top2 = delta[order[-1]], delta[order[-2]]
-            self.lower -= np.where(self.lab == order[-1], top2, top1)
-        check = np.flatnonzero(self.upper + 2.0 * self.radius + self.slack >= self.lower)
-        if check.size == 0:
-            return
-        # Hamerly's second test: the exact distance to the item's own centre
-        # often restores the margin without looking at the other centres.
-        diff = self.mean[check] - C[self.lab[check]]
-        self.upper[check] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-        check = check[self.upper[check] + 2.0 * self.radius[check] + self.slack >= self.lower[check]]
-        if check.size == 0:
-            return
-        lab, d1, d2 = _nearest_two(self.mean[check], C)
-        self.upper[check] = d1
-        self.lower[check] = d2
-        split = (self.radius[check] > 0) & (d2 - d1 <= 2.0 * self.radius[check] + self.slack)
-        keep = check[~split]
-        moved = keep[lab[~split] != self.lab[keep]]
-        if moved.size:
-            new_lab = lab[~split][lab[~split] != self.lab[keep]]
-            self._move(moved, self.lab[moved], new_lab)
-            self.lab[moved] = new_lab
-        gone = check[split]
-        if gone.size:
-            self._move(gone, self.lab[gone], None)
-            blocks = []
-            for level in np.unique(self.level[gone]):
-                nodes = self.node[gone[self.level[gone] == level]]
-                blocks += self._descend(int(level) - 1, _expand(self.stats[level].child, nodes), C)
-            fresh = self._block_arrays(blocks)
-            keep_mask = np.ones(self.lab.size, dtype=bool)
-            keep_mask[gone] = False
-            for name, arr in fresh.items():
-                setattr(self, name, np.concatenate([getattr(self, name)[keep_mask], arr]))
-            added = np.arange(self.lab.size - fresh["lab"].size, self.lab.size)
-            self._move(added, None, self.lab[added])
-
-    def inertia(self, C: np.ndarray) -> float:
-        diff = self.mean - C[self.lab]
-        return float(self.scatter.sum() + self.w @ np.einsum("ij,ij->i", diff, diff))
-
-    def parts(self) -> tuple[np.ndarray, ...]:
-        """Every item's mean, weight, scatter, cluster and lower bound on
-        its distance to any other centre."""
-        return self.mean, self.w, self.scatter, self.lab, self.lower
-
-    def point_labels(self, m: int) -> np.ndarray:
-        labels = np.empty(m, dtype=np.uint8)
-        for level in np.unique(self.level):
-            sel = self.level == level
-            nodes, lab = self.node[sel], self.lab[sel]
-            if level == 0:
-                labels[nodes] = lab
-            else:
-                first = self.stats[level].first_point
-                labels[_expand(first, nodes)] = np.repeat(lab, first[nodes + 1] - first[nodes])
-        return labels
-
-
-def _resolve(kernels: Any, size: int) -> Any:
-    """``kernels`` as given (the compiled module, or None for NumPy), or for
-    "auto" what :mod:`kmseg._jit` picks for ``size`` colours: by size only,
-    so one image always takes one path."""
-    return _jit.kernels(size) if isinstance(kernels, str) else kernels
-
-
-def prepare(stats: list[_Level] | Any, size: int | None = None, kernels: Any = "auto") -> list[_Level] | Any:
-    """``stats`` as the compiled passes want it (a ``_tree.Tree``) when
-    they pay for ``size`` points (default: its own; see :mod:`kmseg._jit`) or
-    when ``kernels`` (the compiled module, or None for NumPy) says so, else
-    unchanged."""
-    if not isinstance(stats, list):
-        return stats
-    kernels = _resolve(kernels, stats[0].size if size is None else size)
-    return stats if kernels is None else _tree.Tree(stats, kernels)
-
-
-def _new_items(stats: list[_Level] | Any, C: np.ndarray) -> Any:
-    """The items of centres ``C``: compiled for a prepared tree, NumPy otherwise."""
-    return _Items(stats, C) if isinstance(stats, list) else stats.items(C)
-
-
-def _each(stats: Any, fn: Callable[[Any], Any], items: list) -> list:
-    """``fn`` over ``items`` (independent runs), in threads when ``stats`` is
-    compiled: its passes release the GIL. Results keep their order."""
-    return [fn(x) for x in items] if isinstance(stats, list) else _jit.parallel_map(fn, items)
-
-
-def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
-    """Re-seed empty clusters on the colours farthest from their centres."""
-    empty = np.flatnonzero(weight <= 0)
-    if empty.size == 0:
-        return False
-    _, min_sq = _kmeans.assign(Y, C[None], np.einsum("ij,ij->i", Y, Y))
-    far = np.argsort(min_sq[0], kind="stable")[::-1][: empty.size]
-    far = far[min_sq[0][far] > 0]
-    for c, p in zip(empty, far):
-        C[c] = Y[p]
-    return far.size > 0
-
-
-def _refine(stats: list[_Level] | Any, Y: np.ndarray, C: np.ndarray, max_iter: int,
-            tol_abs: float, items: _Items | None = None,
-            need_inertia: bool = True) -> tuple[np.ndarray, _Items, float, int, bool]:
-    """Exact Lloyd iterations from centres ``C`` (and their ``items``, when
-    going on from an earlier run): returns the final centres, the items
-    assigned to them, the inertia (None unless ``need_inertia``: a pass over
-    the items), the iterations and convergence."""
-    stats = prepare(stats)
-    C = C.copy()
-    if items is None:
-        items = _new_items(stats, C)
-    # Below this, the centres have stopped moving up to rounding.
-    still = 1e-20 * (1.0 + float((C**2).sum()))
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        weight, sums = items.weight, items.sums
-        new = C.copy()
-        nonempty = weight > 0
-        new[nonempty] = sums[nonempty] / weight[nonempty, None]
-        if _repair(new, weight, Y):
-            C = new
-            items = _new_items(stats, C)
-            continue
-        delta = np.sqrt(((new - C) ** 2).sum(axis=1))
-        C = new
-        items.update(C, delta)
-        if float((delta**2).sum()) <= max(tol_abs, still):
-            converged = True
-            break
-    return C, items, items.inertia(C) if need_inertia else None, n_iter, converged  # type: ignore[return-value]
+def _refine(stats: list[_Level] | _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int,
+            tol_abs: float, items: _tree.Items | None = None,
+            need_inertia: bool = True) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
+    """:func:`kmseg._kmeans.refine` over ``stats`` (levels, or a prepared tree)."""
+    return _kmeans.refine(prepare(stats), Y, C, max_iter, tol_abs, items, need_inertia)
 
 
 def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
-                rng: np.random.Generator, kernels: Any = "auto") -> np.ndarray:
+                rng: np.random.Generator) -> np.ndarray:
     """k-means++ and Lloyd, ``n_init`` times, on the coarsest level that has
     comfortably more cubes than clusters (the Lloyd passes open no cube:
     they are the points). Returns (n_init, k, d) centres, best (lowest
-    coarse inertia) first. ``kernels``: the compiled module, None for NumPy,
-    or "auto" (by the number of colours)."""
+    coarse inertia) first."""
     want = max(min(_CUBES_PER_CLUSTER * k, _CANDIDATE_POINTS), 256)
     chosen = 1 if levels[0].size > 200_000 else 0
     for level in range(len(levels) - 1, -1, -1):
@@ -453,16 +176,11 @@ def _candidates(levels: list[_Level], k: int, n_init: int, max_iter: int,
             chosen = level
             break
     X, W = levels[chosen].mean, levels[chosen].weight
-    x_sq = np.einsum("ij,ij->i", X, X)
     tol_abs = 1e-4 * _kmeans.weighted_variance(X, W)
-    kernels = _resolve(kernels, levels[0].size)
-    starts = _kmeans.seed_plusplus(X, W, k, n_init, rng, x_sq, kernels)
+    starts = _kmeans.seed_plusplus(X, W, k, n_init, rng)
     iters = min(max_iter, _COARSE_ITER)
-    if kernels is None and k <= _BATCHED_UP_TO:  # NumPy, small K: all restarts at once beats the cube tree
-        centers, _, inertia, _, _ = _kmeans.lloyd(X, W, starts, iters, tol_abs, x_sq)
-        return centers[np.argsort(inertia, kind="stable")]
-    stats = prepare(coarse_stats(levels, chosen), kernels=kernels)
-    runs = _each(stats, lambda C0: _refine(stats, X, C0, iters, tol_abs), list(starts))
+    stats = prepare(coarse_stats(levels, chosen))
+    runs = parallel_map(lambda C0: _refine(stats, X, C0, iters, tol_abs), list(starts))
     order = np.argsort([run[2] for run in runs], kind="stable")
     return np.stack([runs[i][0] for i in order])
 
@@ -509,12 +227,11 @@ def fit_colors(
         Exact Lloyd iterations of the winning run.
     converged : bool
     """
-    kernels = _jit.fit_kernels(codes.size, k)  # by colours and K only: a seed repeats exactly
-    levels = _build_levels(codes, Y, w, kernels)
-    starts = _candidates(levels, k, n_init, max_iter, rng, kernels)
+    levels = _build_levels(codes, Y, w)
+    starts = _candidates(levels, k, n_init, max_iter, rng)
     tol_abs = tol * variance(levels)
     C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs,
-                                                   need_inertia=not integer_centers, kernels=kernels)
+                                                   need_inertia=not integer_centers)
     if integer_centers:
         C, inertia = _snap(items, C, inertia)
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
@@ -548,16 +265,14 @@ def _trial_level(levels: list[_Level]) -> int:
 
 
 def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs: float,
-            need_inertia: bool = True, kernels: Any = "auto") -> tuple[np.ndarray, Any, float, int, bool]:
+            need_inertia: bool = True) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
     """Tell the promising starts apart with Lloyd passes on cubes a little
     coarser than the colours (on the colours for small histograms), improve
     the best with :func:`_jumps` there, and run it on the exact colours to
     convergence. Returns what :func:`_refine` does; the iterations count the
     winner's passes on the cubes (its trial, the passes after it and those
     of the jumps it kept) and on the colours. Without ``need_inertia`` the
-    inertia may be None (see :func:`_refine`). ``kernels`` as for
-    :func:`_candidates`."""
-    kernels = _resolve(kernels, levels[0].size)
+    inertia may be None (see :func:`_refine`)."""
     level = _trial_level(levels)
     k = len(starts[0])
     # Lloyd on k-means' slow slides moves the centres less than tol a pass
@@ -565,16 +280,16 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
     # to tol / 100 (near the fixed point) on the colours.
     exact_tol = tol_abs * _CHEAP_TOL if Y.shape[0] * k <= _CHEAP_WORK else tol_abs
     if level:
-        trial = prepare(coarse_stats(levels, level), kernels=kernels)
+        trial = prepare(coarse_stats(levels, level))
         trial_iter = min(_TRIAL_ITER_COARSE, max_iter)
         fine_tol = tol_abs
     else:
-        trial = prepare(levels, kernels=kernels)
+        trial = prepare(levels)
         trial_iter = min(_TRIAL_ITER, max_iter)
         fine_tol = exact_tol
     points = Y if not level else levels[level].mean
     best = None
-    for run in _each(trial, lambda C: _refine(trial, points, C, trial_iter, tol_abs), list(starts)):
+    for run in parallel_map(lambda C: _refine(trial, points, C, trial_iter, tol_abs), list(starts)):
         if best is None or run[2] < best[2]:
             best = run
     assert best is not None
@@ -583,9 +298,9 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
         C, items, inertia, more, converged = _refine(trial, points, C, max_iter - n_iter, fine_tol, items)
         n_iter += more
     C, items, inertia, n_iter, converged = _jumps(trial, points, (C, items, inertia, n_iter, converged),
-                                                  max_iter, fine_tol, kernels)
+                                                  max_iter, fine_tol)
     if level:  # the winner's centres on the colours, from scratch
-        tree = prepare(levels, kernels=kernels)
+        tree = prepare(levels)
         C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), exact_tol,
                                                      need_inertia=need_inertia)
         n_iter += more
@@ -593,13 +308,13 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
 
 
 def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.ndarray,
-                      lower: np.ndarray, C: np.ndarray, kernels: Any) -> tuple[int, float]:
+                      lower: np.ndarray, C: np.ndarray) -> tuple[int, float]:
     """The centre whose removal costs least (its items going to their second
     nearest centre), and that cost. The items' lower bounds bound every
     centre's cost from below, so only the centres that could still win are
     costed exactly, lowest bound first. ``own``: the items' squared
-    distances to their centres. With ``kernels`` (the compiled passes) the
-    distances are compiled too: BLAS's threads would spin against theirs."""
+    distances to their centres. The distances are compiled: BLAS's threads
+    would spin against the passes' threads."""
     k = C.shape[0]
     bound = np.bincount(lab, weights=w * np.maximum(np.maximum(lower, 0.0) ** 2 - own, 0.0), minlength=k)
     members = np.argsort(lab, kind="stable")
@@ -610,19 +325,16 @@ def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.
             break
         idx = members[first[j] : first[j + 1]]
         P, others = mean[idx], np.delete(C, j, axis=0)
-        if kernels is None:
-            nearest = _sq_dist(P, others).min(axis=1)
-        else:
-            nearest = np.empty(idx.size)
-            kernels.nearest_centres(P, np.ascontiguousarray(others.T), np.empty(idx.size, dtype=np.uint8), nearest)
+        nearest = np.empty(idx.size)
+        _kernels.nearest_centres(P, np.ascontiguousarray(others.T), np.empty(idx.size, dtype=np.uint8), nearest)
         cost = float(np.einsum("i,i->", w[idx], nearest - own[idx])) if idx.size else 0.0
         if cost < best_cost:
             best, best_cost = int(j), cost
     return best, best_cost
 
 
-def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: int,
-           tol_abs: float, kernels: Any) -> tuple[np.ndarray, Any, float, int, bool]:
+def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max_iter: int,
+           tol_abs: float) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
     """Escape the local optimum Lloyd stopped in, by jumps (Fritzke's
     k-means-u*, Ismkhan's I-k-means-+): the least useful centre (the one
     whose removal would cost least) moves into the cluster with the largest
@@ -634,8 +346,7 @@ def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: 
     inertia, which Lloyd rarely makes up for (typical at small K), or
     after ``_JUMP_FAILS`` tries in a row that were not kept. ``run``: what
     :func:`_refine` returned for ``stats``; returns the same for the best
-    run, its iterations those of ``run`` plus the kept tries'. ``kernels``:
-    the compiled module ``stats`` was prepared with, or None."""
+    run, its iterations those of ``run`` plus the kept tries'."""
     C, items, inertia, n_iter, converged = run
     k = C.shape[0]
     tried: set[tuple[int, int]] = set()
@@ -647,7 +358,7 @@ def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: 
         diff = mean - C[lab]
         own = np.einsum("ij,ij->i", diff, diff)
         error = np.bincount(lab, weights=w * own + scatter, minlength=k)
-        j, removal = _cheapest_removal(mean, w, lab, own, lower, C, kernels)
+        j, removal = _cheapest_removal(mean, w, lab, own, lower, C)
         order = [int(s) for s in np.argsort(-error, kind="stable") if s != j and (j, int(s)) not in tried]
         if not order:
             break
@@ -674,7 +385,7 @@ def _jumps(stats: list[_Level] | Any, points: np.ndarray, run: tuple, max_iter: 
     return C, items, inertia, n_iter, converged
 
 
-def _snap(items: _Items, C: np.ndarray, inertia: float | None) -> tuple[np.ndarray, float]:
+def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None) -> tuple[np.ndarray, float]:
     """Round the centres to whole numbers and re-assign the items to them,
     unless that would merge two centres or empty a cluster (then the float
     centres and their ``inertia``, computed here when None)."""

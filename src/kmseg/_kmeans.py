@@ -1,18 +1,21 @@
 """Weighted k-means on (n, d) data: greedy k-means++ seeding and Lloyd passes.
 
-Several restarts run side by side as one batch of shape (R, ...), which keeps
-the per-iteration Python overhead low on small inputs such as colour
-histograms. The private functions assume validated input.
+Both run in the compiled engine (:mod:`kmseg.engine._kernels`): the seeding
+directly, Lloyd over the items of a :class:`kmseg._tree.Tree` (points, or
+the cubes of a colour histogram) with Hamerly's bounds, so that only the
+items near a boundary have their distances recomputed. Restarts run in
+threads. The private functions assume validated input.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
+from . import _tree
+from ._parallel import parallel_map
 from ._validate import as_generator, check_int, check_tol
+from .engine import _kernels
 
 __all__ = ["KMeansResult", "kmeans"]
 
@@ -139,25 +142,18 @@ def fit(
     n_init: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, float, int, bool]:
-    """Best of ``n_init`` seeded Lloyd runs; returns centres, labels, inertia,
-    iterations and convergence. Assumes validated input."""
+    """Best of ``n_init`` seeded Lloyd runs (the first of the lowest inertia);
+    returns centres, labels (intp), inertia, iterations and convergence.
+    Assumes validated input."""
     tol_abs = tol * weighted_variance(X, w)
-    x_sq = np.einsum("ij,ij->i", X, X)
-    n = X.shape[0]
-    per_restart = max(n * max(k, 2 + int(np.log(k))), 1)
-    group = max(1, min(n_init, _CHUNK_ELEMENTS // per_restart))
-    best = None
-    done = 0
-    while done < n_init:
-        r = min(group, n_init - done)
-        centers = seed_plusplus(X, w, k, r, rng, x_sq)
-        out = lloyd(X, w, centers, max_iter, tol_abs, x_sq)
-        i = int(np.argmin(out[2]))
-        if best is None or out[2][i] < best[2]:
-            best = (out[0][i], out[1][i], float(out[2][i]), int(out[3][i]), bool(out[4][i]))
-        done += r
-    assert best is not None
-    return best
+    tree = _tree.Tree.of_points(X, w)
+    starts = list(seed_plusplus(X, w, k, n_init, rng))
+    runs = parallel_map(lambda C0: refine(tree, X, C0, max_iter, tol_abs), starts)
+    C, items, inertia, n_iter, converged = min(runs, key=lambda run: run[2])
+    ids, lab, _ = items.compiled.members()
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    labels[ids] = lab
+    return C, labels, float(inertia), int(n_iter), bool(converged)
 
 
 def weighted_variance(X: np.ndarray, w: np.ndarray) -> float:
@@ -207,20 +203,13 @@ def assign(
     return labels, min_sq
 
 
-def seed_plusplus(
-    X: np.ndarray,
-    w: np.ndarray,
-    k: int,
-    n_runs: int,
-    rng: np.random.Generator,
-    x_sq: np.ndarray,
-    kernels: Any = None,
-) -> np.ndarray:
-    """Greedy k-means++ seeding for ``n_runs`` independent runs at once.
+def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.random.Generator) -> np.ndarray:
+    """Greedy k-means++ seeding for ``n_runs`` independent runs.
 
     Each new centre is the best of ``2 + log(k)`` candidates drawn with
     probability proportional to weight times squared distance (Arthur and
-    Vassilvitskii 2007; the greedy variant scikit-learn uses).
+    Vassilvitskii 2007; the greedy variant scikit-learn uses). The runs'
+    random numbers are drawn first, so they do not depend on the threads.
 
     Returns
     -------
@@ -230,106 +219,55 @@ def seed_plusplus(
     trials = 2 + int(np.log(k))
     centers = np.empty((n_runs, k, dim))
     first = rng.choice(n, size=n_runs, p=w / w.sum())
-    if kernels is not None:  # the same random stream, compiled
-        from . import _jit
-
-        uniforms = rng.random((k - 1, n_runs, trials))
-        X64, w64 = np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
-        _jit.parallel_map(lambda r: kernels.seed_plusplus(  # one run per call: they run in threads
-            X64, w64, first[r : r + 1], np.ascontiguousarray(uniforms[:, r : r + 1]), centers[r : r + 1]),
-            range(n_runs))
-        return centers
-    centers[:, 0] = X[first]
-    closest = sq_distances(X, centers[:, :1], x_sq)[:, :, 0]  # (R, n)
-    rows = np.arange(n_runs)
-    for c in range(1, k):
-        mass = closest * w
-        cum = np.cumsum(mass.ravel())
-        totals = mass.sum(axis=1)
-        starts = np.concatenate(([0.0], np.cumsum(totals)[:-1]))
-        targets = starts[:, None] + rng.random((n_runs, trials)) * totals[:, None]
-        idx = np.searchsorted(cum, targets.ravel(), side="right").reshape(n_runs, trials)
-        idx = np.clip(idx - (rows * n)[:, None], 0, n - 1)
-        cand = X[idx]  # (R, T, d)
-        d = sq_distances(X, cand, x_sq)  # (R, n, T)
-        np.minimum(d, closest[:, :, None], out=d)
-        potential = np.einsum("rnt,n->rt", d, w)
-        best = potential.argmin(axis=1)
-        closest = d[rows, :, best]
-        centers[:, c] = cand[rows, best]
+    uniforms = rng.random((k - 1, n_runs, trials))
+    X64, w64 = np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
+    parallel_map(lambda r: _kernels.seed_plusplus(  # one run per call: they run in threads
+        X64, w64, first[r : r + 1], np.ascontiguousarray(uniforms[:, r : r + 1]), centers[r : r + 1]),
+        range(n_runs))
     return centers
 
 
-def update_centers(
-    X: np.ndarray, w: np.ndarray, labels: np.ndarray, old: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted means of the points of each cluster, for every restart.
-
-    Returns the new centres (R, k, d) and the cluster weights (R, k); an empty
-    cluster keeps its old centre (its weight is 0, for the caller to repair).
-    """
-    r, k, dim = old.shape
-    flat = (labels + (np.arange(r) * k)[:, None]).ravel()
-    weight = np.bincount(flat, weights=np.tile(w, r), minlength=r * k).reshape(r, k)
-    sums = np.empty((r, k, dim))
-    for j in range(dim):
-        sums[:, :, j] = np.bincount(flat, weights=np.tile(w * X[:, j], r), minlength=r * k).reshape(r, k)
-    new = old.copy()
-    nonempty = weight > 0
-    new[nonempty] = sums[nonempty] / weight[nonempty][:, None]
-    return new, weight
+def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
+    """Re-seed empty clusters on the points farthest from their centres."""
+    empty = np.flatnonzero(weight <= 0)
+    if empty.size == 0:
+        return False
+    _, min_sq = assign(Y, C[None], np.einsum("ij,ij->i", Y, Y))
+    far = np.argsort(min_sq[0], kind="stable")[::-1][: empty.size]
+    far = far[min_sq[0][far] > 0]
+    for c, p in zip(empty, far):
+        C[c] = Y[p]
+    return far.size > 0
 
 
-def repair_empty(
-    X: np.ndarray, centers: np.ndarray, weight: np.ndarray, min_sq: np.ndarray
-) -> np.ndarray:
-    """Move the centres of empty clusters onto the points farthest from
-    their centres (in place). Returns (R,) bool: which restarts changed."""
-    moved = np.zeros(centers.shape[0], dtype=bool)
-    for r in np.flatnonzero((weight == 0).any(axis=1)):
-        empty = np.flatnonzero(weight[r] == 0)
-        far = np.argsort(min_sq[r], kind="stable")[::-1][: len(empty)]
-        far = far[min_sq[r][far] > 0]
-        for c, p in zip(empty, far):
-            centers[r, c] = X[p]
-            moved[r] = True
-    return moved
-
-
-def lloyd(
-    X: np.ndarray,
-    w: np.ndarray,
-    centers: np.ndarray,
-    max_iter: int,
-    tol_abs: float,
-    x_sq: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Lloyd iterations for a batch of restarts.
-
-    Returns centres (R, k, d), labels (R, n), inertia (R,), iterations (R,)
-    and converged (R,). A restart stops when no label changes or its centres
-    move by at most ``tol_abs`` (squared, summed); the others go on.
-    """
-    r = centers.shape[0]
-    labels, min_sq = assign(X, centers, x_sq)
-    n_iter = np.zeros(r, dtype=np.intp)
-    converged = np.zeros(r, dtype=bool)
-    active = np.ones(r, dtype=bool)
-    for _ in range(max_iter):
-        idx = np.flatnonzero(active)
-        if idx.size == 0:
+def refine(tree: _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int, tol_abs: float,
+           items: _tree.Items | None = None,
+           need_inertia: bool = True) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
+    """Exact Lloyd iterations over the items of ``tree`` from centres ``C``
+    (and their ``items``, when going on from an earlier run); ``Y``: the
+    tree's points. Returns the final centres, the items assigned to them,
+    the inertia (None unless ``need_inertia``: a pass over the items), the
+    iterations and convergence."""
+    C = C.copy()
+    if items is None:
+        items = tree.items(C)
+    # Below this, the centres have stopped moving up to rounding.
+    still = 1e-20 * (1.0 + float((C**2).sum()))
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        weight, sums = items.weight, items.sums
+        new = C.copy()
+        nonempty = weight > 0
+        new[nonempty] = sums[nonempty] / weight[nonempty, None]
+        if _repair(new, weight, Y):
+            C = new
+            items = tree.items(C)
+            continue
+        delta = np.sqrt(((new - C) ** 2).sum(axis=1))
+        C = new
+        items.update(C, delta)
+        if float((delta**2).sum()) <= max(tol_abs, still):
+            converged = True
             break
-        new, weight = update_centers(X, w, labels[idx], centers[idx])
-        repaired = repair_empty(X, new, weight, min_sq[idx])
-        shift = ((new - centers[idx]) ** 2).sum(axis=(1, 2))
-        centers[idx] = new
-        new_labels, new_min = assign(X, new, x_sq)
-        same = (new_labels == labels[idx]).all(axis=1)
-        labels[idx] = new_labels
-        min_sq[idx] = new_min
-        n_iter[idx] += 1
-        stop = ((same | (shift <= tol_abs)) & ~repaired)
-        converged[idx[stop]] = True
-        active[idx[stop]] = False
-    inertia = np.einsum("rn,n->r", min_sq, w)
-    return centers, labels, inertia, n_iter, converged
+    return C, items, items.inertia(C) if need_inertia else None, n_iter, converged  # type: ignore[return-value]

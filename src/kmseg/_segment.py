@@ -13,23 +13,22 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from . import _autok, _colorfit, _dither, _jit, _kmeans, _regions, _spatial, _transfer
+from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer
 from ._color import ciede2000, lab_to_rgb, rgb_to_lab
 from ._errors import InvalidParameterError
 from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
 from ._limits import DEFAULT_LIMITS
+from ._parallel import parallel_map, threads
 from ._validate import as_generator, check_choice, check_int, check_tol
 from ._features import check_color, check_float, check_k
 from ._version import __version__
+from .engine import _kernels
 
 __all__ = ["COLOR_SPACES", "ColorSpace", "Segmentation", "segment"]
 
 ColorSpace = Literal["rgb", "lab"]
 #: Colour spaces the clustering can run in.
 COLOR_SPACES: tuple[str, ...] = ("rgb", "lab")
-
-# Below this many pixels, sorting beats a 2**24-entry histogram.
-_SORT_BELOW = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -459,8 +458,8 @@ def segment(
         extra.update(spatial_weight=spatial_weight, positions=centers5[:, 3:] / s)
         k_requested = k
     else:
-        distinct, weights, inverse = _histogram(pixels, opaque)
-        colors = _colorfit.codes_to_rgb(distinct, pixels.kernels)
+        distinct, weights = _histogram(pixels, opaque)
+        colors = _colorfit.codes_to_rgb(distinct)
         Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
         used: Any = weights > 0
         m = int(used.sum())
@@ -501,7 +500,7 @@ def segment(
             all_labels[used] = color_labels
             lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
             all_labels[~used] = lab[0]
-        labels = _label_pixels(pixels, distinct, all_labels, inverse).reshape(img.rgb.shape[:2])
+        labels = _label_pixels(pixels, distinct, all_labels).reshape(img.rgb.shape[:2])
 
     by_color = spatial_weight == 0
     if min_region:
@@ -583,14 +582,13 @@ def _pairs(codes: np.ndarray, labels: np.ndarray, opaque: np.ndarray | None
 
 class _Pixels:
     """The pixels of an (h, w, 3) uint8 image, with their Morton codes made
-    when first asked for (large images are counted and labelled by compiled
-    passes that need no code array)."""
+    when first asked for (the compiled passes count and label the pixels
+    without a code array)."""
 
     def __init__(self, rgb: np.ndarray) -> None:
         self.flat = rgb.reshape(-1, 3)
         self.size = self.flat.shape[0]
         self._codes: np.ndarray | None = None
-        self.kernels = None if self.size < _SORT_BELOW else _jit.kernels(self.size, _jit.COMPILED_FROM_PIXELS)
 
     @property
     def codes(self) -> np.ndarray:
@@ -599,44 +597,25 @@ class _Pixels:
         return self._codes
 
 
-def _histogram(
-    pixels: _Pixels, opaque: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Sorted distinct colour codes, their opaque pixel counts (float64), and,
-    for small images, every pixel's index into the distinct colours."""
-    if pixels.size < _SORT_BELOW:
-        distinct, inverse = np.unique(pixels.codes, return_inverse=True)
-        src = inverse if opaque is None else inverse[opaque]
-        weights = np.bincount(src, minlength=distinct.size).astype(np.float64)
-        return distinct, weights, inverse
-    if pixels.kernels is not None:
-        counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # fewer than 2**32 pixels: see Limits
-        seen = np.zeros(0 if opaque is None else _colorfit.N_CODES, dtype=np.uint32)
-        pixels.kernels.histogram(pixels.flat, np.zeros(0, dtype=bool) if opaque is None else opaque,
-                                 *_colorfit.MORTON_TABLES, counts, seen)
-    else:
-        codes = pixels.codes
-        counts = np.bincount(codes if opaque is None else codes[opaque], minlength=_colorfit.N_CODES)
-        seen = np.zeros(0) if opaque is None else np.bincount(codes, minlength=_colorfit.N_CODES)
-    if pixels.kernels is not None and opaque is None:
-        distinct, weights = pixels.kernels.nonzero_counts(counts)
-        return distinct, weights, None
-    distinct = np.flatnonzero(counts if opaque is None else seen).astype(np.uint32)
-    return distinct, counts[distinct].astype(np.float64), None
+def _histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct colour codes (of every pixel, opaque or not) and their
+    opaque pixel counts (float64)."""
+    counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # fewer than 2**32 pixels: see Limits
+    seen = np.zeros(0 if opaque is None else _colorfit.N_CODES, dtype=np.uint32)
+    _kernels.histogram(pixels.flat, np.zeros(0, dtype=bool) if opaque is None else opaque,
+                       *_colorfit.MORTON_TABLES, counts, seen)
+    if opaque is None:
+        return _kernels.nonzero_counts(counts)
+    distinct = np.flatnonzero(seen).astype(np.uint32)
+    return distinct, counts[distinct].astype(np.float64)
 
 
-def _label_pixels(
-    pixels: _Pixels, distinct: np.ndarray, labels: np.ndarray, inverse: np.ndarray | None
-) -> np.ndarray:
-    if inverse is not None:
-        return labels[inverse]
+def _label_pixels(pixels: _Pixels, distinct: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Every pixel's label, from its colour's (``labels`` of the ``distinct`` codes)."""
     lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
     lut[distinct] = labels
-    if pixels.kernels is not None:
-        out = np.empty(pixels.size, dtype=np.uint8)
-        bounds = np.linspace(0, pixels.size, _jit.threads() + 1).astype(int)
-        _jit.parallel_map(lambda part: pixels.kernels.label_pixels(  # type: ignore[union-attr]
-            pixels.flat[part], *_colorfit.MORTON_TABLES, lut, out[part]),
-            [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])
-        return out
-    return _colorfit.lookup(lut, pixels.codes)
+    out = np.empty(pixels.size, dtype=np.uint8)
+    bounds = np.linspace(0, pixels.size, threads() + 1).astype(int)
+    parallel_map(lambda part: _kernels.label_pixels(pixels.flat[part], *_colorfit.MORTON_TABLES, lut, out[part]),
+                 [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])
+    return out

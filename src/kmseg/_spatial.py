@@ -18,8 +18,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import _colorfit, _jit, _kmeans
+from . import _kmeans, _tree
 from ._color import rgb_to_lab
+from ._parallel import parallel_map
+from .engine import _kernels
 
 __all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale"]
 
@@ -83,16 +85,12 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
     # k-means++ starts, then exact Lloyd passes with Hamerly's distance
     # bounds (the colour fit's machinery with every point its own item): only
     # points near a boundary have their distances recomputed.
-    x_sq = np.einsum("ij,ij->i", X, X)
     tol_abs = tol * _kmeans.weighted_variance(X, weights)
     n = X.shape[0]
-    zero = np.zeros(n)
-    points = [_colorfit._Level(None, np.arange(n + 1, dtype=np.intp), weights, None, X, zero, zero)]
-    kernels = _jit.kernels(n * k, _jit.COMPILED_FROM_WORK)  # by the problem's size: seeds repeat
-    stats = _colorfit.prepare(points, kernels=kernels)
-    starts = list(_kmeans.seed_plusplus(X, weights, k, n_init, rng, x_sq, kernels))
+    tree = _tree.Tree.of_points(X, weights)
+    starts = list(_kmeans.seed_plusplus(X, weights, k, n_init, rng))
     best = None
-    for run in _colorfit._each(stats, lambda C0: _colorfit._refine(stats, X, C0, max_iter, tol_abs), starts):
+    for run in parallel_map(lambda C0: _kmeans.refine(tree, X, C0, max_iter, tol_abs), starts):
         if best is None or run[2] < best[2]:
             best = run
     assert best is not None
@@ -107,18 +105,13 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
     h, w = rgb.shape[:2]
     out = np.empty((h, w), dtype=np.uint8) if labels is None else labels
     rows = max(1, _ROWS_ELEMENTS // max(w, 1) // max(1, centers.shape[0] // 8))
-    kernels = _jit.kernels(h * w * centers.shape[0], _jit.COMPILED_FROM_WORK) if labels is None else None
     Ct = np.ascontiguousarray(centers.T, dtype=np.float64)
 
     def band(y0: int) -> float:
         X = _features(rgb[y0 : y0 + rows], y0, s, color_space)
-        if kernels is not None:
+        if labels is None:
             min_sq = np.empty(X.shape[0])
-            kernels.nearest_centres(np.ascontiguousarray(X), Ct, out[y0 : y0 + rows].reshape(-1), min_sq)
-        elif labels is None:
-            lab, min_sq = _kmeans.assign(X, centers[None], np.einsum("ij,ij->i", X, X))
-            lab, min_sq = lab[0], min_sq[0]
-            out[y0 : y0 + rows] = lab.reshape(-1, w)
+            _kernels.nearest_centres(np.ascontiguousarray(X), Ct, out[y0 : y0 + rows].reshape(-1), min_sq)
         else:
             diff = X - centers[labels[y0 : y0 + rows].reshape(-1)]
             min_sq = np.einsum("ij,ij->i", diff, diff)
@@ -127,5 +120,5 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
         return float(min_sq.sum())
 
     bands = list(range(0, h, rows))
-    sums = _jit.parallel_map(band, bands) if kernels is not None else [band(y0) for y0 in bands]
+    sums = parallel_map(band, bands) if labels is None else [band(y0) for y0 in bands]
     return out, float(sum(sums))

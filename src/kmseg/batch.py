@@ -674,12 +674,9 @@ def _json_safe(value: Any) -> Any:
 def _init_worker() -> None:
     """Pool initializer: the parent handles Ctrl-C and lets running items finish;
     SIGTERM stops the item with SystemExit, so atomic writes remove their
-    temporary file. A worker runs only kmseg, so Numba may start lean."""
+    temporary file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    from . import _jit
-
-    _jit.lean_process()
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:

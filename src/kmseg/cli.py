@@ -18,7 +18,6 @@ import os
 import shlex
 import signal
 import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
@@ -291,16 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run() -> NoReturn:
     """Entry point of the ``kmseg`` command and ``python -m kmseg``: :func:`main`,
-    then exit. Once Numba is loaded, the interpreter's own exit spends about
-    a quarter of a second tearing it down; every output is written, synced
-    and closed by then, so the process leaves at once instead."""
-    code = main()
-    if "numba" in sys.modules:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
-                stream.flush()
-        os._exit(code)
-    sys.exit(code)
+    then exit."""
+    sys.exit(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -313,9 +304,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    from . import _jit
-
-    _jit.lean_process()
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
@@ -419,23 +407,6 @@ def _executor(args: argparse.Namespace) -> Iterator[Any]:
         raise _DaskError(f"cannot reach the Dask scheduler at {args.dask}: {exc}") from None
 
 
-def _load_kernels_early(path: str) -> threading.Thread | None:
-    """For an image large enough for the compiled passes, start loading them
-    in a thread while the image decodes (where they are Numba's, its
-    start-up takes about 0.4 s; the C library's take a millisecond).
-    Returns the thread, or None for a smaller image or an unreadable header."""
-    from PIL import Image
-
-    from kmseg import INPUT_FORMATS, _jit
-
-    try:
-        with Image.open(path, formats=INPUT_FORMATS) as im:
-            pixels = im.width * im.height
-    except Exception:  # noqa: BLE001 - loading the image reports what is wrong with it
-        return None
-    return _jit.warm_up_in_background() if pixels >= _jit.COMPILED_FROM_PIXELS else None
-
-
 def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], single: bool,
                  executor: Any, book: Any) -> int:
     import kmseg
@@ -450,12 +421,7 @@ def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], s
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     try:
         if single and jobs and executor is None:
-            loading = _load_kernels_early(jobs[0].source)
-            try:
-                results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
-            finally:
-                if loading is not None:  # not left running into the interpreter's shutdown
-                    loading.join()
+            results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
         else:
             results = batch.run_jobs(jobs, workers=args.jobs, overwrite=args.overwrite, progress=reporter,
                                      executor=executor, manifest=book, retry_failed=args.retry_failed)

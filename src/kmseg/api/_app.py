@@ -58,7 +58,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool.warm_up()
+        pool.start_workers()
         try:
             yield
         finally:

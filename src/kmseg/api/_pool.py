@@ -54,6 +54,10 @@ def _init_worker(parent: int) -> None:
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
+def _ready() -> None:
+    """Nothing: submitted to start a worker process."""
+
+
 class WorkerPool:
     """Run blocking functions in a bounded pool of threads or processes.
 
@@ -104,20 +108,17 @@ class WorkerPool:
             if self._executor is None:
                 self._executor = self._new_executor()
 
-    def warm_up(self) -> None:
-        """Start every worker process now and load kmseg's compiled passes,
-        so the first requests do not wait for either."""
-        from kmseg import _jit
-
+    def start_workers(self) -> None:
+        """Create the executor and start every worker process now (each
+        imports kmseg), so the first requests do not wait for that."""
         self.start()
         if self.kind != "process":
-            _jit.warm_up_in_background()  # the compiled passes, for this process's threads
             return
         with self._lock:
             executor = self._executor
         if executor is not None:
             for _ in range(self.workers):
-                executor.submit(_jit.warm_up_quietly)  # starts the worker and loads the compiled passes
+                executor.submit(_ready)
 
     def shutdown(self) -> None:
         """Drop waiting jobs; running ones end in the background (threads) or are waited for (processes)."""

@@ -24,19 +24,6 @@ from kmseg.app._state import (digest, download_name, failure_message, format_byt
                               shown_name, sync_pair)
 
 
-@st.cache_resource(show_spinner=False)
-def _warm_up() -> bool:
-    """Once per server process: load the compiled passes in the background,
-    so the first large upload does not wait for them (Numba's start-up, where
-    the C library is not built)."""
-    from kmseg import _jit
-
-    _jit.warm_up_in_background()
-    return True
-
-
-_warm_up()
-
 K_SLIDER_MAX = 24
 ITER_SLIDER_MAX = 64
 CURVE_KS = tuple(range(1, 17))

@@ -1,17 +1,21 @@
-/* The compiled passes of kmseg in C: the same loops as kmseg/_kernels.py
- * (Numba), statement for statement, so that both give the same bits.
+/* The compiled passes of kmseg: pixel histogram and label lookup, the cube
+ * levels, k-means++ seeding, nearest centres and the Lloyd passes over the
+ * cube tree's items (Hamerly's bounds).
  *
- * Built into a plain shared library when kmseg is installed (hatch_build.py)
- * and called through ctypes (kmseg/_ckernels.py), which releases the GIL:
- * callers run independent calls in threads. Every function is
+ * Built with the Cython wrapper _kernels.pyx into one extension module
+ * (setup.py), which checks every array before a call and releases the GIL
+ * during it: callers run independent calls in threads. Every function is
  * single-threaded, allocates only its own scratch, and takes C-contiguous
  * arrays except where strides are passed. Compiled without floating-point
- * contraction (no FMA) so that every sum rounds as Numba's does.
+ * contraction (no FMA) and without fast-math, so that every sum rounds the
+ * same way with every compiler: a seed gives the same bits everywhere.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "kernels.h"
 
 typedef int64_t i64;
 
@@ -102,7 +106,7 @@ static double dist(const double *Y, i64 row, i64 d, const double *Ct, i64 k, i64
     return sqrt(s);
 }
 
-/* The flattened cube tree of kmseg._kernels.Tree, and the items' arrays. */
+/* The flattened cube tree of kmseg._tree.Tree, and the items' arrays. */
 typedef struct {
     i64 npts, d;
     const double *p_mean, *p_w, *n_mean, *n_w, *n_wsum, *n_radius;
@@ -457,10 +461,3 @@ void nonzero_counts(const uint32_t *counts, i64 n, uint32_t *idx, double *val)
         }
     }
 }
-
-/* The digest of this file's text, given by the build (hatch_build.py): kmseg
- * refuses a library built from another version of it. */
-#ifndef KMSEG_SOURCE_DIGEST
-#define KMSEG_SOURCE_DIGEST "unknown"
-#endif
-const char *source_digest(void) { return KMSEG_SOURCE_DIGEST; }

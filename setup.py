@@ -1,0 +1,44 @@
+"""Build kmseg's compiled engine (src/kmseg/engine): the C passes and their
+Cython wrapper, one extension module. Metadata is in pyproject.toml.
+
+setuptools' Extension rather than meson-python or scikit-build-core: an
+editable install (``pip install -e .``) builds the extension in place, into
+src/, and imports it from there with no rebuild hook run at every import
+(the CLI's start-up is benchmarked), and setuptools needs no list of the
+package's files to maintain. Without a C compiler the install fails and
+says so.
+"""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+# The same bits from every compiler: no contraction of a * b + c into FMA and
+# no fast-math reordering (kmseg's fixed-seed results are the same everywhere).
+FLAGS = {
+    "msvc": ["/O2", "/fp:precise"],
+    "unix": ["-O3", "-fno-math-errno", "-ffp-contract=off", "-fno-fast-math"],
+}
+
+
+class BuildExt(build_ext):
+    """Floating-point flags by the compiler's type (gcc/clang or MSVC)."""
+
+    def build_extensions(self) -> None:
+        flags = FLAGS.get(self.compiler.compiler_type, FLAGS["unix"])
+        for ext in self.extensions:
+            ext.extra_compile_args = [*flags, *ext.extra_compile_args]
+        super().build_extensions()
+
+
+engine = Extension(
+    "kmseg.engine._kernels",
+    sources=["src/kmseg/engine/_kernels.pyx", "src/kmseg/engine/kernels.c"],
+    include_dirs=["src/kmseg/engine"],
+    depends=["src/kmseg/engine/kernels.h"],
+)
+
+setup(
+    ext_modules=cythonize([engine], compiler_directives={"language_level": 3}),
+    cmdclass={"build_ext": BuildExt},
+)

@@ -1,0 +1,6 @@
+"""kmseg's compiled engine: the passes over pixels, colour histograms and
+cube trees, one implementation (C, wrapped by Cython) built at install.
+
+:mod:`kmseg.engine._kernels` holds the passes; the k-means built on them is
+in :mod:`kmseg._colorfit` and :mod:`kmseg._kmeans` for now.
+"""
