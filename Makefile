@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test bench clean
 
-$(VENV)/.installed: pyproject.toml setup.py src/kmseg/engine/_kernels.pyx src/kmseg/engine/kernels.c src/kmseg/engine/kernels.h
+$(VENV)/.installed: pyproject.toml setup.py src/kmseg/engine/_kernels.pyx src/kmseg/engine/kernels.c src/kmseg/engine/kernels.h src/kmseg/engine/_regions.pyx src/kmseg/engine/regions.c src/kmseg/engine/regions.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools  # setuptools: the bundled one is old, and audited
 	$(PY) -m pip install --quiet -e '.[web,api,dask,dev]'

@@ -1,5 +1,6 @@
 """Build kmseg's compiled engine (src/kmseg/engine): the C passes and their
-Cython wrapper, one extension module. Metadata is in pyproject.toml.
+Cython wrappers: the passes (kmseg.engine._kernels) and the region labelling
+(kmseg.engine._regions). Metadata is in pyproject.toml.
 
 setuptools' Extension rather than meson-python or scikit-build-core: an
 editable install (``pip install -e .``) builds the extension in place, into
@@ -37,8 +38,14 @@ engine = Extension(
     include_dirs=["src/kmseg/engine"],
     depends=["src/kmseg/engine/kernels.h"],
 )
+regions = Extension(
+    "kmseg.engine._regions",
+    sources=["src/kmseg/engine/_regions.pyx", "src/kmseg/engine/regions.c"],
+    include_dirs=["src/kmseg/engine"],
+    depends=["src/kmseg/engine/regions.h"],
+)
 
 setup(
-    ext_modules=cythonize([engine], compiler_directives={"language_level": 3}),
+    ext_modules=cythonize([engine, regions], compiler_directives={"language_level": 3}),
     cmdclass={"build_ext": BuildExt},
 )

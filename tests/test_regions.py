@@ -1,5 +1,8 @@
 """Clean regions: min_region merges small connected regions into the
-neighbour sharing most border; the boundaries overlay."""
+neighbour sharing most border; connectivity of spatial segments; the
+boundaries overlay. The compiled code is checked against the NumPy
+implementation it replaced (tests/regions_reference.py), scipy.ndimage.label
+and skimage.measure.label."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import numpy as np
 import pytest
 
 import kmseg
-from kmseg._regions import components, merge_small
+import regions_reference as ref
+from kmseg._regions import boundaries, components, connect, merge_small
 
 
 def flood_count(labels: np.ndarray) -> tuple[int, np.ndarray]:
@@ -120,3 +124,134 @@ def test_bad_min_region(bad):
     with pytest.raises(kmseg.InvalidParameterError) as err:
         kmseg.segment(np.zeros((4, 4, 3), np.uint8), 2, min_region=bad)
     assert err.value.param == "min_region"
+
+
+def random_maps():
+    """Label maps of every kind: noise, blobs, stripes, odd shapes."""
+    rng = np.random.default_rng(7)
+    maps = [np.zeros((1, 1), np.uint8), np.zeros((1, 17), np.uint8), np.ones((13, 1), np.uint8),
+            np.full((9, 11), 3, np.uint8), np.arange(10, dtype=np.uint8)[None],
+            np.arange(10, dtype=np.uint8)[:, None], (np.indices((12, 12)).sum(0) % 2).astype(np.uint8)]
+    for i in range(40):
+        h, w = (int(v) for v in rng.integers(1, 48, 2))
+        k = int(rng.integers(1, 7))
+        if i % 3 == 0:  # blobs: smoothed noise, quantised
+            from scipy import ndimage
+
+            field = ndimage.uniform_filter(rng.random((h, w)), 5)
+            lab = np.minimum((field - field.min()) / (np.ptp(field) + 1e-12) * k, k - 1)
+        elif i % 3 == 1:
+            lab = rng.integers(0, k, (h, w))
+        else:  # long runs
+            lab = np.repeat(rng.integers(0, k, (h, (w + 3) // 4)), 4, axis=1)[:, :w]
+        maps.append(lab.astype(np.uint8))
+    return maps
+
+
+MAPS = random_maps()
+
+
+@pytest.mark.parametrize("lab", MAPS, ids=[f"{m.shape[0]}x{m.shape[1]}-{i}" for i, m in enumerate(MAPS)])
+def test_components_match_numpy_scipy_and_skimage(lab):
+    from scipy import ndimage
+    from skimage import measure
+
+    regions, n = components(lab)
+    ref_regions, ref_n = ref.components(lab)
+    assert regions.dtype == np.int64 and n == ref_n
+    assert np.array_equal(regions, ref_regions)  # same numbering: raster order of first pixels
+    # scipy labels one value at a time; skimage labels all at once (0 is background there).
+    total = 0
+    for v in np.unique(lab):
+        mask_ids, count = ndimage.label(lab == v)
+        total += count
+        inside = mask_ids > 0
+        assert len(np.unique(np.stack([regions[inside], mask_ids[inside]]), axis=1)[0]) == count
+    assert total == n
+    sk = measure.label(lab.astype(np.int64) + 1, connectivity=1, background=0)
+    assert sk.max() == n
+    assert np.unique(np.stack([regions.ravel(), sk.ravel()]), axis=1).shape[1] == n
+
+
+@pytest.mark.parametrize("lab", MAPS, ids=[f"{m.shape[0]}x{m.shape[1]}-{i}" for i, m in enumerate(MAPS)])
+def test_merge_small_matches_the_numpy_implementation(lab):
+    for min_region in (1, 2, 3, 5, 9, 30, 10**6):
+        out, before, after = merge_small(lab, min_region)
+        ref_out, ref_before, ref_after = ref.merge_small(lab, min_region)
+        assert (before, after) == (ref_before, ref_after)
+        assert np.array_equal(out, ref_out) and out.dtype == lab.dtype
+    assert np.array_equal(boundaries(lab), ref.boundaries(lab))
+
+
+def test_merge_small_on_photos_matches_the_numpy_implementation(china, flower):
+    for img, k in ((china, 8), (flower, 5)):
+        lab = kmseg.segment(img, k, seed=0).labels
+        for min_region in (4, 50, 500):
+            out, before, after = merge_small(lab, min_region)
+            ref_out, ref_before, ref_after = ref.merge_small(lab, min_region)
+            assert (before, after) == (ref_before, ref_after) and after < before
+            assert np.array_equal(out, ref_out)
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64])
+def test_any_integer_dtype(dtype):
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 2 if dtype == np.bool_ else 4, (20, 25))
+    if dtype == np.bool_:
+        lab = base.astype(bool)
+    elif np.dtype(dtype).kind == "i":
+        lab = (base - 2).astype(dtype) * (2 ** (8 * np.dtype(dtype).itemsize - 2) - 1) // 2
+    else:
+        lab = base.astype(dtype) * (np.iinfo(dtype).max // 3)
+    assert len(np.unique(lab)) == len(np.unique(base))
+    ids, n = components(lab)
+    assert np.array_equal(ids, ref.components(lab)[0]) and n == ref.components(lab)[1]
+    out, before, after = merge_small(lab, 6)
+    ref_out, ref_before, ref_after = ref.merge_small(lab, 6)
+    assert out.dtype == lab.dtype and np.array_equal(out, ref_out) and (before, after) == (ref_before, ref_after)
+    assert np.array_equal(boundaries(lab), ref.boundaries(lab))
+    strided = lab[:, ::2]  # not contiguous
+    assert np.array_equal(merge_small(strided, 4)[0], ref.merge_small(strided, 4)[0])
+
+
+def test_empty_and_wrong_maps():
+    for shape in ((0, 5), (4, 0)):
+        lab = np.zeros(shape, np.uint8)
+        assert components(lab)[1] == 0 and merge_small(lab, 5)[1:] == (0, 0)
+        assert boundaries(lab).shape == shape
+    with pytest.raises(ValueError, match="2-D"):
+        components(np.zeros((2, 2, 2), np.uint8))
+    with pytest.raises(TypeError, match="uint8"):
+        connect(np.zeros((2, 2), np.int32))
+
+
+def one_region_per_label(lab: np.ndarray) -> bool:
+    from scipy import ndimage
+
+    return all(ndimage.label(lab == v)[1] == 1 for v in np.unique(lab))
+
+
+@pytest.mark.parametrize("lab", MAPS, ids=[f"{m.shape[0]}x{m.shape[1]}-{i}" for i, m in enumerate(MAPS)])
+def test_connect_leaves_one_region_per_label_and_keeps_the_largest(lab):
+    from scipy import ndimage
+
+    out, before, after = connect(lab)
+    assert before == ref.components(lab)[1]
+    assert one_region_per_label(out)
+    assert set(np.unique(out)) == set(np.unique(lab)) and after == len(np.unique(lab))
+    for v in np.unique(lab):  # the largest fragment of every label stays
+        ids, count = ndimage.label(lab == v)
+        sizes = np.bincount(ids.ravel())[1:]
+        assert (out[ids == 1 + int(np.argmax(sizes))] == v).all()
+
+
+def test_connect_joins_a_fragment_to_the_neighbour_with_the_longest_border():
+    lab = np.zeros((10, 12), np.uint8)
+    lab[:, 6:] = 1
+    lab[:, 9:] = 2
+    lab[4:6, 5:8] = 2  # a fragment of 2: border 4 with label 0 (2 left, 1 above, 1 below), 6 with label 1
+    out, before, after = connect(lab)
+    assert before == 4 and after == 3
+    expected = lab.copy()
+    expected[4:6, 5:8] = 1
+    assert np.array_equal(out, expected)

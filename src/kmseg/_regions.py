@@ -1,16 +1,41 @@
-"""Connected regions of a label map (4-connectivity) and the merging of
-small regions into their neighbours, in NumPy.
+"""Connected regions of a label map (4-connectivity), the merging of small
+regions into their neighbours, spatial connectivity and the boundaries
+overlay.
 
-Components are found on horizontal runs: every run of one label in a row is
-a node, runs of the same label touching vertically are joined by
-union-find with vectorised hooking and pointer jumping.
+The work is compiled (:mod:`kmseg.engine._regions`, C): one scan of the map
+into runs joined by union-find, then merging on the region graph. Label maps
+of dtypes other than uint8 and uint32 are mapped to uint32 codes first.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["boundaries", "components", "merge_small"]
+from .engine import _regions
+
+__all__ = ["boundaries", "components", "connect", "merge_small"]
+
+
+def _codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A C-contiguous uint8 or uint32 map with the same equalities as
+    ``labels``, and the values to map the codes back (None: a cast does)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be a 2-D array, got {labels.ndim} dimensions")
+    if labels.dtype in (np.uint8, np.uint32):
+        return np.ascontiguousarray(labels), None
+    if labels.dtype in (np.bool_, np.int8):
+        return np.ascontiguousarray(labels).view(np.uint8), None
+    if labels.dtype.kind in "iu" and labels.dtype.itemsize <= 4:
+        return labels.astype(np.uint32), None  # signed values wrap; equality is kept
+    values, inverse = np.unique(labels, return_inverse=True)
+    return inverse.reshape(labels.shape).astype(np.uint32), values
+
+
+def _back(out: np.ndarray, like: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+    if values is not None:
+        return values[out]
+    return out.view(like.dtype) if out.dtype.itemsize == like.dtype.itemsize else out.astype(like.dtype)
 
 
 def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -23,54 +48,14 @@ def components(labels: np.ndarray) -> tuple[np.ndarray, int]:
     Returns
     -------
     regions : (H, W) int64
-        Region id of every pixel, 0 .. n-1.
+        Region id of every pixel, 0 .. n-1, in the raster order of every
+        region's first pixel.
     n : int
         Number of regions.
     """
-    h, w = labels.shape
-    if labels.size == 0:
-        return np.zeros((h, w), dtype=np.int64), 0
-    start = np.ones((h, w), dtype=bool)
-    start[:, 1:] = labels[:, 1:] != labels[:, :-1]
-    run = np.cumsum(start.ravel()).reshape(h, w) - 1  # run id of every pixel
-    n_runs = int(run[-1, -1]) + 1
-    same = labels[1:] == labels[:-1]
-    a, b = run[:-1][same], run[1:][same]
-    if a.size:
-        pairs = np.unique(a * n_runs + b)
-        a, b = pairs // n_runs, pairs % n_runs
-    parent = _union(n_runs, a, b)
-    _, root_ids = np.unique(parent, return_inverse=True)
-    regions = root_ids.reshape(-1)[run]
-    return regions, int(root_ids.max()) + 1
-
-
-def _union(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Root (smallest member) of every node's set after joining edges a-b."""
-    parent = np.arange(n, dtype=np.int64)
-    while a.size:
-        ra, rb = parent[a], parent[b]
-        open_ = ra != rb
-        a, b, ra, rb = a[open_], b[open_], ra[open_], rb[open_]
-        if not a.size:
-            break
-        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
-        while True:  # pointer jumping until every node points at its root
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
-    return parent
-
-
-def _neighbour_pairs(regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both directions of every 4-neighbour pixel pair in different regions."""
-    parts_a, parts_b = [], []
-    for x, y in ((regions[:, :-1], regions[:, 1:]), (regions[:-1], regions[1:])):
-        diff = x != y
-        parts_a += [x[diff], y[diff]]
-        parts_b += [y[diff], x[diff]]
-    return np.concatenate(parts_a), np.concatenate(parts_b)
+    codes, _ = _codes(labels)
+    regions, sizes = _regions.label(codes)
+    return regions, int(sizes.size)
 
 
 def merge_small(labels: np.ndarray, min_region: int) -> tuple[np.ndarray, int, int]:
@@ -78,47 +63,55 @@ def merge_small(labels: np.ndarray, min_region: int) -> tuple[np.ndarray, int, i
     neighbouring region it shares the longest border with, until none is left
     (a region with no neighbour, i.e. the whole image, stays).
 
+    Regions merge in rounds. In a round every small region picks the
+    neighbour with the longest shared border (ties: the larger, then the
+    first in raster order) and takes its label if that neighbour stays put
+    this round: it is not small, or it is small but larger (by size, then
+    raster order) and picked by nobody.
+
+    Parameters
+    ----------
+    labels : (H, W) integer array
+    min_region : int
+        Smallest region kept, in pixels.
+
     Returns
     -------
     labels : (H, W) array, same dtype
+        A new array.
     before, after : int
         Number of regions before and after.
     """
-    labels = labels.copy()
-    regions, n = components(labels)
-    before = n
-    while True:
-        sizes = np.bincount(regions.ravel(), minlength=n)
-        small = sizes < min_region
-        if not small.any() or n == 1:
-            return labels, before, n
-        a, b = _neighbour_pairs(regions)
-        keep = small[a]
-        pairs, border = np.unique(a[keep] * n + b[keep], return_counts=True)
-        a, b = pairs // n, pairs % n
-        # Longest shared border first; ties to the larger, then lower-numbered, neighbour.
-        order = np.lexsort((b, -sizes[b], -border, a))
-        first = np.concatenate(([True], a[order][1:] != a[order][:-1]))
-        src, target = a[order][first], b[order][first]
-        # A small region may move when its target stays put this round: the
-        # target is large, or small but "bigger" (size, id) and not moving.
-        key_src = sizes[src] * n + src
-        key_tgt = sizes[target] * n + target
-        cand = ~small[target] | (key_src < key_tgt)
-        is_target = np.zeros(n, dtype=bool)
-        is_target[target[cand]] = True
-        move = cand & ~is_target[src]
-        region_label = np.empty(n, dtype=labels.dtype)
-        region_label[regions.ravel()] = labels.ravel()
-        new_label = region_label.copy()
-        new_label[src[move]] = region_label[target[move]]
-        labels = new_label[regions]
-        regions, n = components(labels)
+    codes, values = _codes(labels)
+    out, before, after = _regions.merge(codes, int(min_region), False)
+    return _back(out, np.asarray(labels), values), int(before), int(after)
+
+
+def connect(labels: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Make every label one connected region: each label keeps its largest
+    region (ties: the first in raster order) and its other regions are
+    merged, in rounds as in :func:`merge_small`, into the neighbour they
+    share the longest border with. No label disappears.
+
+    Parameters
+    ----------
+    labels : (H, W) uint8 array
+
+    Returns
+    -------
+    labels : (H, W) uint8
+        A new array.
+    before, after : int
+        Number of regions before and after (after: the number of labels).
+    """
+    labels = np.asarray(labels)
+    if labels.dtype != np.uint8:
+        raise TypeError(f"labels must be uint8, got {labels.dtype}")
+    out, before, after = _regions.merge(np.ascontiguousarray(labels), 0, True)
+    return out, int(before), int(after)
 
 
 def boundaries(labels: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels whose right or lower neighbour has another label."""
-    edge = np.zeros(labels.shape, dtype=bool)
-    edge[:, :-1] |= labels[:, 1:] != labels[:, :-1]
-    edge[:-1] |= labels[1:] != labels[:-1]
-    return edge
+    codes, _ = _codes(labels)
+    return _regions.boundaries(codes)

@@ -347,8 +347,10 @@ def segment(
         0 to 100. Above 0, pixel position is clustered beside colour:
         crossing the image's width counts ``spatial_weight`` times as much
         as going from black to white. Fit on a copy downsampled to
-        ``fit_size``, then every pixel is assigned; ``inertia`` is then over
-        all pixels in the joint space.
+        ``fit_size``, then every pixel is assigned to its nearest centre and
+        every cluster made one connected region (its other fragments join
+        the neighbouring segment they share the longest border with);
+        ``inertia`` is then over all pixels in the joint space.
     fit_size : int
         Longest side, 16 to 4096, of the copy fitted when ``spatial_weight`` > 0.
     min_region : int
@@ -452,7 +454,7 @@ def segment(
             max_iter, tol, n_init, rng)
         if centers5.shape[0] < k:
             notes.append(f"asked for K={k}, the downsampled image has only {centers5.shape[0]} distinct points")
-        labels, inertia = _spatial.assign(img.rgb, opaque, centers5, s, color_space)
+        labels, inertia, _ = _spatial.segments(img.rgb, opaque, centers5, s, color_space)
         centers = centers5[:, :3]
         palette_rgb = np.clip(np.rint(to_rgb(centers)), 0, 255).astype(np.uint8)
         extra.update(spatial_weight=spatial_weight, positions=centers5[:, 3:] / s)

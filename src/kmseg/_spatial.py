@@ -11,6 +11,12 @@ on a copy of the image downsampled (area average) to ``fit_size`` pixels on
 its longest side (k-means++ starts, exact Lloyd passes with Hamerly's
 bounds), and then every full-size pixel is assigned to its nearest centre in
 chunks of rows, which also gives the exact all-pixel inertia.
+
+A segmentation is then made of it as SLIC does: every cluster keeps its
+largest connected region and its other fragments join the neighbouring
+segment they share the longest border with (:func:`kmseg._regions.connect`),
+so K clusters give K connected segments. The inertia is then measured
+against the same centres.
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import _kmeans, _tree
+from . import _kmeans, _regions, _tree
 from ._color import rgb_to_lab
 from ._parallel import parallel_map
 from .engine import _kernels
 
-__all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale"]
+__all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale", "segments"]
 
 #: Distance from black to white in each colour space.
 BLACK_TO_WHITE = {"rgb": 255.0 * np.sqrt(3.0), "lab": 100.0}
@@ -122,3 +128,19 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
     bands = list(range(0, h, rows))
     sums = parallel_map(band, bands) if labels is None else [band(y0) for y0 in bands]
     return out, float(sum(sums))
+
+
+def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: float,
+             color_space: str) -> tuple[np.ndarray, float, int]:
+    """Connected segments: every pixel assigned to its nearest centre, then
+    every cluster made one connected region (:func:`kmseg._regions.connect`).
+
+    Returns the (H, W) uint8 labels, the inertia over the opaque pixels
+    against ``centers``, and the number of connected fragments the nearest
+    centres gave.
+    """
+    nearest, inertia = assign(rgb, opaque, centers, s, color_space)
+    labels, fragments, _ = _regions.connect(nearest)
+    if not np.array_equal(labels, nearest):
+        _, inertia = assign(rgb, opaque, centers, s, color_space, labels)
+    return labels, inertia, fragments

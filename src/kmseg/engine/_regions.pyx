@@ -1,0 +1,135 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""Connected regions of label maps (``regions.c``), called without the GIL.
+
+Label maps are 2-D C-contiguous uint8 or uint32 arrays (other dtypes are
+mapped to these by :mod:`kmseg._regions`); anything else is a TypeError or
+ValueError, never a wrong memory access. Regions are 4-connected and
+numbered in the raster order of their first pixel.
+"""
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t
+
+import numpy as np
+
+cdef extern from "regions.h" nogil:
+    ctypedef struct kmseg_regions:
+        pass
+    kmseg_regions *regions_scan_u8(const uint8_t *labels, int64_t h, int64_t w)
+    kmseg_regions *regions_scan_u32(const uint32_t *labels, int64_t h, int64_t w)
+    void regions_free(kmseg_regions *r)
+    int64_t regions_count(const kmseg_regions *r)
+    void regions_ids(const kmseg_regions *r, int64_t *out)
+    void regions_sizes(const kmseg_regions *r, int64_t *out)
+    int64_t regions_merge(kmseg_regions *r, int64_t min_region, int connect)
+    void regions_paint_u8(const kmseg_regions *r, uint8_t *out)
+    void regions_paint_u32(const kmseg_regions *r, uint32_t *out)
+    void boundaries_u8(const uint8_t *labels, int64_t h, int64_t w, uint8_t *out)
+    void boundaries_u32(const uint32_t *labels, int64_t h, int64_t w, uint8_t *out)
+
+#: Most pixels of a label map (region ids and run tables are int32).
+MAX_PIXELS = (1 << 31) - 1
+
+
+cdef _check(labels):
+    if not isinstance(labels, np.ndarray) or labels.dtype not in (np.uint8, np.uint32):
+        raise TypeError(f"labels must be a uint8 or uint32 ndarray, got {getattr(labels, 'dtype', type(labels))}")
+    if labels.ndim != 2 or not labels.flags.c_contiguous:
+        raise ValueError("labels must be a 2-D C-contiguous array")
+    if labels.size > MAX_PIXELS:
+        raise ValueError(f"labels have {labels.size} pixels, more than {MAX_PIXELS}")
+
+
+cdef kmseg_regions *_scan(labels) except NULL:
+    cdef const uint8_t[:, ::1] l8
+    cdef const uint32_t[:, ::1] l32
+    cdef int64_t h = labels.shape[0], w = labels.shape[1]
+    cdef kmseg_regions *r
+    if labels.dtype == np.uint8:
+        l8 = labels
+        with nogil:
+            r = regions_scan_u8(&l8[0, 0], h, w)
+    else:
+        l32 = labels
+        with nogil:
+            r = regions_scan_u32(&l32[0, 0], h, w)
+    if r == NULL:
+        raise MemoryError("labelling regions")
+    return r
+
+
+def label(labels):
+    """Connected regions of equal labels (4-connectivity).
+
+    Returns (H, W) int64 region ids 0 .. n-1 (in the raster order of every
+    region's first pixel) and (n,) int64 sizes in pixels.
+    """
+    _check(labels)
+    ids = np.zeros(labels.shape, dtype=np.int64)
+    if labels.size == 0:
+        return ids, np.zeros(0, dtype=np.int64)
+    cdef kmseg_regions *r = _scan(labels)
+    cdef int64_t[:, ::1] out = ids
+    cdef int64_t[::1] s
+    try:
+        sizes = np.empty(regions_count(r), dtype=np.int64)
+        s = sizes
+        with nogil:
+            regions_ids(r, &out[0, 0])
+            regions_sizes(r, &s[0])
+    finally:
+        regions_free(r)
+    return ids, sizes
+
+
+def merge(labels, int64_t min_region, bint connect):
+    """Merge regions into the neighbour they share the longest border with,
+    in rounds (see ``regions_merge`` in regions.h): regions smaller than
+    ``min_region`` pixels, or with ``connect`` every region but the largest
+    of its label. Returns the new labels (same dtype) and the number of
+    regions before and after."""
+    _check(labels)
+    out = np.empty_like(labels)
+    if labels.size == 0:
+        return out, 0, 0
+    cdef kmseg_regions *r = _scan(labels)
+    cdef int64_t before, after
+    cdef uint8_t[:, ::1] o8
+    cdef uint32_t[:, ::1] o32
+    try:
+        before = regions_count(r)
+        with nogil:
+            after = regions_merge(r, min_region, connect)
+        if after < 0:
+            raise MemoryError("merging regions")
+        if labels.dtype == np.uint8:
+            o8 = out
+            with nogil:
+                regions_paint_u8(r, &o8[0, 0])
+        else:
+            o32 = out
+            with nogil:
+                regions_paint_u32(r, &o32[0, 0])
+    finally:
+        regions_free(r)
+    return out, before, after
+
+
+def boundaries(labels):
+    """(H, W) bool: pixels whose right or lower neighbour has another label."""
+    _check(labels)
+    edge = np.zeros(labels.shape, dtype=np.bool_)
+    if labels.size == 0:
+        return edge
+    cdef uint8_t[:, ::1] e = edge.view(np.uint8)
+    cdef const uint8_t[:, ::1] l8
+    cdef const uint32_t[:, ::1] l32
+    cdef int64_t h = labels.shape[0], w = labels.shape[1]
+    if labels.dtype == np.uint8:
+        l8 = labels
+        with nogil:
+            boundaries_u8(&l8[0, 0], h, w, &e[0, 0])
+    else:
+        l32 = labels
+        with nogil:
+            boundaries_u32(&l32[0, 0], h, w, &e[0, 0])
+    return edge

@@ -1,0 +1,51 @@
+/* Connected regions of a label map (regions.c), as _regions.pyx calls them.
+ *
+ * A label map is scanned once into horizontal runs of equal labels; runs of
+ * one label touching vertically (4-connectivity) are joined by union-find.
+ * Regions are numbered 0 .. n-1 in the raster order of their first pixel.
+ * The scan keeps the runs, so painting region ids or new labels, and the
+ * region adjacency the merging needs, cost a pass over runs, not pixels.
+ *
+ * Sizes: h * w < 2**31 (the caller checks).
+ */
+#ifndef KMSEG_REGIONS_H
+#define KMSEG_REGIONS_H
+
+#include <stdint.h>
+
+typedef struct kmseg_regions kmseg_regions;
+
+/* Scan an (h, w) C-ordered label map; NULL when memory runs out. */
+kmseg_regions *regions_scan_u8(const uint8_t *labels, int64_t h, int64_t w);
+kmseg_regions *regions_scan_u32(const uint32_t *labels, int64_t h, int64_t w);
+void regions_free(kmseg_regions *r);
+
+/* Number of regions. */
+int64_t regions_count(const kmseg_regions *r);
+/* Region id of every pixel (h * w entries). */
+void regions_ids(const kmseg_regions *r, int64_t *out);
+/* Pixels in every region (regions_count entries). */
+void regions_sizes(const kmseg_regions *r, int64_t *out);
+
+/* Merge regions into neighbours, in rounds, on the region graph:
+ *   connect == 0: regions smaller than min_region pixels;
+ *   connect != 0: every region but the largest of its label (ties: the first).
+ * In each round every such region picks the neighbouring region it shares
+ * the longest border with (ties: the larger, then the first); it takes that
+ * neighbour's label when the neighbour is not itself to be merged or comes
+ * after it by (size, first pixel), and no region picked it. Rounds go on
+ * until no region is to be merged or one region is left.
+ * Returns the number of regions left, or -1 when memory runs out. The new
+ * labels are painted by regions_paint_*. */
+int64_t regions_merge(kmseg_regions *r, int64_t min_region, int connect);
+
+/* Every pixel's label: the label of its region (after regions_merge, the
+ * merged label). */
+void regions_paint_u8(const kmseg_regions *r, uint8_t *out);
+void regions_paint_u32(const kmseg_regions *r, uint32_t *out);
+
+/* out[p] = 1 where the right or lower neighbour of pixel p has another label. */
+void boundaries_u8(const uint8_t *labels, int64_t h, int64_t w, uint8_t *out);
+void boundaries_u32(const uint32_t *labels, int64_t h, int64_t w, uint8_t *out);
+
+#endif
