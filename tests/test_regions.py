@@ -255,3 +255,29 @@ def test_connect_joins_a_fragment_to_the_neighbour_with_the_longest_border():
     expected = lab.copy()
     expected[4:6, 5:8] = 1
     assert np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("case", ["alpha", "palette", "lab"])
+def test_min_region_quality_figures_count_every_opaque_pixel(flower, case):
+    from kmseg._color import ciede2000, rgb_to_lab
+
+    img = flower[::2, ::2]
+    rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])
+    rgba[:40, :, 3] = 0  # a transparent band
+    kwargs = {"alpha": dict(image=rgba, k=6), "palette": dict(image=img, k=None, palette=[[0, 0, 0], [255, 255, 255],
+                                                                                         [200, 40, 40], [40, 120, 40]]),
+              "lab": dict(image=img, k=6, color_space="lab")}[case]
+    image = kwargs.pop("image")
+    seg = kmseg.segment(image, seed=0, min_region=40, **kwargs)
+    plain = kmseg.segment(image, seed=0, **kwargs)
+    opaque = np.ones(img.shape[:2], bool) if case != "alpha" else rgba[..., 3] > 0
+    assert seg.regions < seg.regions_before and (seg.labels != plain.labels).any()
+    lab, px = seg.labels[opaque], img[opaque].astype(float)
+    assert seg.counts.tolist() == np.bincount(lab, minlength=seg.k).tolist()
+    mse = ((px - seg.palette[lab]) ** 2).mean()
+    assert seg.psnr == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-9)
+    space = px if case != "lab" else rgb_to_lab(img[opaque])
+    assert seg.inertia == pytest.approx(float(((space - seg.centers[lab]) ** 2).sum()), rel=1e-9)
+    de = ciede2000(rgb_to_lab(img[opaque]), rgb_to_lab(seg.palette)[lab])
+    assert seg.delta_e_mean == pytest.approx(float(de.mean()), rel=1e-9)
+    assert seg.delta_e_p95 == pytest.approx(float(np.sort(de)[int(np.ceil(0.95 * de.size)) - 1]), rel=1e-9)
