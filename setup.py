@@ -10,9 +10,9 @@ package's files to maintain. Without a C compiler the install fails and
 says so.
 """
 
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, CompileError, ExecError, PlatformError
 
 # The same bits from every compiler: no contraction of a * b + c into FMA and
 # no fast-math reordering (kmseg's fixed-seed results are the same everywhere).
@@ -23,13 +23,18 @@ FLAGS = {
 
 
 class BuildExt(build_ext):
-    """Floating-point flags by the compiler's type (gcc/clang or MSVC)."""
+    """Floating-point flags by the compiler's type (gcc/clang or MSVC); a
+    failed compilation says what kmseg needs."""
 
     def build_extensions(self) -> None:
         flags = FLAGS.get(self.compiler.compiler_type, FLAGS["unix"])
         for ext in self.extensions:
             ext.extra_compile_args = [*flags, *ext.extra_compile_args]
-        super().build_extensions()
+        try:
+            super().build_extensions()
+        except (CCompilerError, CompileError, ExecError, PlatformError) as exc:
+            raise type(exc)(f"kmseg's compiled engine could not be built: it needs a C compiler (gcc, clang "
+                            f"or MSVC) and the Python headers ({exc})") from exc
 
 
 engine = Extension(
@@ -45,7 +50,5 @@ regions = Extension(
     depends=["src/kmseg/engine/regions.h"],
 )
 
-setup(
-    ext_modules=cythonize([engine, regions], compiler_directives={"language_level": 3}),
-    cmdclass={"build_ext": BuildExt},
-)
+# setuptools' build_ext runs Cython on the .pyx (Cython is a build requirement).
+setup(ext_modules=[engine, regions], cmdclass={"build_ext": BuildExt})

@@ -313,7 +313,7 @@ def is_available(method: Method) -> str:
     return ""
 
 
-def warm_up(methods: Iterable[Method]) -> None:
+def first_calls(methods: Iterable[Method]) -> None:
     """One untimed run of every method on a tiny image (first-call costs:
     imports, thread pools, lazy initialisation)."""
     rng = np.random.default_rng(0)
@@ -738,7 +738,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ks = sorted(set(opts.ks))
     print("making images ...", file=sys.stderr, flush=True)
     images = benchmark_images(opts.images)
-    warm_up(m for m in methods if not is_available(m))
+    first_calls(m for m in methods if not is_available(m))
     cells = run_grid(images, ks, methods, opts)
     report: dict[str, Any] = {
         "header": header(),

@@ -109,6 +109,11 @@ def test_nearest_centres_match_brute_force():
     ref_labels, ref_sq = reference.nearest(X, C)
     assert np.array_equal(labels, ref_labels)
     np.testing.assert_allclose(min_sq, ref_sq, rtol=1e-12, atol=1e-12)
+    many = rng.normal(0, 50, (300, 5))  # more centres than uint8 labels hold: distances only
+    _kernels.nearest_centres(X, np.ascontiguousarray(many.T), np.empty(0, np.uint8), min_sq)
+    np.testing.assert_allclose(min_sq, reference.nearest(X, many)[1], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="256"):
+        _kernels.nearest_centres(X, np.ascontiguousarray(many.T), labels, min_sq)
 
 
 def test_seeding_matches_the_reference():

@@ -86,8 +86,7 @@ class _Fitter:
                 lv = cand
                 break
         X, W = lv.mean, lv.weight
-        x_sq = np.einsum("ij,ij->i", X, X)
-        closest = _kmeans.assign(X, C[None], x_sq)[1][0]
+        closest = _kmeans.nearest_sq(X, C)
         C = list(C)
         trials = 2 + int(np.log(k))
         while len(C) < k:
@@ -97,7 +96,7 @@ class _Fitter:
                 break
             idx = np.searchsorted(np.cumsum(mass), self.rng.random(trials) * total, side="right")
             cand = X[np.minimum(idx, X.shape[0] - 1)]
-            d = np.minimum(_kmeans.sq_distances(X, cand[None], x_sq)[0], closest[:, None])
+            d = np.minimum(np.stack([_kmeans.nearest_sq(X, c[None]) for c in cand], axis=1), closest[:, None])
             best = int(np.argmin(W @ d))
             C.append(cand[best])
             closest = d[:, best]
@@ -124,7 +123,7 @@ class _Fitter:
         """Inertia and PSNR of the items (cubes or colours) each put whole
         into their nearest centre."""
         st = self.points
-        lab = _kmeans.assign(st.mean, C[None], np.einsum("ij,ij->i", st.mean, st.mean))[0][0]
+        lab = _kmeans.nearest(st.mean, C)[0]
         diff = st.mean - C[lab]
         inertia = float(np.sum(st.scatter) + st.weight @ np.einsum("ij,ij->i", diff, diff))
         palette = np.clip(np.rint(self.to_rgb(C)), 0, 255)

@@ -94,14 +94,6 @@ def pixel_codes(rgb: np.ndarray) -> np.ndarray:
     return codes
 
 
-def lookup(table: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """``table[codes]``, in chunks so that no pixel-sized index copy is made."""
-    out = np.empty(codes.shape, dtype=table.dtype)
-    for s in range(0, codes.size, _PIXEL_CHUNK):
-        np.take(table, codes[s : s + _PIXEL_CHUNK], out=out[s : s + _PIXEL_CHUNK])
-    return out
-
-
 def codes_to_rgb(codes: np.ndarray) -> np.ndarray:
     """The (m, 3) uint8 colours of Morton codes."""
     out = np.empty((codes.size, 3), dtype=np.uint8)

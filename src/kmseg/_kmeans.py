@@ -19,10 +19,6 @@ from .engine import _kernels
 
 __all__ = ["KMeansResult", "kmeans"]
 
-# Largest number of float64 distances held at once (about 32 MB).
-_CHUNK_ELEMENTS = 4_000_000
-
-
 @dataclass(frozen=True)
 class KMeansResult:
     """The outcome of :func:`kmeans`.
@@ -162,45 +158,25 @@ def weighted_variance(X: np.ndarray, w: np.ndarray) -> float:
     return float((w @ (X - mean) ** 2).mean() / w.sum())
 
 
-def sq_distances(X: np.ndarray, C: np.ndarray, x_sq: np.ndarray) -> np.ndarray:
-    """Squared distances between points (n, d) and batched centres (R, k, d).
-
-    Returns (R, n, k), clipped at 0 (the expansion can round below it).
-    """
-    c_sq = np.einsum("rkd,rkd->rk", C, C)
-    d = np.matmul(X, C.transpose(0, 2, 1))
-    d *= -2
-    d += x_sq[None, :, None]
-    d += c_sq[:, None, :]
-    np.maximum(d, 0, out=d)
-    return d
-
-
-def assign(
-    X: np.ndarray, C: np.ndarray, x_sq: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centre and its squared distance for every point and restart.
-
-    Parameters
-    ----------
-    X : (n, d); C : (R, k, d); x_sq : (n,)
+def nearest(X: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest of centres ``C`` (k <= 256, d) for every row of ``X`` (n, d)
+    (the first wins ties), and its squared distance.
 
     Returns
     -------
-    labels : (R, n) intp
-    min_sq : (R, n) float64
+    labels : (n,) uint8
+    min_sq : (n,) float64
     """
-    r, k, _ = C.shape
-    n = X.shape[0]
-    labels = np.empty((r, n), dtype=np.intp)
-    min_sq = np.empty((r, n))
-    step = max(1, _CHUNK_ELEMENTS // (r * k))
-    for s in range(0, n, step):
-        d = sq_distances(X[s : s + step], C, x_sq[s : s + step])
-        lab = d.argmin(axis=2)
-        labels[:, s : s + step] = lab
-        min_sq[:, s : s + step] = np.take_along_axis(d, lab[..., None], axis=2)[..., 0]
+    labels, min_sq = np.empty(X.shape[0], dtype=np.uint8), np.empty(X.shape[0])
+    _kernels.nearest_centres(X, np.ascontiguousarray(C.T, dtype=np.float64), labels, min_sq)
     return labels, min_sq
+
+
+def nearest_sq(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """Squared distance of every row of ``X`` (n, d) to its nearest of centres ``C`` (k, d), any k."""
+    min_sq = np.empty(X.shape[0])
+    _kernels.nearest_centres(X, np.ascontiguousarray(C.T, dtype=np.float64), np.empty(0, dtype=np.uint8), min_sq)
+    return min_sq
 
 
 def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.random.Generator) -> np.ndarray:
@@ -232,9 +208,9 @@ def _repair(C: np.ndarray, weight: np.ndarray, Y: np.ndarray) -> bool:
     empty = np.flatnonzero(weight <= 0)
     if empty.size == 0:
         return False
-    _, min_sq = assign(Y, C[None], np.einsum("ij,ij->i", Y, Y))
-    far = np.argsort(min_sq[0], kind="stable")[::-1][: empty.size]
-    far = far[min_sq[0][far] > 0]
+    min_sq = nearest_sq(Y, C)
+    far = np.argsort(min_sq, kind="stable")[::-1][: empty.size]
+    far = far[min_sq[far] > 0]
     for c, p in zip(empty, far):
         C[c] = Y[p]
     return far.size > 0

@@ -500,8 +500,7 @@ def segment(
         else:  # some colours are seen only in transparent pixels
             all_labels = np.empty(distinct.size, dtype=np.uint8)
             all_labels[used] = color_labels
-            lab, _ = _kmeans.assign(Y[~used], centers[None], np.einsum("ij,ij->i", Y[~used], Y[~used]))
-            all_labels[~used] = lab[0]
+            all_labels[~used] = _kmeans.nearest(Y[~used], centers)[0]
         labels = _label_pixels(pixels, distinct, all_labels).reshape(img.rgb.shape[:2])
 
     by_color = spatial_weight == 0

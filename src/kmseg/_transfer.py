@@ -40,5 +40,4 @@ def palette_colors(palette: object) -> np.ndarray:
 def nearest(Y: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nearest of centres ``C`` (n, d) for every row of ``Y`` (m, d), and its
     squared distance (first centre wins ties)."""
-    labels, min_sq = _kmeans.assign(Y, C[None], np.einsum("ij,ij->i", Y, Y))
-    return labels[0].astype(np.uint8), min_sq[0]
+    return _kmeans.nearest(Y, C)

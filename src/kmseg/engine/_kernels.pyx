@@ -178,13 +178,19 @@ def cube_level(const uint32_t[::1] keys, mean, w, scatter, radius):
 
 
 def nearest_centres(X, const double[:, ::1] Ct, uint8_t[::1] labels, double[::1] min_sq):
-    """Nearest centre (first wins ties) of every row of ``X`` (n, d) and its
-    squared distance; the centres are the columns of ``Ct`` (d, k)."""
+    """Nearest centre (first wins ties) of every row of ``X`` (n, d) into
+    ``labels`` (n,) uint8, at most 256 centres, and its squared distance into
+    ``min_sq``; the centres are the columns of ``Ct`` (d, k). With an empty
+    ``labels`` only the distances, for any number of centres."""
     cdef const double[:, ::1] xv = np.ascontiguousarray(X, dtype=np.float64)  # exact for float32
     cdef int64_t n = xv.shape[0], d = xv.shape[1], k = Ct.shape[1]
     cdef int failed
+    if labels.shape[0] == 0 and n:
+        labels = np.empty(n, dtype=np.uint8)  # scratch: labels wrap past 256, distances do not
+    else:
+        _need(k <= MAX_CLUSTERS, "nearest_centres: uint8 labels, at most 256 centres")
     _need(labels.shape[0] == n and min_sq.shape[0] == n and Ct.shape[0] == d, "nearest_centres: shapes do not agree")
-    _need(0 < k <= MAX_CLUSTERS, "nearest_centres: 1 to 256 centres")
+    _need(k > 0, "nearest_centres: at least one centre")
     if n == 0:
         return
     with nogil:

@@ -4,8 +4,8 @@
  *          n_radius, n_ch0, n_ch1 (nodes each)
  *   ITEMS: id, lab (int64), up, lo (double), one entry per item
  */
-#ifndef KMSEG_KERNELS_H
-#define KMSEG_KERNELS_H
+#ifndef KMSEG_ENGINE_KERNELS_H
+#define KMSEG_ENGINE_KERNELS_H
 
 #include <stdint.h>
 
