@@ -141,6 +141,15 @@ def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s:
     """
     nearest, inertia = assign(rgb, opaque, centers, s, color_space)
     labels, fragments, _ = _regions.connect(nearest)
-    if not np.array_equal(labels, nearest):
-        _, inertia = assign(rgb, opaque, centers, s, color_space, labels)
+    moved = np.flatnonzero(labels.reshape(-1) != nearest.reshape(-1))
+    if opaque is not None:
+        moved = moved[opaque[moved]]
+    if moved.size:  # the inertia changes only at the moved pixels
+        h, w = rgb.shape[:2]
+        X = np.empty((moved.size, 5))
+        X[:, :3] = _colors(rgb.reshape(-1, 3)[moved], color_space)
+        X[:, 3], X[:, 4] = (moved % w) * s, (moved // w) * s
+        now = X - centers[labels.reshape(-1)[moved]]
+        was = X - centers[nearest.reshape(-1)[moved]]
+        inertia += float(np.einsum("ij,ij->", now, now) - np.einsum("ij,ij->", was, was))
     return labels, inertia, fragments

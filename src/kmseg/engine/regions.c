@@ -460,7 +460,7 @@ int64_t regions_merge(kmseg_regions *r, int64_t min_region, int connect)
          * moving itself; and no group picked it. */
         for (int64_t i = 0; i < m; i++) {
             int32_t x = work[i], t = target[i];
-            cand[i] = !to_merge(&g, t) || before(&g, x, t);
+            cand[i] = t >= 0 && (!to_merge(&g, t) || before(&g, x, t));  /* t < 0: no neighbour */
             if (cand[i])
                 stamp[t] = round;
         }
