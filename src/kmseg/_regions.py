@@ -112,6 +112,16 @@ def connect(labels: np.ndarray) -> tuple[np.ndarray, int, int]:
 
 
 def boundaries(labels: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels whose right or lower neighbour has another label."""
+    """Pixels on a boundary between labels.
+
+    Parameters
+    ----------
+    labels : (H, W) integer array
+
+    Returns
+    -------
+    (H, W) bool
+        True where the right or lower neighbour has another label.
+    """
     codes, _ = _codes(labels)
     return _regions.boundaries(codes)

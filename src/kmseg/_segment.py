@@ -516,15 +516,17 @@ def segment(
         counts = np.bincount(color_labels, weights=weights[used], minlength=len(palette_rgb)).astype(np.int64)
     else:
         if spatial_weight == 0:  # min_region moved a few pixels off their colour's label
-            px_colors, px_weights, px_labels = _moved_pairs(
+            px_colors, px_weights, px_labels, was = _moved_pairs(
                 pixels, opaque, by_colour_labels, labels, distinct[used], colors[used], weights[used], color_labels)
+            # The inertia against the same centres changes only at the moved pixels (the last pairs).
+            moved = slice(px_labels.size - was.size, None)
+            Ym = px_colors[moved].astype(np.float64) if color_space == "rgb" else rgb_to_lab(px_colors[moved])
+            now, before_move = Ym - centers[px_labels[moved]], Ym - centers[was]
+            inertia += float(px_weights[moved] @ (np.einsum("ij,ij->i", now, now)
+                                                  - np.einsum("ij,ij->i", before_move, before_move)))
         else:
             px_colors, px_weights, px_labels = _pairs(pixels.codes, labels.reshape(-1), opaque)
         counts = np.bincount(px_labels, weights=px_weights, minlength=len(palette_rgb)).astype(np.int64)
-        if spatial_weight == 0:  # min_region moved pixels: inertia against the same centres
-            Yp = px_colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(px_colors)
-            diff = Yp - np.take(centers, px_labels, axis=0)  # take: faster than indexing by uint8
-            inertia = float(px_weights @ np.einsum("ij,ij->i", diff, diff))
     return Segmentation(
         labels=labels,
         palette=palette_rgb,
@@ -588,12 +590,13 @@ def _pairs(codes: np.ndarray, labels: np.ndarray, opaque: np.ndarray | None
 
 def _moved_pairs(pixels: _Pixels, opaque: np.ndarray | None, old: np.ndarray, new: np.ndarray,
                  codes: np.ndarray, colors: np.ndarray, weights: np.ndarray, color_labels: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_pairs` after some pixels changed label (``old`` -> ``new``),
     from the pairs by colour (sorted ``codes``, their ``colors``, opaque
     pixel counts and labels): those less the moved pixels, then the moved
-    pixels' own pairs. Only the moved pixels are looked at; a (colour, label)
-    pair may appear twice, with the pixels split between the entries."""
+    pixels' own pairs, whose former labels come fourth. Only the moved pixels
+    are looked at; a (colour, label) pair may appear twice, with the pixels
+    split between the entries."""
     moved = np.flatnonzero(old.reshape(-1) != new.reshape(-1))
     if opaque is not None:
         moved = moved[opaque[moved]]
@@ -601,11 +604,13 @@ def _moved_pairs(pixels: _Pixels, opaque: np.ndarray | None, old: np.ndarray, ne
     key |= new.reshape(-1)[moved]
     uniq, n = np.unique(key, return_counts=True)
     moved_codes = (uniq >> np.uint64(8)).astype(np.uint32)
-    left = weights - np.bincount(np.searchsorted(codes, moved_codes), weights=n, minlength=codes.size)
+    where = np.searchsorted(codes, moved_codes)
+    left = weights - np.bincount(where, weights=n, minlength=codes.size)
     keep = left > 0
     return (np.concatenate([colors[keep], _colorfit.codes_to_rgb(moved_codes)]),
             np.concatenate([left[keep], n.astype(np.float64)]),
-            np.concatenate([color_labels[keep], (uniq & np.uint64(255)).astype(np.uint8)]))
+            np.concatenate([color_labels[keep], (uniq & np.uint64(255)).astype(np.uint8)]),
+            np.asarray(color_labels)[where])
 
 
 class _Pixels:
