@@ -20,6 +20,7 @@ min and median of ``--repeat`` runs.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -51,11 +52,27 @@ def row(name: str, what: str, t: tuple[float, float], note: str = "") -> None:
     print(f"| {name} | {what} | {t[0]:.3f} | {t[1]:.3f} | {note} |")
 
 
+def header() -> None:
+    """CPU count, versions and load: the context of the figures."""
+    import skimage
+
+    versions = [f"kmseg {kmseg.__version__}", f"numpy {np.__version__}", f"scikit-image {skimage.__version__}"]
+    try:
+        import cv2
+
+        versions.append(f"OpenCV {cv2.__version__}")
+    except ImportError:
+        pass
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs; {'; '.join(versions)}; load average {load}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--min-region", type=int, default=500)
     args = ap.parse_args()
+    header()
     import cv2
     from skimage import measure
 

@@ -17,6 +17,7 @@ Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_spatial.py
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -65,6 +66,21 @@ def slic_near(img: np.ndarray, k: int) -> int:
     return best[1]
 
 
+def header() -> None:
+    """CPU count, versions and load: the context of the figures."""
+    import skimage
+
+    versions = [f"kmseg {kmseg.__version__}", f"numpy {np.__version__}", f"scikit-image {skimage.__version__}"]
+    try:
+        import cv2
+
+        versions.append(f"OpenCV {cv2.__version__}")
+    except ImportError:
+        pass
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{os.cpu_count()} CPUs; {'; '.join(versions)}; load average {load}")
+
+
 def main() -> None:
     from skimage.segmentation import slic
 
@@ -72,6 +88,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--k", type=int, nargs="+", default=[100, 250])
     args = ap.parse_args()
+    header()
     print("\n| image | method | segments asked | segments | connected regions | PSNR dB (palette) "
           "| PSNR dB (segment means) | min s | median s |")
     print("|---|---|---|---|---|---|---|---|---|")
