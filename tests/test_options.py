@@ -55,7 +55,7 @@ def test_validate_names_the_option_first_with_the_range_and_the_value(name: str,
     ("k", "8", 8), ("k", " AUTO ", "auto"), ("k", 256, 256), ("k", None, None), ("k", 3.0, 3),
     ("max_iter", 10_000, 10_000), ("tol", "0", 0.0), ("spatial_weight", "0.5", 0.5),
     ("seed", 2**32 - 1, 2**32 - 1), ("color_space", "LAB", "lab"), ("format", "jpg", "jpeg"),
-    ("dither", "true", True), ("dither", False, False), ("target_psnr", None, None),
+    ("dither", True, True), ("dither", False, False), ("target_psnr", None, None),
 ])
 def test_validate_coerces_typed_text_and_accepts_the_bounds(name: str, value: object, result: object) -> None:
     got = options.validate(name, value)
@@ -66,3 +66,45 @@ def test_the_table_imports_neither_numpy_nor_pillow() -> None:
     code = "import sys, kmseg.options; print(sorted({'numpy', 'PIL'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------- the library face
+
+
+def test_segment_signature_defaults_are_the_tables() -> None:
+    import inspect
+
+    params = inspect.signature(kmseg.segment).parameters
+    for option in options.for_face("library"):
+        assert params[option.name].default == option.default_for("library"), option.name
+
+
+def _outside(option: options.Option) -> list[object]:
+    step = 1 if option.type is int else 0.5
+    rng = option.range
+    return [v for v in ((None if rng.low is None else rng.low - step),
+                        (None if rng.high is None else rng.high + step)) if v is not None]
+
+
+@pytest.mark.parametrize("name", [o.name for o in options.for_face("library") if o.type in (int, float)])
+def test_segment_refuses_just_outside_the_tables_range(name: str) -> None:
+    import numpy as np
+
+    option = options.get(name)
+    base = {"k": 3, "spatial_weight": 1.0} if name == "fit_size" else {"k": 3}
+    if name == "target_psnr":
+        base = {"k": "auto"}
+    for value in _outside(option):
+        with pytest.raises(kmseg.InvalidParameterError) as info:
+            kmseg.segment(np.zeros((4, 4, 3), np.uint8), **{**base, name: value})
+        assert info.value.param == name and str(info.value).startswith(f"{name} must be"), info.value
+
+
+def test_segment_takes_the_tables_bounds() -> None:
+    import numpy as np
+
+    img = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    assert kmseg.segment(img, 256, max_iter=10_000, n_init=1000, seed=2**32 - 1).k == 16
+    assert kmseg.segment(img, 1, max_iter=1, tol=0, seed=0, min_region=0).k == 1
+    assert kmseg.segment(img, "auto", target_psnr=100, seed=0).k >= 1
+    assert kmseg.segment(img, 2, spatial_weight=100, fit_size=4096, seed=0).spatial_weight == 100

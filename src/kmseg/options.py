@@ -312,12 +312,7 @@ def _as_float(option: Option, label: str, value: Any) -> float:
     return number
 
 
-_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
-
-
 def _as_bool(option: Option, label: str, value: Any) -> bool:
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
     if type(value).__name__ in ("bool", "bool_"):  # Python's bool, or NumPy's without importing NumPy
         return bool(value)
     raise InvalidParameterError(f"{label} must be True or False, got {value!r}", param=option.name)
