@@ -208,6 +208,10 @@ class Option:
         return Range(self.range.low if o.low is None else o.low, self.range.high if o.high is None else o.high,
                      self.range.low_inclusive, self.range.high_inclusive)
 
+    def override_for(self, face: str) -> Override | None:
+        """The override of ``face`` that sets a default, if any."""
+        return next((o for o in self.overrides if o.face == face and o.has_default), None)
+
     def default_for(self, face: str) -> Any:
         """The default ``face`` uses: the table's unless an override of that face sets one."""
         for o in self.overrides:
@@ -324,7 +328,7 @@ OPTIONS: tuple[Option, ...] = (
     # ---------------------------------------------------------------- clustering
     Option(
         "k", int, None, "number of clusters (colours); 'auto' picks it: the elbow of the inertia curve "
-        "over K = 1..16, or the smallest K reaching target_psnr",
+        "over K = 1..16, or the smallest K reaching the target PSNR",
         _SEGMENTING, Range(1, DEFAULT_LIMITS.max_k), words=("auto",), nullable=True,
         overrides=(
             Override("k_form", "api", "a form needs a value to start from; the library has none "
@@ -354,7 +358,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("spatial_weight", float, 0.0, "weight of pixel position beside colour: at 1, crossing the "
            "image's width counts as much as going from black to white (0: colour only); needs a "
            "whole-number k", _SEGMENTING, Range(0, 100), group="features"),
-    Option("fit_size", int, 256, "with spatial_weight above 0: longest side of the downsampled copy "
+    Option("fit_size", int, 256, "with a spatial weight above 0: longest side of the downsampled copy "
            "the clusters are fitted on", _SEGMENTING, Range(16, 4096), unit="pixels", group="features",
            overrides=(Override("fit_size_given", "cli", "None means 'not given', so --fit-size without "
                                "--spatial-weight is reported; the library's default (256) applies",
@@ -362,7 +366,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("min_region", int, 0, "merge connected regions smaller than this many pixels into a "
            "neighbour (0: off; 1 only counts them)", _SEGMENTING, Range(0, DEFAULT_LIMITS.max_pixels),
            unit="pixels", group="features"),
-    Option("target_psnr", float, None, "with k='auto': the smallest K whose result reaches this PSNR",
+    Option("target_psnr", float, None, "with automatic K: the smallest K whose result reaches this PSNR",
            _SEGMENTING, Range(1, 100), nullable=True, unit="dB", group="features"),
     Option("dither", bool, False, "Floyd-Steinberg dither the picture output (the label map is not "
            "dithered)", _SEGMENTING, group="features"),
@@ -379,7 +383,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("quality", int, None, "quality of jpeg and webp output (default 90)",
            frozenset(("cli", "batch")), Range(1, 100), nullable=True, group="outputs"),
     Option("palette_format", str, "json", "format of the palette files written into a folder",
-           frozenset(("cli", "batch")), choices=("json", "gpl", "css", "txt", "ase"), group="outputs"),
+           frozenset(("cli", "batch")), choices=("json", "gpl", "css", "txt", "ase"), group="outputs",
+           overrides=(Override("palette_format_from_name", "cli", "None means 'not given': a --palette "
+                               "file's format follows its extension, a folder gets the table's json",
+                               default=None),)),
     # ---------------------------------------------------------------- running
     Option("jobs", int, None, "images processed at once, each on one core (default: one per core)",
            frozenset(("cli", "batch")), Range(1, None), nullable=True, group="running",
