@@ -266,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-upload-mb", type=_megabytes, default=None, metavar="MB",
                        help=f"largest upload (default {DEFAULT_LIMITS.max_upload_bytes // 2**20} MiB)")
     _add_option(serve, "max_pixels")
+    serve.add_argument("--allowed-host", action="append", default=None, metavar="NAME",
+                       help="a Host header to answer besides localhost and --host (repeatable; '*' for any)")
+    serve.add_argument("--token", default=None,
+                       help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)")
     serve.set_defaults(func=cmd_serve, parser=serve)
 
     app = sub.add_parser(
@@ -836,7 +840,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from kmseg import api
     except ImportError as exc:
         return _missing_extra("serve", "api", exc, args)
-    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels),
+                                ("allowed_hosts", args.allowed_host), ("token", args.token))
               if v is not None}
     try:
         api.run_server(host=args.host, port=args.port, workers=args.workers, settings=None, **limits)
@@ -855,7 +860,8 @@ def cmd_app(args: argparse.Namespace) -> int:
         from kmseg import app
     except ImportError as exc:
         return _missing_extra("app", "web", exc, args)
-    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels),
+                                ("allowed_hosts", args.allowed_host), ("token", args.token))
               if v is not None}
     try:
         result = app.run_app(host=args.host, port=args.port, **limits)
