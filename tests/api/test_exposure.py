@@ -134,3 +134,22 @@ def test_docs_fetch_nothing_from_elsewhere_and_have_a_csp(client):
                      if name.startswith("SegmentForm")))
     for field in form["properties"]:
         assert f"<code>{field}</code>" in page, field
+
+
+def test_settings_take_hosts_and_token_from_the_environment_and_the_command_line():
+    import subprocess
+    import sys
+
+    from kmseg import InvalidParameterError
+    from kmseg.api import ServiceSettings
+
+    s = ServiceSettings.from_env({"KMSEG_ALLOWED_HOSTS": "a.lan, B.lan", "KMSEG_TOKEN": "t0k"})
+    assert s.allowed_hosts == ("localhost", "127.0.0.1", "[::1]", "a.lan", "b.lan") and s.token == "t0k"
+    assert ServiceSettings.from_env(s.to_env()) == s  # what worker processes rebuild
+    with pytest.raises(InvalidParameterError, match="allowed_hosts"):
+        ServiceSettings(allowed_hosts=("a.*.lan",))
+    with pytest.raises(InvalidParameterError, match="token"):
+        ServiceSettings(token=" ")
+    for command in (["-m", "kmseg", "serve", "--help"], ["-m", "kmseg.api", "--help"]):
+        out = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=60).stdout
+        assert "--allowed-host" in out and "--token" in out, command

@@ -84,8 +84,8 @@ class ServiceSettings:
         ``Host`` header values answered (a name or address, without the
         port; ``*.example.org`` matches its subdomains; ``*`` any); others get
         400, which stops DNS rebinding. Default: localhost, 127.0.0.1 and
-        [::1]; ``kmseg serve`` adds the address it is bound to. From the
-        environment: ``KMSEG_ALLOWED_HOSTS=a.example,b.example``.
+        [::1]; ``kmseg serve`` adds the address it is bound to, and the names
+        of ``--allowed-host`` or ``KMSEG_ALLOWED_HOSTS=a.example,b.example``.
     token : str or None
         When set, every request but ``/healthz`` and the pages that only
         read (``GET /``, ``/docs``, ``/openapi.json``) must carry
@@ -108,7 +108,7 @@ class ServiceSettings:
 
     def __post_init__(self) -> None:
         hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else tuple(self.allowed_hosts)
-        hosts = tuple(h.strip().lower() for h in hosts if h and h.strip())
+        hosts = tuple(dict.fromkeys(h.strip().lower() for h in hosts if h and h.strip()))
         bad = [h for h in hosts if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*."))]
         if not hosts or bad:
             raise InvalidParameterError(
@@ -192,8 +192,8 @@ class ServiceSettings:
                 continue
             if f.name == "executor":
                 changes[f.name] = env[key].strip().lower()
-            elif f.name == "allowed_hosts":
-                changes[f.name] = tuple(env[key].split(","))
+            elif f.name == "allowed_hosts":  # added to the defaults, like --allowed-host
+                changes[f.name] = cls.allowed_hosts + tuple(env[key].split(","))
             elif f.name == "token":
                 changes[f.name] = env[key] or None
             else:
