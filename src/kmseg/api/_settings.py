@@ -101,7 +101,7 @@ class ServiceSettings:
     processing_timeout: float = 10.0
     read_timeout: float = 30.0
     retry_after: int = 2
-    max_connections: int = 128
+    max_connections: int = 96  # what uvicorn capped connections at before (64 + 32)
     executor: str = "thread"
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
     token: str | None = None
