@@ -31,6 +31,14 @@ API_ONLY = {
 }
 
 
+#: What the API adds to the table's help.
+_API_NOTES = {
+    "k": "Default 8; with palette_file it may be left out (a palette file gives the colours; "
+    "an image gives k of them).",
+    "format": "Of /api/segment; the other endpoints answer PNG.",
+}
+
+
 def _range(option: options.Option, settings: ServiceSettings) -> options.Range:
     """The table's range; a server's max_k / max_iter settings may lower its top."""
     rng = option.range_for("api")
@@ -101,8 +109,10 @@ def _field(option: options.Option, settings: ServiceSettings) -> tuple[Any, Any]
         if default is not None:  # e.g. k: left out means 8, or the palette file's colours
             extra = {"json_schema_extra": {"default": default}}
             default = None
-    unit = f" Unit: {option.unit}." if option.unit else ""
-    return kind, Field(default=default, description=f"{help_} {_describe(option, settings)}.{unit}", **extra)
+    unit = " (pixels)" if option.unit == "pixels" else ""
+    note = f" {_API_NOTES[option.name]}" if option.name in _API_NOTES else ""
+    description = f"{help_} Allowed: {_describe(option, settings)}{unit}.{note}"
+    return kind, Field(default=default, description=description, **extra)
 
 
 def form_model(settings: ServiceSettings) -> type[BaseModel]:
