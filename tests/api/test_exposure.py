@@ -134,6 +134,8 @@ def test_docs_fetch_nothing_from_elsewhere_and_have_a_csp(client):
                      if name.startswith("SegmentForm")))
     for field in form["properties"]:
         assert f"<code>{field}</code>" in page, field
+    for path in schema["paths"]:
+        assert path in page, path
 
 
 def test_settings_take_hosts_and_token_from_the_environment_and_the_command_line():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html import escape
 from typing import Any
@@ -182,6 +183,10 @@ def result_page(settings: ServiceSettings, result: PageResult, values: dict[str,
     return _page(f"kmseg: {s['k']} colours", body)
 
 
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
 def _schema_type(prop: dict[str, Any]) -> str:
     """A field's type and bounds in words, from its JSON schema."""
     kinds = []
@@ -192,16 +197,11 @@ def _schema_type(prop: dict[str, Any]) -> str:
             kinds.append("one of " + ", ".join(item["enum"]))
         elif item.get("contentMediaType") or item.get("format") == "binary":
             kinds.append("a file")
-        elif item.get("type") == "null":
-            continue
-        else:
+        elif item.get("type") != "null":
             text = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}.get(
                 item.get("type", ""), item.get("type", "text"))
-            low, high = item.get("minimum", item.get("exclusiveMinimum")), item.get("maximum")
-            if low is not None and high is not None:
-                text += f" from {low:g} to {high:g}"
-            elif low is not None:
-                text += f" from {low:g}"
+            if "minimum" in item and "maximum" in item:
+                text += f" from {_number(item['minimum'])} to {_number(item['maximum'])}"
             kinds.append(text)
     return ", or ".join(kinds)
 
@@ -209,25 +209,29 @@ def _schema_type(prop: dict[str, Any]) -> str:
 def docs_page(schema: dict[str, Any]) -> str:
     """The API's endpoints and form fields, read from its OpenAPI schema: no script, nothing fetched."""
     parts = [f"<p>{escape(schema['info'].get('description', '')).strip()}</p>",
-             '<p>The machine-readable schema: <a href="/openapi.json">/openapi.json</a>.</p>']
-    components = schema.get("components", {}).get("schemas", {})
+             '<p>The machine-readable schema: <a href="/openapi.json">/openapi.json</a>.</p>',
+             '<h2>Endpoints</h2><table id="endpoints"><tbody>']
+    forms: dict[str, list[str]] = {}
     for path, methods in schema.get("paths", {}).items():
         for method, operation in methods.items():
-            parts.append(f"<h2><code>{escape(method.upper())} {escape(path)}</code></h2>"
-                         f"<p>{escape(operation.get('summary', ''))}</p>")
-            body = operation.get("requestBody", {}).get("content", {})
-            ref = next((c["schema"].get("$ref", "") for c in body.values()), "")
-            model = components.get(ref.rsplit("/", 1)[-1], {}) if ref else {}
-            if not model:
-                continue
-            required = set(model.get("required", []))
-            rows = "".join(
-                f"<tr><td><code>{escape(name)}</code>{' (required)' if name in required else ''}</td>"
-                f"<td>{escape(_schema_type(prop))}</td>"
-                f"<td>{escape(str(prop['default'])) if 'default' in prop else '&ndash;'}</td>"
-                f"<td>{escape(prop.get('description', ''))}</td></tr>"
-                for name, prop in model.get("properties", {}).items()
-            )
-            parts.append("<table><thead><tr><th>Field</th><th>Values</th><th>Default</th><th>Meaning</th>"
-                         f"</tr></thead><tbody>{rows}</tbody></table>")
+            parts.append(f"<tr><td><code>{escape(method.upper())} {escape(path)}</code></td>"
+                         f"<td>{escape(operation.get('summary', ''))}</td></tr>")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                forms.setdefault(content["schema"].get("$ref", ""), []).append(path)
+    parts.append("</tbody></table>")
+    components = schema.get("components", {}).get("schemas", {})
+    for ref, paths in forms.items():
+        model = components.get(ref.rsplit("/", 1)[-1], {})
+        required = set(model.get("required", []))
+        rows = "".join(
+            f"<tr><td><code>{escape(name)}</code>{' (required)' if name in required else ''}</td>"
+            f"<td>{escape(_schema_type(prop))}</td>"
+            f"<td>{escape(json.dumps(prop['default'])) if 'default' in prop else '&ndash;'}</td>"
+            f"<td>{escape(prop.get('description', ''))}</td></tr>"
+            for name, prop in model.get("properties", {}).items()
+        )
+        parts.append(f"<h2>The form of {escape(', '.join(paths))}</h2>"
+                     "<p>multipart/form-data; any other field is refused (422).</p>"
+                     "<table><thead><tr><th>Field</th><th>Values</th><th>Default</th><th>Meaning</th>"
+                     f"</tr></thead><tbody>{rows}</tbody></table>")
     return _page("kmseg HTTP API", "".join(parts))
