@@ -50,10 +50,14 @@ def test_unknown_form_field_is_422_naming_it(client, path):
 
 def test_every_endpoint_takes_every_option_of_the_form(client):
     """One form for all: dither and format are accepted (and ignored where they do not apply)."""
-    form = {"k": "3", "seed": "1", "dither": "true", "format": "png", "metrics": "false"}
+    form = {"k": "3", "seed": "1", "dither": "true", "format": "webp", "metrics": "false"}
     for path in ("/api/segment", "/api/palette", "/api/labels", "/api/boundaries"):
         r = client.post(path, files={"image": SMALL}, data=form)
         assert r.status_code == 200, (path, r.text[:300])
+        # The content type says what the bytes are: format applies to /api/segment only.
+        expected = {"/api/segment": ("image/webp", b"RIFF"), "/api/palette": ("application/json", b"{"),
+                    "/api/labels": ("image/png", b"\x89PNG"), "/api/boundaries": ("image/png", b"\x89PNG")}[path]
+        assert r.headers["content-type"] == expected[0] and r.content.startswith(expected[1]), path
 
 
 # --- allowed hosts --------------------------------------------------------------------------

@@ -156,14 +156,16 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         result: RunResult = await run_in_pool(request, settings, job, data, params, settings.max_pixels)
         return result
 
-    def image_endpoint(job: Callable[..., RunResult], filename: Callable[[Any], str]) -> Callable[..., Any]:
+    def image_endpoint(
+        job: Callable[..., RunResult], filename: Callable[[Any], str], media_type: Callable[[Any], str]
+    ) -> Callable[..., Any]:
         async def endpoint(
             request: Request, form: Annotated[SegmentForm, Form(media_type="multipart/form-data")]  # type: ignore[valid-type]
         ) -> Response:
             result = await run(request, job, form)
             headers = figure_headers(result)
             headers["Content-Disposition"] = f'inline; filename="{filename(form)}"'
-            return Response(result.data, media_type=MEDIA_TYPES.get(form.format, "image/png"), headers=headers)
+            return Response(result.data, media_type=media_type(form), headers=headers)
 
         return endpoint
 
@@ -183,7 +185,8 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
             },
             **errors,
         },
-    )(image_endpoint(job_image, lambda form: f"segmented.{'jpg' if form.format == 'jpeg' else form.format}"))
+    )(image_endpoint(job_image, lambda form: f"segmented.{'jpg' if form.format == 'jpeg' else form.format}",
+                     lambda form: MEDIA_TYPES[form.format]))
 
     @router.post(
         "/api/palette",
@@ -211,7 +214,7 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
             },
             **errors,
         },
-    )(image_endpoint(job_labels, lambda form: "labels.png"))
+    )(image_endpoint(job_labels, lambda form: "labels.png", lambda form: "image/png"))
 
     router.post(
         "/api/boundaries",
@@ -226,7 +229,7 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
             },
             **errors,
         },
-    )(image_endpoint(job_boundaries, lambda form: "boundaries.png"))
+    )(image_endpoint(job_boundaries, lambda form: "boundaries.png", lambda form: "image/png"))
 
     @router.get("/healthz", summary="Is the service up?", response_model=HealthBody, tags=["service"])
     async def healthz(request: Request) -> HealthBody:
