@@ -13,14 +13,13 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer
+from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer, options
 from ._color import ciede2000, lab_to_rgb, rgb_to_lab
 from ._errors import InvalidParameterError
 from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
-from ._limits import DEFAULT_LIMITS
 from ._parallel import parallel_map, threads
-from ._validate import as_generator, check_choice, check_int, check_tol
-from ._features import check_color, check_float, check_k
+from ._validate import as_generator, check_int
+from ._features import check_color
 from ._version import __version__
 from .engine import _kernels
 
@@ -389,36 +388,39 @@ def segment(
     """
     start = time.perf_counter()
     given = None
+    k = options.validate("k", k)
     if palette is not None and _transfer.is_palette_source(palette):
         given = _transfer.palette_colors(palette)
-        if k is not None:
-            k = check_k(k, DEFAULT_LIMITS.max_k)
     else:
-        k = check_k(k, DEFAULT_LIMITS.max_k)
+        if k is None:
+            raise InvalidParameterError(
+                f"k must be {options.get('k').describe()} (it may be omitted only with palette=)", param="k")
         if palette is not None and k == "auto":
             raise InvalidParameterError("k must be a whole number when palette is an image to fit", param="k")
-    max_iter = check_int("max_iter", max_iter, 1, DEFAULT_LIMITS.max_iter)
-    tol = check_tol(tol)
-    if n_init is not None:
-        n_init = check_int("n_init", n_init, 1, 1000)
-    color_space = check_choice("color_space", color_space, COLOR_SPACES)  # type: ignore[assignment]
-    spatial_weight = check_float("spatial_weight", spatial_weight, 0.0, 100.0)
+    max_iter = options.validate("max_iter", max_iter)
+    tol = options.validate("tol", tol)
+    n_init = options.validate("n_init", n_init)
+    color_space = options.validate("color_space", color_space)
+    max_pixels = options.validate("max_pixels", max_pixels)
+    spatial_weight = options.validate("spatial_weight", spatial_weight)
     if n_init is None and isinstance(k, int):
         n_init = _spatial.DEFAULT_N_INIT if spatial_weight > 0 else default_n_init(k)
-    fit_size = check_int("fit_size", fit_size, 16, 4096)
-    min_region = check_int("min_region", min_region, 0, DEFAULT_LIMITS.max_pixels)
-    if target_psnr is not None:
-        target_psnr = check_float("target_psnr", target_psnr, 1.0, 100.0)
-        if k != "auto":
-            raise InvalidParameterError("target_psnr is used only with k='auto'", param="target_psnr")
-    if not isinstance(dither, (bool, np.bool_)):
-        raise InvalidParameterError(f"dither must be True or False, got {dither!r}", param="dither")
-    dither = bool(dither)
+    fit_size = options.validate("fit_size", fit_size)
+    min_region = options.validate("min_region", min_region)
+    target_psnr = options.validate("target_psnr", target_psnr)
+    if target_psnr is not None and k != "auto":
+        raise InvalidParameterError("target_psnr is used only with k='auto'", param="target_psnr")
+    dither = options.validate("dither", dither)
     if spatial_weight > 0 and (k == "auto" or given is not None or palette is not None):
         raise InvalidParameterError(
-            "spatial_weight > 0 needs a whole-number k (not 'auto', not with palette)", param="spatial_weight")
-    if seed is None or isinstance(seed, np.random.Generator):
-        seed = int(as_generator(seed).integers(2**31))
+            "spatial_weight above 0 needs a whole-number k (not 'auto', and not with palette)",
+            param="spatial_weight")
+    if isinstance(seed, np.random.Generator):
+        seed = int(seed.integers(2**31))
+    elif seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    else:
+        seed = options.validate("seed", seed)
     rng = as_generator(seed)
     if palette is not None and given is None:
         given = segment(palette, k, max_iter=max_iter, tol=tol, n_init=n_init, seed=rng,

@@ -1,4 +1,9 @@
-"""Argument checks shared by the public entry points."""
+"""Argument checks shared by the public entry points.
+
+The options' ranges are declared once, in :mod:`kmseg.options`; the checks
+here are for values whose bounds depend on the call (a cluster index, K up
+to the number of points) and for turning a seed into a Generator.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import numbers
 
 import numpy as np
 
+from . import options
 from ._errors import InvalidParameterError
 
-__all__ = ["as_generator", "check_choice", "check_int", "check_tol"]
+__all__ = ["as_generator", "check_int", "check_tol"]
 
 
 def check_int(name: str, value: object, low: int, high: int | None) -> int:
@@ -28,23 +34,8 @@ def check_int(name: str, value: object, low: int, high: int | None) -> int:
 
 
 def check_tol(tol: object) -> float:
-    """Return ``tol`` as a finite float >= 0."""
-    try:
-        value = float(tol)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"tol must be a number >= 0, got {tol!r}", param="tol") from None
-    if not np.isfinite(value) or value < 0:
-        raise InvalidParameterError(f"tol must be a finite number >= 0, got {tol!r}", param="tol")
-    return value
-
-
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    """Return ``value`` lower-cased if it is one of ``choices``."""
-    if isinstance(value, str) and value.lower() in choices:
-        return value.lower()
-    raise InvalidParameterError(
-        f"{name} must be one of {', '.join(choices)}, got {value!r}", param=name
-    )
+    """Return ``tol`` as a finite float >= 0 (the ``tol`` option of the table)."""
+    return float(options.validate("tol", tol))
 
 
 def as_generator(seed: object) -> np.random.Generator:
@@ -53,8 +44,4 @@ def as_generator(seed: object) -> np.random.Generator:
         return seed
     if seed is None:
         return np.random.default_rng()
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
-        raise InvalidParameterError(
-            f"seed must be a whole number >= 0 or None, got {seed!r}", param="seed"
-        )
-    return np.random.default_rng(int(seed))
+    return np.random.default_rng(options.validate("seed", seed))

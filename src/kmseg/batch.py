@@ -60,7 +60,12 @@ ProgressCallback = Callable[["ItemResult", int, int], None]
 
 @dataclass(frozen=True)
 class SegmentParams:
-    """The clustering parameters of :func:`kmseg.segment`, shared by a batch."""
+    """The clustering parameters of :func:`kmseg.segment`, shared by a batch.
+
+    The defaults and ranges are those of :mod:`kmseg.options` (a test holds
+    them equal); :func:`validate_params` checks them by the table.
+    ``fit_size`` None means the table's default.
+    """
 
     k: int | str | None
     max_iter: int = 300
@@ -70,7 +75,7 @@ class SegmentParams:
     color_space: str = "rgb"
     max_pixels: int | None = None
     spatial_weight: float = 0.0
-    fit_size: int | None = None
+    fit_size: int | None = 256
     min_region: int = 0
     target_psnr: float | None = None
     dither: bool = False
@@ -386,14 +391,11 @@ def plan_jobs(
         A bad pattern, format or palette format (a usage error: nothing ran).
     """
     import kmseg
+    from kmseg import options
     from kmseg.storage import localize
 
     fmt = kmseg.normalize_format(format) if format else None
-    pal_fmt = palette_format.lower().lstrip(".")
-    if pal_fmt not in kmseg.PALETTE_FORMATS:
-        raise kmseg.InvalidParameterError(
-            f"palette format must be one of {', '.join(kmseg.PALETTE_FORMATS)}, got {palette_format!r}",
-            param="palette_format")
+    pal_fmt = options.validate("palette_format", palette_format)
     dirs = (localize(output_dir), labels_dir and localize(labels_dir),
             palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
     bdir = boundaries_dir and localize(boundaries_dir)
@@ -946,7 +948,7 @@ def _drain(pending: dict, jobs: Sequence[ItemJob], record: Callable[[int, ItemRe
 def segment_many(
     inputs: Iterable[str | os.PathLike[str]],
     output_dir: str | os.PathLike[str],
-    k: int,
+    k: int | str | None,
     *,
     max_iter: int = 300,
     tol: float = 1e-4,
@@ -954,6 +956,12 @@ def segment_many(
     seed: int | None = None,
     color_space: str = "rgb",
     max_pixels: int | None = None,
+    spatial_weight: float = 0.0,
+    fit_size: int = 256,
+    min_region: int = 0,
+    target_psnr: float | None = None,
+    dither: bool = False,
+    palette: Any = None,
     name: str = DEFAULT_NAME,
     format: str | None = None,
     quality: int | None = None,
@@ -978,13 +986,19 @@ def segment_many(
         ``recursive``, mirrored in ``output_dir``) and glob patterns.
     output_dir : path
         Folder of the segmented images, created if missing.
-    k, max_iter, tol, n_init, seed, color_space, max_pixels
-        As in :func:`kmseg.segment`, the same for every image.
+    k, max_iter, tol, n_init, seed, color_space, max_pixels, spatial_weight, fit_size, min_region, \
+target_psnr, dither
+        As in :func:`kmseg.segment`, the same for every image (ranges and
+        defaults: :mod:`kmseg.options`).
+    palette : (n, 3) colours, palette file path or image path, optional
+        As in :func:`kmseg.segment`: a palette file is read once, an image
+        is segmented with ``k`` in every worker.
     name : str
         Output file name pattern; fields ``{stem}``, ``{name}``, ``{k}`` and
         ``{ext}`` (extension of ``format``, png by default).
     format, quality : optional
-        Output format (png, jpg, webp; default from the name) and lossy quality.
+        Output format (png, jpeg, webp; default from the name) and the
+        quality of lossy output, 1 to 100.
     labels_dir, palette_dir, masks_dir : path, optional
         Folders for label maps, palettes (in ``palette_format``) and masks.
     overwrite : bool
@@ -1016,9 +1030,16 @@ def segment_many(
     BatchInterrupted
         Ctrl-C; carries the results so far.
     """
-    params = validate_params(SegmentParams(k, max_iter, tol, n_init, seed, color_space, max_pixels))
-    if quality is not None:
-        _check_int("quality", quality, 0, 100)
+    from kmseg import options
+
+    params = validate_params(SegmentParams(
+        k, max_iter, tol, n_init, seed, color_space, max_pixels, spatial_weight=spatial_weight,
+        fit_size=fit_size, min_region=min_region, target_psnr=target_psnr, dither=dither,
+        palette=_palette_param(palette)))
+    quality = options.validate("quality", quality)
+    jobs = options.validate("jobs", jobs)
+    format = options.validate("format", format)
+    palette_format = options.validate("palette_format", palette_format)
     files, missing = find_images(inputs, recursive=recursive)
     planned, conflicts = plan_jobs(
         files, output_dir, params, name=name, format=format, quality=quality,
@@ -1044,7 +1065,9 @@ def segment_many(
 
 
 def validate_params(params: SegmentParams) -> SegmentParams:
-    """Check the clustering parameters once, before any image is opened.
+    """Check the clustering parameters once, before any image is opened, by
+    the option table (:mod:`kmseg.options`) and as :func:`kmseg.segment`
+    checks them together.
 
     Raises
     ------
@@ -1052,35 +1075,36 @@ def validate_params(params: SegmentParams) -> SegmentParams:
         With ``.param`` naming the bad parameter.
     """
     import kmseg
+    from kmseg import options
 
-    limits = kmseg.DEFAULT_LIMITS
-    if params.k == "auto" or (params.k is None and params.palette is not None):
-        k = params.k
-    else:
-        k = _check_int("k", params.k, 1, limits.max_k)
-    max_iter = _check_int("max_iter", params.max_iter, 1, limits.max_iter)
-    n_init = None if params.n_init is None else _check_int("n_init", params.n_init, 1, None)
-    seed = None if params.seed is None else _check_int("seed", params.seed, 0, None)
-    max_pixels = None if params.max_pixels is None else _check_int("max_pixels", params.max_pixels, 1, None)
-    try:
-        tol = float(params.tol)
-    except (TypeError, ValueError):
-        tol = -1.0
-    if not (tol >= 0 and tol != float("inf")):
-        raise kmseg.InvalidParameterError(f"tol must be a finite number >= 0, got {params.tol!r}", param="tol")
-    space = str(params.color_space).lower()
-    if space not in kmseg.COLOR_SPACES:
+    checked = {name: options.validate(name, getattr(params, name))
+               for name in ("k", "max_iter", "tol", "n_init", "seed", "color_space", "max_pixels",
+                            "spatial_weight", "min_region", "target_psnr", "dither")}
+    checked["fit_size"] = None if params.fit_size is None else options.validate("fit_size", params.fit_size)
+    k, given = checked["k"], isinstance(params.palette, tuple)
+    if k is None and not given:
         raise kmseg.InvalidParameterError(
-            f"color_space must be one of {', '.join(kmseg.COLOR_SPACES)}, got {params.color_space!r}",
-            param="color_space")
-    return replace(params, k=k, max_iter=max_iter, n_init=n_init, seed=seed, tol=tol,
-                   color_space=space, max_pixels=max_pixels)
+            f"k must be {options.get('k').describe()} (it may be omitted only with a palette file)", param="k")
+    if k == "auto" and params.palette is not None:
+        raise kmseg.InvalidParameterError("k must be a whole number with a palette", param="k")
+    if checked["target_psnr"] is not None and k != "auto":
+        raise kmseg.InvalidParameterError("target_psnr is used only with k='auto'", param="target_psnr")
+    if checked["spatial_weight"] > 0 and (k == "auto" or params.palette is not None):
+        raise kmseg.InvalidParameterError(
+            "spatial_weight above 0 needs a whole-number k (not 'auto', and not with palette)",
+            param="spatial_weight")
+    return replace(params, **checked)
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None) -> int:
-    import kmseg
+def _palette_param(palette: Any) -> tuple[tuple[int, int, int], ...] | str | None:
+    """:class:`SegmentParams`' palette from what a caller gives: the colours
+    of an array or a palette file (read once, here), or an image's absolute
+    path (segmented in every worker)."""
+    if palette is None:
+        return None
+    from kmseg import _transfer
 
-    bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-        raise kmseg.InvalidParameterError(f"{name} must be a whole number {bounds}, got {value!r}", param=name)
-    return value
+    if isinstance(palette, (str, os.PathLike)) and not _transfer.is_palette_source(palette):
+        return os.path.abspath(os.fspath(palette))
+    colours = _transfer.palette_colors(palette)
+    return tuple(tuple(int(v) for v in c) for c in colours.tolist())

@@ -22,7 +22,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from ._errors import printable
+from . import options
+from ._errors import InvalidParameterError, printable
 from ._limits import DEFAULT_LIMITS
 from ._version import __version__
 
@@ -122,27 +123,54 @@ def _tolerance(text: str) -> float:
     return value
 
 
-def _k_or_auto(text: str) -> int | str:
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return _ranged_int(1, DEFAULT_LIMITS.max_k)(text)
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"{exc} (or 'auto')") from None
+def _typed(option: options.Option) -> Any:
+    """An argparse ``type`` that checks a value by the option table."""
+    label = option.flags[-1]
 
-
-def _ranged_float(low: float, high: float) -> Any:
-    def parse(text: str) -> float:
+    def parse(text: str) -> Any:
         try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not math.isfinite(value) or value < low or value > high:
-            raise argparse.ArgumentTypeError(f"must be a number from {low:g} to {high:g}, got {text}")
-        return value
+            return option.validate(text, label)
+        except InvalidParameterError as exc:  # argparse names the option: say the rest
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{label} ")) from None
 
-    parse.__name__ = "float"
+    parse.__name__ = option.type.__name__  # argparse's "invalid <name> value" wording
     return parse
+
+
+_METAVARS = {"k": "K", "max_iter": "N", "n_init": "N", "max_pixels": "N", "target_psnr": "DB",
+             "spatial_weight": "W", "fit_size": "N", "min_region": "N", "palette": "SOURCE", "quality": "Q",
+             "jobs": "N"}
+
+
+def _shown(value: Any) -> str:
+    """A default as the help shows it: ``50,000,000``, ``0.0001``, ``rgb``."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and value >= 100_000:
+        return f"{value:,}"
+    return str(value)
+
+
+def _add_option(group: Any, name: str, *, default_text: str | None = None, more: str = "") -> None:
+    """Add the option ``name`` of the table to ``group``: its flags, type or
+    choices, default and a help line with the allowed values."""
+    option = options.get(name)
+    kwargs: dict[str, Any] = {"default": option.default_for("cli")}
+    text = option.help
+    if option.type is bool:
+        kwargs["action"] = "store_true"
+    elif option.choices:
+        kwargs.update(type=_typed(option), choices=option.choices)
+    else:
+        kwargs.update(type=_typed(option), metavar=_METAVARS.get(name, name.upper()))
+        if option.type in (int, float):
+            text += f"; {option.describe()}"
+    if more:
+        text += f"; {more}"
+    shown = default_text or (None if option.default is None or option.type is bool else _shown(option.default))
+    if shown:
+        text += f" (default {shown})"
+    group.add_argument(*option.flags, help=text, **kwargs)
 
 
 def _megabytes(text: str) -> float:
@@ -174,57 +202,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seg.add_argument("inputs", nargs="+", metavar="INPUT",
                      help="image files, folders of images, or quoted glob patterns ('*.jpg')")
-    seg.add_argument("-k", "--k", type=_k_or_auto, default=None, metavar="K",
-                     help=f"number of clusters (colours), 1 to {DEFAULT_LIMITS.max_k}, or 'auto' (the elbow "
-                          "of the inertia curve, or the smallest K reaching --target-psnr); required "
-                          "unless --palette-from is a palette file")
+    _add_option(seg, "k", more="required unless --palette-from is a palette file")
     opt = seg.add_argument_group("clustering")
-    opt.add_argument("-i", "--max-iter", type=_ranged_int(1, DEFAULT_LIMITS.max_iter), default=300,
-                     metavar="N", help="most k-means iterations (default 300)")
-    opt.add_argument("--tol", type=_tolerance, default=1e-4,
-                     help="convergence tolerance (default 1e-4)")
-    opt.add_argument("--n-init", type=_ranged_int(1), default=None, metavar="N",
-                     help="k-means restarts, the best is kept (default: the library's choice)")
-    opt.add_argument("--seed", type=_ranged_int(0), default=None,
-                     help="random seed; the same seed gives the same output (default: a fresh "
-                          "seed, recorded in the PNG)")
-    opt.add_argument("--color-space", choices=("rgb", "lab"), default="rgb",
-                     help="cluster in RGB or CIELAB (default rgb)")
-    opt.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
-                     help=f"refuse images larger than N pixels (default {DEFAULT_LIMITS.max_pixels:,})")
+    for name in ("max_iter", "tol", "n_init", "seed", "color_space", "max_pixels"):
+        _add_option(opt, name)
     feat = seg.add_argument_group("features")
-    feat.add_argument("--target-psnr", type=_ranged_float(1, 100), default=None, metavar="DB",
-                      help="with -k auto: the smallest K whose result reaches DB decibels (1 to 100)")
-    feat.add_argument("--spatial-weight", type=_ranged_float(0, 100), default=0.0, metavar="W",
-                      help="pixel position as a feature beside colour, 0 to 100 (default 0: colour only); "
-                           "needs a whole-number -k")
-    feat.add_argument("--fit-size", type=_ranged_int(16, 4096), default=None, metavar="N",
-                      help="with --spatial-weight: longest side of the copy the clusters are fitted on, "
-                           "16 to 4096 (default 256)")
-    feat.add_argument("--min-region", type=_ranged_int(0, DEFAULT_LIMITS.max_pixels), default=0, metavar="N",
-                      help="merge connected regions smaller than N pixels into a neighbour (default 0: off; "
-                           "1 only counts them)")
-    feat.add_argument("--dither", action="store_true",
-                      help="Floyd-Steinberg dither the picture output (the label map is not dithered)")
-    feat.add_argument("--palette-from", metavar="SOURCE",
-                      help="map every pixel to the nearest colour of a palette file (.json, .gpl, .css, "
-                           ".txt; -k not needed) or of K colours fitted on another image")
+    for name in ("target_psnr", "spatial_weight", "fit_size", "min_region", "dither", "palette"):
+        _add_option(feat, name)
     out = seg.add_argument_group("outputs")
     out.add_argument("-o", "--output", metavar="PATH",
                      help="output file (one input) or folder (several); default: this folder")
     out.add_argument("--name", default=None, metavar="PATTERN",
                      help="output file names in a folder (default '{stem}-k{k}.png')")
-    out.add_argument("--format", choices=("png", "jpg", "jpeg", "webp"), type=str.lower,
-                     help="output format (default: from the output name; PNG is written indexed)")
-    out.add_argument("--quality", type=_ranged_int(1, 100), metavar="Q",
-                     help="quality of jpg/webp output, 1-100 (default 90)")
+    _add_option(out, "format", more="jpg is jpeg")
+    _add_option(out, "quality")
     out.add_argument("--labels", metavar="PATH",
                      help="also write the label map (PNG, pixel = cluster index): a file, or a folder")
     out.add_argument("--palette", metavar="PATH",
                      help="also write the palette: .json, .gpl (GIMP), .css, .txt (hex) or .ase; "
                           "a folder with several inputs")
-    out.add_argument("--palette-format", choices=("json", "gpl", "css", "txt", "ase"), type=str.lower,
-                     help="palette format when --palette is a folder (default json)")
+    _add_option(out, "palette_format", default_text="json; a --palette file's format follows its name")
     out.add_argument("--boundaries", metavar="PATH",
                      help="also write the segment edges drawn on the input (PNG): a file, or a folder")
     out.add_argument("--masks", metavar="DIR",
@@ -233,8 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print a machine-readable summary on stdout")
     run = seg.add_argument_group("running")
     run.add_argument("-r", "--recursive", action="store_true", help="also take images in sub-folders")
-    run.add_argument("-j", "--jobs", type=_ranged_int(1), default=None, metavar="N",
-                     help="images processed at once, each on one core (default: one per core)")
+    _add_option(run, "jobs")
     run.add_argument("--overwrite", action="store_true",
                      help="redo images whose outputs exist (by default they are skipped)")
     run.add_argument("--retry-failed", action="store_true",
@@ -268,8 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_ranged_int(1), default=1, help="server processes (default 1)")
     serve.add_argument("--max-upload-mb", type=_megabytes, default=None, metavar="MB",
                        help=f"largest upload (default {DEFAULT_LIMITS.max_upload_bytes // 2**20} MiB)")
-    serve.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
-                       help=f"largest image in pixels (default {DEFAULT_LIMITS.max_pixels:,})")
+    _add_option(serve, "max_pixels")
+    serve.add_argument("--allowed-host", action="append", default=None, metavar="NAME",
+                       help="a Host header to answer besides localhost and --host (repeatable; '*' for any)")
+    serve.add_argument("--token", default=None,
+                       help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)")
     serve.set_defaults(func=cmd_serve, parser=serve)
 
     app = sub.add_parser(
@@ -282,8 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_ranged_int(0, 65535), default=8501, help="port (default 8501)")
     app.add_argument("--max-upload-mb", type=_megabytes, default=None, metavar="MB",
                      help=f"largest upload (default {DEFAULT_LIMITS.max_upload_bytes // 2**20} MiB)")
-    app.add_argument("--max-pixels", type=_ranged_int(1), default=None, metavar="N",
-                     help=f"largest image in pixels (default {DEFAULT_LIMITS.max_pixels:,})")
+    _add_option(app, "max_pixels")
     app.set_defaults(func=cmd_app, parser=app)
     return parser
 
@@ -469,8 +467,8 @@ def _palette_source(args: argparse.Namespace) -> Any:
     source = args.palette_from
     if source is None:
         if args.k is None:
-            raise bad("-k is required (a number from 1 to "
-                      f"{DEFAULT_LIMITS.max_k}, or 'auto'), unless --palette-from is a palette file", "k")
+            raise bad(f"-k is required ({options.get('k').describe()}), unless --palette-from is a "
+                      "palette file", "k")
         return None
     source = storage.localize(source)
     if not os.path.isfile(source):
@@ -487,8 +485,8 @@ def _palette_source(args: argparse.Namespace) -> Any:
             raise bad("-k auto does not go with a --palette-from palette file (its colours are used)", "k")
         return tuple(tuple(int(v) for v in c) for c in colours.tolist())
     if args.k is None or args.k == "auto":
-        raise bad("--palette-from an image needs -k, a number from 1 to "
-                  f"{DEFAULT_LIMITS.max_k}: how many colours to fit on it", "k")
+        raise bad(f"--palette-from an image needs -k, {options.get('k').range.words()}: how many colours "
+                  "to fit on it", "k")
     return os.path.abspath(source)
 
 
@@ -769,14 +767,12 @@ def rerun_command(meta: dict[str, str], path: str, kind: str = "image") -> str:
     if not isinstance(params, dict):
         params = {}
     words = ["kmseg", "segment", "INPUT"]
-    for name, flag in (("k", "-k"), ("max_iter", "--max-iter"), ("tol", "--tol"), ("n_init", "--n-init"),
-                       ("seed", "--seed"), ("color_space", "--color-space")):
+    for name in ("k", "max_iter", "tol", "n_init", "seed", "color_space"):
         if params.get(name) is not None:
-            words += [flag, str(params[name])]
-    for name, flag in (("target_psnr", "--target-psnr"), ("spatial_weight", "--spatial-weight"),
-                       ("fit_size", "--fit-size"), ("min_region", "--min-region")):
+            words += [options.get(name).flags[0], str(params[name])]
+    for name in ("target_psnr", "spatial_weight", "fit_size", "min_region"):
         if params.get(name):
-            words += [flag, str(params[name])]
+            words += [options.get(name).flags[0], str(params[name])]
     if params.get("dither"):
         words.append("--dither")
     if params.get("palette") is not None and params.get("k") is None:
@@ -810,7 +806,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from kmseg import api
     except ImportError as exc:
         return _missing_extra("serve", "api", exc, args)
-    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels),
+                                ("allowed_hosts", args.allowed_host), ("token", args.token))
               if v is not None}
     try:
         api.run_server(host=args.host, port=args.port, workers=args.workers, settings=None, **limits)
@@ -829,7 +826,8 @@ def cmd_app(args: argparse.Namespace) -> int:
         from kmseg import app
     except ImportError as exc:
         return _missing_extra("app", "web", exc, args)
-    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels),
+                                ("allowed_hosts", args.allowed_host), ("token", args.token))
               if v is not None}
     try:
         result = app.run_app(host=args.host, port=args.port, **limits)

@@ -137,7 +137,7 @@ def call_asgi(
             "raw_path": path.encode(),
             "root_path": "",
             "query_string": b"",
-            "headers": headers or [],
+            "headers": [(b"host", b"localhost"), *(headers or [])],
             "client": ("127.0.0.1", 1234),
             "server": ("127.0.0.1", 80),
             "state": {},

@@ -158,7 +158,7 @@ def test_chunked_body_with_a_false_content_length_too_is_counted(server):
         b"%x\r\n" % len(body[i : i + 65536]) + body[i : i + 65536] + b"\r\n" for i in range(0, len(body), 65536)
     )
     request = (
-        b"POST /api/palette HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=bnd\r\n"
+        b"POST /api/palette HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=bnd\r\n"
         b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n"
     )
     answer = raw_exchange(server.port, request)
@@ -178,7 +178,7 @@ MULTIPART_CASES: dict[str, tuple[bytes, str, set[int]]] = {
     "100 fields (our forms have about a dozen)": (multipart(_FIELDS_1001[:100] + _IMAGE), "bnd", {400}),
     "5,000 empty file parts": (multipart(_EMPTY_FILES + _IMAGE), "bnd", {400}),
     "20 empty file parts (our forms have two)": (multipart(_EMPTY_FILES[:20] + _IMAGE), "bnd", {400}),
-    "a few unknown fields (ignored)": (multipart(_FIELDS_1001[:5] + _IMAGE), "bnd", {200}),
+    "a few unknown fields (refused: 422 naming them)": (multipart(_FIELDS_1001[:5] + _IMAGE), "bnd", {422}),
     "a 100 KB text field": (
         multipart([('Content-Disposition: form-data; name="k"', b"1" * 100_000), *_IMAGE]),
         "bnd",
@@ -291,7 +291,7 @@ def test_keep_alive_connection_serves_several_requests_past_the_head_timeout(ser
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         reader = sock.makefile("rb")
         for _ in range(3):  # 2 x 0.6 x the timeout idle in between: more than one timeout in all
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             status = reader.readline()
             assert status.startswith(b"HTTP/1.1 200"), status
             length = 0
@@ -381,8 +381,9 @@ def test_hostile_file_names_write_nothing_and_inject_no_header(server, workdir):
 # --- more requests than the server serves at once ------------------------------------------------
 
 
-def test_requests_past_max_connections_get_a_json_503_and_health_checks_answer(tmp_path):
-    env = {"KMSEG_MAX_CONNECTIONS": "2", "KMSEG_READ_TIMEOUT": "3", "KMSEG_RETRY_AFTER": "4"}
+def test_requests_past_the_servers_places_get_a_json_503_and_health_checks_answer(tmp_path):
+    """Uploads take their place when they arrive: two trickling in hold both (pool 1 + queue 1)."""
+    env = {"KMSEG_POOL_SIZE": "1", "KMSEG_QUEUE_SIZE": "1", "KMSEG_READ_TIMEOUT": "3", "KMSEG_RETRY_AFTER": "4"}
     with running_server(tmp_path, env) as srv:
         body = multipart(_IMAGE)
         request = http_request(body, "multipart/form-data; boundary=bnd")

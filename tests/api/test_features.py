@@ -197,14 +197,15 @@ def test_boundaries_endpoint_returns_an_overlay_of_the_image_size(client):
 @pytest.mark.parametrize(
     ("form", "field", "words"),
     [
-        ({"k": "auto", "target_psnr": "5"}, "target_psnr", ("10", "60")),
-        ({"k": "auto", "target_psnr": "61"}, "target_psnr", ("10", "60")),
-        ({"k": "3", "spatial_weight": "-1"}, "spatial_weight", ("0", "10")),
-        ({"k": "3", "spatial_weight": "10.5"}, "spatial_weight", ("0", "10")),
-        ({"k": "3", "spatial_weight": "1", "fit_size": "15"}, "fit_size", ("16", "2048")),
-        ({"k": "3", "fit_size": "4096"}, "fit_size", ("16", "2048")),
-        ({"k": "3", "min_region": "-1"}, "min_region", ("1,000,000",)),
-        ({"k": "3", "min_region": "1000001"}, "min_region", ("1,000,000",)),
+        # The ranges are the option table's (kmseg.options), the same on every face.
+        ({"k": "auto", "target_psnr": "0.5"}, "target_psnr", ("1", "100")),
+        ({"k": "auto", "target_psnr": "101"}, "target_psnr", ("1", "100")),
+        ({"k": "3", "spatial_weight": "-1"}, "spatial_weight", ("0", "100")),
+        ({"k": "3", "spatial_weight": "100.5"}, "spatial_weight", ("0", "100")),
+        ({"k": "3", "spatial_weight": "1", "fit_size": "15"}, "fit_size", ("16", "4096")),
+        ({"k": "3", "fit_size": "4097"}, "fit_size", ("16", "4096")),
+        ({"k": "3", "min_region": "-1"}, "min_region", ("50,000,000",)),
+        ({"k": "3", "min_region": "50000001"}, "min_region", ("50,000,000",)),
         ({"k": "3", "dither": "maybe"}, "dither", ("true or false",)),
         ({"k": "automatic"}, "k", ("auto",)),
         ({"k": "3", "target_psnr": "30"}, "target_psnr", ("auto",)),

@@ -22,7 +22,12 @@ from schemathesis.transport.serialization import Binary  # noqa: E402
 from kmseg.api import ServiceSettings, create_app  # noqa: E402
 
 app = create_app(
-    ServiceSettings(max_upload_bytes=2 * 1024 * 1024, max_pixels=1_000_000, processing_timeout=30)
+    ServiceSettings(
+        max_upload_bytes=2 * 1024 * 1024,
+        max_pixels=1_000_000,
+        processing_timeout=30,
+        allowed_hosts=("testserver", "localhost"),  # schemathesis' ASGI client says "testserver"
+    )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
@@ -87,3 +92,42 @@ def test_api_conforms_to_its_schema(case):
     # "Valid per schema" cannot say "a decodable image", so a 415/422 for random bytes is right.
     response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
     assert response.status_code < 500
+
+
+def _seen(prop: dict):
+    """What the schema offers for one field, in the option table's terms."""
+    from option_checks import Seen
+
+    seen = Seen()
+    for item in prop.get("anyOf", [prop]):
+        if "minimum" in item or "maximum" in item:
+            seen.low, seen.high = item.get("minimum"), item.get("maximum")
+        if "enum" in item:
+            seen.choices = item["enum"]
+    if "default" in prop:
+        seen.default = prop["default"]
+    return seen
+
+
+def test_openapi_form_agrees_with_the_option_table():
+    """Every upload endpoint takes the same form: the table's names, defaults, ranges and choices."""
+    from option_checks import disagreements
+
+    from kmseg import options
+
+    openapi = app.openapi()
+    forms = set()
+    for path in ("/api/segment", "/api/palette", "/api/labels", "/api/boundaries"):
+        content = openapi["paths"][path]["post"]["requestBody"]["content"]
+        forms.add(content["multipart/form-data"]["schema"]["$ref"])
+    assert len(forms) == 1, forms  # one form model, shared
+    model = openapi["components"]["schemas"][forms.pop().rsplit("/", 1)[1]]
+    assert model["additionalProperties"] is False  # unknown fields are refused
+    props = model["properties"]
+    by_field = {option.field_name: option.name for option in options.for_face("api")}
+    seen = {by_field[name]: _seen(prop) for name, prop in props.items() if name in by_field}
+    assert disagreements("api", seen) == []
+    assert set(props) == {"image", "metrics", *by_field}
+    # A value in range on the table is accepted, one past it refused, on a real request
+    # (the schema's numbers are what pydantic checks).
+    assert props["spatial_weight"]["maximum"] == options.get("spatial_weight").range.high

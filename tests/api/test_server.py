@@ -114,7 +114,7 @@ def test_chunked_upload_over_the_limit_is_413_over_http(server):
 
 def test_declared_huge_body_is_refused_before_it_is_sent(server):
     request = (
-        b"POST /api/segment HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+        b"POST /api/segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
         b"Content-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n"
     )
     start = time.monotonic()
@@ -127,7 +127,7 @@ def test_declared_huge_body_is_refused_before_it_is_sent(server):
 def test_slow_upload_is_cut_off_with_408(server):
     head = _multipart_head() + b"\xff\xd8" + b"\x00" * 1000
     request = (
-        b"POST /api/segment HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+        b"POST /api/segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
         + f"Content-Length: {len(head) + 50_000}\r\n\r\n".encode()
         + head
     )
@@ -139,10 +139,17 @@ def test_slow_upload_is_cut_off_with_408(server):
     assert elapsed < 8
 
 
+def test_bad_content_length_is_400(server):
+    """h11 (under uvicorn) refuses a Content-Length that is no number before the app sees it."""
+    request = b"POST /api/segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: lots\r\n\r\n"
+    assert _raw(server, request).startswith(b"HTTP/1.1 400")
+    assert httpx.get(server.url + "/healthz").status_code == 200
+
+
 def test_content_length_shorter_than_the_body_does_not_break_the_server(server):
     body = _multipart_head() + photo_bytes(size=(40, 30)) + b"\r\n--b0undary--\r\n"
     request = (
-        b"POST /api/segment HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
+        b"POST /api/segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b0undary\r\n"
         b"Content-Length: 20\r\nConnection: close\r\n\r\n" + body
     )
     answer = _raw(server, request)

@@ -18,6 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-pixels", type=int, default=None, help="image size limit in pixels (default 50e6)"
     )
+    parser.add_argument(
+        "--allowed-host", action="append", default=None, metavar="NAME",
+        help="a Host header to answer besides localhost and --host (repeatable; '*' for any)",
+    )
+    parser.add_argument(
+        "--token", default=None, help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)"
+    )
     args = parser.parse_args(argv)
     from . import run_server
 
@@ -28,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             max_upload_mb=args.max_upload_mb,
             max_pixels=args.max_pixels,
+            allowed_hosts=args.allowed_host,
+            token=args.token,
         )
     except KmsegError as exc:
         print(f"kmseg serve: {exc}", file=sys.stderr)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
 
 from .. import __version__
-from ._concurrency import ConcurrencyLimitMiddleware
-from ._errors import install_error_handlers
-from ._html import CSP
-from ._middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from ._access import AccessMiddleware, SecurityHeadersMiddleware
+from ._admission import Admission, AdmissionMiddleware
+from ._errors import ApiError, install_error_handlers
+from ._form import ranges
+from ._guards import BodyGuardMiddleware, keep_uploads_in_memory, upload_too_large
+from ._html import CSP, error_page
 from ._page import build_page_router
-from ._params import ranges
-from ._pool import WorkerPool
 from ._routes import build_api_router
 from ._settings import ServiceSettings
 
@@ -23,20 +24,39 @@ __all__ = ["create_app"]
 _DESCRIPTION = """
 K-means colour-clustering image segmentation over HTTP.
 
-Send an image as the multipart file field `image` with the form fields `k`,
-`max_iter`, `color_space`, `seed` (and `format` for `/api/segment`).
-Every error answer has the body `{"error": {"status", "code", "message", "field"}}`.
+Send an image as the multipart file field `image` with the form fields below
+(the same options, names, defaults and ranges as the library and the CLI);
+an unknown field is refused. Every error answer has the body
+`{"error": {"status", "code", "message", "field"}}`.
 Statuses: 400 a malformed multipart body (or too many fields or files, or a
-text field over its size limit), 413 upload or image too large, 415 unsupported format,
-422 a field out of range or an unreadable image, 408 request head or body too
-slow, 503 busy or too slow (with `Retry-After`).
+text field over its size limit) or a Host header the server does not answer
+to, 401 a missing token (servers started with one), 413 upload or image too
+large, 415 unsupported format, 422 a field out of range, unknown or repeated,
+or an unreadable image, 408 request head or body too slow, 503 busy or too
+slow (with `Retry-After`).
 """
+
+_PAGES = frozenset({"/", "/docs"})
 
 
 def _page_headers(path: str) -> list[tuple[bytes, bytes]]:
-    if path == "/":
+    if path in _PAGES:
         return [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY")]
     return []
+
+
+def _refine(settings: ServiceSettings):  # type: ignore[no-untyped-def]
+    """Our wording (and code) for the framework's 413 and the body deadline's 408."""
+
+    def refine(request: Request, exc: HTTPException) -> ApiError | None:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 413:  # counted by FastAPI's max_body_size
+            return upload_too_large(settings.max_upload_bytes, headers)
+        if exc.status_code == 408:
+            return ApiError(408, str(exc.detail), code="read_timeout", headers=headers)
+        return None
+
+    return refine
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -54,37 +74,29 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         The ASGI application; run it with uvicorn, or use :func:`run_server`.
     """
     settings = settings if settings is not None else ServiceSettings.from_env()
-    pool = WorkerPool(settings.pool_size, settings.queue_size, settings.executor)  # type: ignore[arg-type]
+    admission = Admission(settings.pool_size, settings.queue_size, settings.retry_after, settings.executor)  # type: ignore[arg-type]
+    keep_uploads_in_memory(settings.max_upload_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool.start_workers()
+        admission.start()
         try:
             yield
         finally:
-            pool.shutdown()
+            admission.shutdown()
 
-    app = FastAPI(
-        title="kmseg",
-        version=__version__,
-        description=_DESCRIPTION,
-        lifespan=lifespan,
-    )
+    # /docs is our own page (no script from elsewhere); no ReDoc.
+    app = FastAPI(title="kmseg", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.pool = pool
-    install_error_handlers(app, ranges(settings))
+    app.state.admission = admission
+    install_error_handlers(app, ranges(settings), html=lambda error: error_page(error, settings),
+                           refine_http=_refine(settings))
     app.include_router(build_api_router(settings))
     app.include_router(build_page_router(settings))
-    # The last added is the outermost: headers are added to every answer, 413s included.
-    app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_upload_bytes, read_timeout=settings.read_timeout
-    )
-    # Outside the body limit: a refused request's body is not read into memory.
-    app.add_middleware(
-        ConcurrencyLimitMiddleware,
-        max_requests=settings.max_connections,
-        retry_after=settings.retry_after,
-        max_drain_bytes=settings.max_upload_bytes,
-    )
+    # The last added is the outermost.
+    app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_upload_bytes, seconds=settings.read_timeout)
+    app.add_middleware(AdmissionMiddleware, admission=admission)
+    app.add_middleware(AccessMiddleware, allowed_hosts=settings.allowed_hosts, token=settings.token)
     app.add_middleware(SecurityHeadersMiddleware, extra_for=_page_headers)
     return app

@@ -8,8 +8,8 @@ well-formed request whose file is no readable image), ImageTooLargeError ->
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -111,40 +111,33 @@ def wants_html(scope: Scope) -> bool:
     return False
 
 
-def error_response(error: ApiError, *, html: bool = False) -> Response:
-    """Build the answer for ``error``: JSON, or a small page for the browser form."""
-    headers = {"Cache-Control": "no-store", **error.headers}
-    if html:
-        from ._html import error_page
+#: Renders an error as a page for the browser form (set by the app; no page, no renderer).
+HtmlRenderer = Callable[[ApiError], str]
 
-        return HTMLResponse(error_page(error), status_code=error.status, headers=headers)
+
+def error_response(error: ApiError, *, html: HtmlRenderer | None = None) -> Response:
+    """Build the answer for ``error``: JSON, or the page ``html`` renders."""
+    headers = {"Cache-Control": "no-store", **error.headers}
+    if html is not None:
+        return HTMLResponse(html(error), status_code=error.status, headers=headers)
     body = ErrorBody(
         error=ErrorDetail(status=error.status, code=error.code, message=error.message, field=error.field)
     )
     return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
 
 
-def error_body_bytes(error: ApiError) -> bytes:
-    """The JSON error body as bytes, for pure-ASGI middleware."""
-    body = {
-        "error": {
-            "status": error.status,
-            "code": error.code,
-            "message": error.message,
-            "field": error.field,
-        }
-    }
-    return json.dumps(body).encode()
-
-
 def validation_error_to_api(exc: RequestValidationError, ranges: dict[str, str]) -> ApiError:
-    """Turn FastAPI's validation errors into one message naming the field and its range."""
+    """Turn FastAPI's validation errors into one message naming the fields and their ranges."""
     parts: list[str] = []
+    unknown: list[str] = []
     first_field: str | None = None
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "form")]
         name = loc[0] if loc else "request"
         first_field = first_field or name
+        if err.get("type") == "extra_forbidden":
+            unknown.append(name)
+            continue
         allowed = ranges.get(name)
         if err.get("type") == "missing":
             text = f"{name} is required" + (f"; it must be {allowed}" if allowed else "")
@@ -158,37 +151,56 @@ def validation_error_to_api(exc: RequestValidationError, ranges: dict[str, str])
             else:
                 text = f"{name} is invalid: {err.get('msg', 'bad value')}{shown}"
         parts.append(text)
+    if unknown:
+        names = ", ".join(repr(n[:40]) for n in unknown)
+        parts.insert(0, f"unknown field{'s' if len(unknown) > 1 else ''} {names}; the fields are "
+                     + ", ".join(ranges))
+        first_field = unknown[0]
     message = ". ".join(dict.fromkeys(parts)) or "the request is invalid"
     return ApiError(422, message, code="invalid_parameter", field=first_field)
 
 
-def install_error_handlers(app: FastAPI, ranges: dict[str, str]) -> None:
-    """Register the handlers that give every error the uniform body."""
+def install_error_handlers(
+    app: FastAPI,
+    ranges: dict[str, str],
+    *,
+    html: HtmlRenderer | None = None,
+    refine_http: Callable[[Request, StarletteHTTPException], ApiError | None] | None = None,
+) -> None:
+    """Register the handlers that give every error the uniform body.
+
+    ``html`` renders errors of the browser form (``POST /`` from a browser);
+    ``refine_http`` may turn a framework's HTTP error (a 413 from the body
+    limit, ...) into a more helpful :class:`ApiError`.
+    """
+
+    def answer(request: Request, error: ApiError) -> Response:
+        return error_response(error, html=html if wants_html(request.scope) else None)
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc, html=wants_html(request.scope))
+        return answer(request, exc)
 
     async def on_kmseg_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, KmsegError)
-        return error_response(kmseg_error_to_api(exc), html=wants_html(request.scope))
+        return answer(request, kmseg_error_to_api(exc))
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(validation_error_to_api(exc, ranges), html=wants_html(request.scope))
+        return answer(request, validation_error_to_api(exc, ranges))
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        detail: Any = exc.detail
-        message = detail if isinstance(detail, str) else "the request was refused"
-        headers = dict(exc.headers or {})
-        error = ApiError(exc.status_code, message, headers=headers)
-        return error_response(error, html=wants_html(request.scope))
+        error = refine_http(request, exc) if refine_http is not None else None
+        if error is None:
+            detail: Any = exc.detail
+            message = detail if isinstance(detail, str) else "the request was refused"
+            error = ApiError(exc.status_code, message, headers=dict(exc.headers or {}))
+        return answer(request, error)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("unexpected error while serving %s", request.url.path)
-        error = ApiError(500, "internal error; the incident was logged on the server")
-        return error_response(error, html=wants_html(request.scope))
+        return answer(request, ApiError(500, "internal error; the incident was logged on the server"))
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(KmsegError, on_kmseg_error)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html import escape
 from typing import Any
 
-from .. import INPUT_FORMATS, __version__
+from .. import INPUT_FORMATS, __version__, options
 from ._errors import ApiError
-from ._params import DEFAULT_K, DEFAULT_MAX_ITER, MIN_REGION_MAX
 from ._settings import ServiceSettings
 from ._work import PageResult
 
-__all__ = ["CSP", "error_page", "form_page", "result_page"]
+__all__ = ["CSP", "docs_page", "error_page", "form_page", "result_page"]
+
+DEFAULT_K = options.get("k").default_for("api")
+DEFAULT_MAX_ITER = options.get("max_iter").default_for("api")
+MIN_REGION_MAX = options.get("min_region").range.high
 
 # Pages load nothing but themselves: inline styles and data: images only.
 CSP = (
@@ -76,7 +80,7 @@ def _form(settings: ServiceSettings, values: dict[str, Any] | None = None) -> st
         f'<label>Seed (optional) <input type="number" name="seed" min="0" value="{seed}" '
         'placeholder="random"></label>'
         f'<label>Merge regions under (px) <input type="number" name="min_region" min="0" '
-        f'max="{MIN_REGION_MAX}" value="{min_region}"></label>'
+        f'max="{MIN_REGION_MAX:.0f}" value="{min_region}"></label>'
         f'<label>Dither <input type="checkbox" name="dither" value="true"{" checked" if dither else ""}></label>'
         '<button type="submit">Segment</button></form>'
         f'<p class="hint">Up to {settings.max_upload_mb:.3g} MB and {settings.max_pixels / 1e6:g} megapixels; '
@@ -177,3 +181,57 @@ def result_page(settings: ServiceSettings, result: PageResult, values: dict[str,
         + "</ul>"
     )
     return _page(f"kmseg: {s['k']} colours", body)
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+def _schema_type(prop: dict[str, Any]) -> str:
+    """A field's type and bounds in words, from its JSON schema."""
+    kinds = []
+    for item in prop.get("anyOf", [prop]):
+        if "const" in item:
+            kinds.append(repr(item["const"]))
+        elif "enum" in item:
+            kinds.append("one of " + ", ".join(item["enum"]))
+        elif item.get("contentMediaType") or item.get("format") == "binary":
+            kinds.append("a file")
+        elif item.get("type") != "null":
+            text = {"integer": "a whole number", "number": "a number", "boolean": "true or false"}.get(
+                item.get("type", ""), item.get("type", "text"))
+            if "minimum" in item and "maximum" in item:
+                text += f" from {_number(item['minimum'])} to {_number(item['maximum'])}"
+            kinds.append(text)
+    return ", or ".join(kinds)
+
+
+def docs_page(schema: dict[str, Any]) -> str:
+    """The API's endpoints and form fields, read from its OpenAPI schema: no script, nothing fetched."""
+    parts = [f"<p>{escape(schema['info'].get('description', '')).strip()}</p>",
+             '<p>The machine-readable schema: <a href="/openapi.json">/openapi.json</a>.</p>',
+             '<h2>Endpoints</h2><table id="endpoints"><tbody>']
+    forms: dict[str, list[str]] = {}
+    for path, methods in schema.get("paths", {}).items():
+        for method, operation in methods.items():
+            parts.append(f"<tr><td><code>{escape(method.upper())} {escape(path)}</code></td>"
+                         f"<td>{escape(operation.get('summary', ''))}</td></tr>")
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                forms.setdefault(content["schema"].get("$ref", ""), []).append(path)
+    parts.append("</tbody></table>")
+    components = schema.get("components", {}).get("schemas", {})
+    for ref, paths in forms.items():
+        model = components.get(ref.rsplit("/", 1)[-1], {})
+        required = set(model.get("required", []))
+        rows = "".join(
+            f"<tr><td><code>{escape(name)}</code>{' (required)' if name in required else ''}</td>"
+            f"<td>{escape(_schema_type(prop))}</td>"
+            f"<td>{escape(json.dumps(prop['default'])) if 'default' in prop else '&ndash;'}</td>"
+            f"<td>{escape(prop.get('description', ''))}</td></tr>"
+            for name, prop in model.get("properties", {}).items()
+        )
+        parts.append(f"<h2>The form of {escape(', '.join(paths))}</h2>"
+                     "<p>multipart/form-data; any other field is refused (422).</p>"
+                     "<table><thead><tr><th>Field</th><th>Values</th><th>Default</th><th>Meaning</th>"
+                     f"</tr></thead><tbody>{rows}</tbody></table>")
+    return _page("kmseg HTTP API", "".join(parts))

@@ -1,4 +1,4 @@
-"""The browser face: GET / shows the upload form, POST / shows the result page."""
+"""The browser face: GET / shows the upload form, POST / the result page, /docs the API's fields."""
 
 from typing import Annotated, Any
 
@@ -7,9 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from .. import KmsegError
 from ._errors import ApiError, kmseg_error_to_api
-from ._forms import in_memory_route_class
-from ._html import error_page, form_page, result_page
-from ._params import MIN_REGION_MAX, parse_page_fields, ranges
+from ._form import FORM_LIMITS, page_value
+from ._html import docs_page, error_page, form_page, result_page
 from ._routes import run_in_pool
 from ._settings import ServiceSettings
 from ._work import PageResult, RunParams, job_page
@@ -19,30 +18,17 @@ __all__ = ["build_page_router"]
 OptionalText = Annotated[str | None, Form()]
 
 
-def _min_region(settings: ServiceSettings, text: str | None) -> int:
-    """The page's min_region field (empty: 0); 422 naming it when out of range."""
-    text = (text or "").strip()
-    if not text:
-        return 0
-    allowed = ranges(settings)["min_region"]
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= MIN_REGION_MAX:
-        raise ApiError(
-            422, f"min_region must be {allowed}; got {text[:40]!r}", code="invalid_parameter", field="min_region"
-        )
-    return value
-
-
 def build_page_router(settings: ServiceSettings) -> APIRouter:
     """The HTML routes (left out of the OpenAPI schema)."""
-    router = APIRouter(route_class=in_memory_route_class(settings.max_upload_bytes), include_in_schema=False)
+    router = APIRouter(include_in_schema=False, max_body_size=settings.max_upload_bytes, form_limits=FORM_LIMITS)
 
-    @router.get("/", response_class=HTMLResponse)
+    @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
     async def show_form() -> HTMLResponse:
         return HTMLResponse(form_page(settings))
+
+    @router.api_route("/docs", methods=["GET", "HEAD"], response_class=HTMLResponse)
+    async def show_docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(docs_page(request.app.openapi()))
 
     @router.post("/", response_class=HTMLResponse)
     async def submit_form(
@@ -56,33 +42,18 @@ def build_page_router(settings: ServiceSettings) -> APIRouter:
         dither: OptionalText = None,
     ) -> HTMLResponse:
         dither_on = (dither or "").strip().lower() in ("true", "on", "1", "yes")
-        values: dict[str, Any] = {
-            "k": k or "",
-            "max_iter": max_iter or "",
-            "seed": seed,
-            "color_space": color_space,
-            "min_region": min_region or "",
-            "dither": dither_on,
-        }
+        given = {"k": k, "max_iter": max_iter, "color_space": color_space, "seed": seed, "min_region": min_region}
+        values: dict[str, Any] = {**{name: text or "" for name, text in given.items()}, "dither": dither_on}
         try:
-            k_value, iter_value, space, seed_value = parse_page_fields(
-                settings, k=k, max_iter=max_iter, color_space=color_space, seed=seed
-            )
-            region_value = _min_region(settings, min_region)
-            values = {
-                "k": k_value,
-                "max_iter": iter_value,
-                "color_space": space,
-                "seed": seed_value,
-                "min_region": region_value,
-                "dither": dither_on,
-            }
+            checked = {name: page_value(settings, name, text) for name, text in given.items()}
+            values = {**checked, "dither": dither_on}
             data = await image.read() if image is not None else b""
             if not data:
                 raise ApiError(422, "choose an image file to upload", code="missing_image", field="image")
             params = RunParams(
-                k_value, iter_value, space, seed_value, min_region=region_value, dither=dither_on
-            )
+                checked["k"], checked["max_iter"], checked["color_space"], checked["seed"],
+                min_region=checked["min_region"], dither=dither_on,
+            )  # fmt: skip
             filename = (image.filename if image is not None else None) or "image"
             result: PageResult = await run_in_pool(
                 request, settings, job_page, data, params, settings.max_pixels, filename

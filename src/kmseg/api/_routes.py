@@ -2,27 +2,18 @@
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from .. import __version__
+from ._admission import Admission
 from ._errors import ApiError, ErrorBody
-from ._forms import MAX_FIELDS, MAX_FILES, MAX_PART_SIZE, in_memory_route_class
+from ._form import FORM_LIMITS, form_model, strict_fields
 from ._models import HealthBody, PaletteBody, palette_body
-from ._params import DEFAULT_FIT_SIZE, DEFAULT_MAX_ITER, form_fields, ranges
-from ._pool import PoolBusy, PoolTimeout, WorkerPool
 from ._settings import ServiceSettings
-from ._work import (
-    MEDIA_TYPES,
-    RunParams,
-    RunResult,
-    job_boundaries,
-    job_image,
-    job_labels,
-    job_summary,
-)
+from ._work import MEDIA_TYPES, RunParams, RunResult, job_boundaries, job_image, job_labels, job_summary
 
 __all__ = ["build_api_router", "run_in_pool"]
 
@@ -51,8 +42,9 @@ FIGURE_HEADERS: dict[str, str] = {
 }
 
 _ERROR_TEXT = {
-    400: f"The body is not a well-formed multipart form, or has more than {MAX_FIELDS} fields, "
-    f"{MAX_FILES} files or {MAX_PART_SIZE // 1024} KB in a text field.",
+    400: "The body is not a well-formed multipart form, or has more than "
+    f"{FORM_LIMITS['max_fields']} fields, {FORM_LIMITS['max_files']} files or "
+    f"{FORM_LIMITS['max_part_size'] // 1024} KB in a text field; or the Host header is not allowed.",
     408: "The request's headers or body did not arrive within the read timeout.",
     413: "The upload is over the size limit, or the image has too many pixels.",
     415: "The file is not in a format we open (SVG, EPS, PDF, ...).",
@@ -119,109 +111,65 @@ def figure_headers(result: RunResult) -> dict[str, str]:
 async def run_in_pool(
     request: Request, settings: ServiceSettings, job: Callable[..., Any], *args: Any
 ) -> Any:
-    """Run ``job(*args)`` in the app's bounded pool; busy or too slow -> 503 + Retry-After."""
-    pool: WorkerPool = request.app.state.pool
-    retry = {"Retry-After": str(settings.retry_after)}
+    """Run ``job(*args)`` in the app's pool; too slow -> 503 + Retry-After."""
+    admission: Admission = request.app.state.admission
     try:
-        return await pool.run(job, *args, timeout=settings.processing_timeout)
-    except PoolBusy:
-        raise ApiError(
-            503,
-            f"the server is busy ({pool.capacity} requests in progress); retry in {settings.retry_after} s",
-            code="busy",
-            headers=retry,
-        ) from None
-    except PoolTimeout:
+        return await admission.run(job, *args, timeout=settings.processing_timeout)
+    except TimeoutError:
         raise ApiError(
             503,
             f"the run took longer than the {settings.processing_timeout:g} s limit; "
             "try a smaller image, a smaller k or fewer iterations",
             code="timeout",
-            headers=retry,
+            headers={"Retry-After": str(settings.retry_after)},
         ) from None
 
 
-def strict_fields(settings: ServiceSettings) -> Callable[[Request], Any]:
-    """A dependency refusing what form parsing would quietly accept: empty or repeated fields.
-
-    FastAPI reads an empty form value as "not given" (so the default) and a
-    repeated one as its last value; for a program's request both are more
-    likely mistakes, and the schema allows neither. The browser page is lenient.
-    """
-    words = ranges(settings)
-
-    async def check(request: Request) -> None:
-        form = await request.form()
-        for name, allowed in words.items():
-            values = form.getlist(name)
-            if len(values) > 1:
-                raise ApiError(
-                    422,
-                    f"{name} was sent {len(values)} times; send it once",
-                    code="invalid_parameter",
-                    field=name,
-                )
-            if values and values[0] == "":
-                raise ApiError(
-                    422,
-                    f"{name} is empty; it must be {allowed} (leave the field out to use the default)",
-                    code="invalid_parameter",
-                    field=name,
-                )
-
-    return check
+def _params(form: Any) -> RunParams:
+    return RunParams(
+        form.k, form.max_iter, form.color_space, form.seed, form.format, form.metrics,
+        spatial_weight=form.spatial_weight, fit_size=form.fit_size, min_region=form.min_region,
+        target_psnr=form.target_psnr, dither=form.dither,
+    )  # fmt: skip
 
 
 def build_api_router(settings: ServiceSettings) -> APIRouter:
     """The API routes, with field limits taken from ``settings``."""
-    F = form_fields(settings)
-    router = APIRouter(route_class=in_memory_route_class(settings.max_upload_bytes), tags=["segmentation"])
+    SegmentForm = form_model(settings)
+    router = APIRouter(tags=["segmentation"], max_body_size=settings.max_upload_bytes, form_limits=FORM_LIMITS)
     strict = [Depends(strict_fields(settings))]
     errors = error_responses()
     header_docs = {
         name: {"description": text, "schema": {"type": "string"}} for name, text in FIGURE_HEADERS.items()
     }
+    image_answer = {
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": header_docs,
+    }
 
-    async def run(
-        request: Request,
-        job: Callable[..., RunResult],
-        image: UploadFile,
-        palette_file: UploadFile | None,
-        params: RunParams,
-    ) -> RunResult:
-        data = await image.read()
-        if palette_file is not None:
-            params = replace(params, palette=await palette_file.read())
+    async def run(request: Request, job: Callable[..., RunResult], form: Any) -> RunResult:
+        params = _params(form)
+        data = await form.image.read()
+        palette = await form.palette_file.read() if form.palette_file is not None else None
+        if palette is not None:
+            params = replace(params, palette=palette)
         result: RunResult = await run_in_pool(request, settings, job, data, params, settings.max_pixels)
         return result
 
-    def labels_like(job: Callable[..., RunResult], filename: str) -> Callable[..., Any]:
+    def image_endpoint(
+        job: Callable[..., RunResult], filename: Callable[[Any], str], media_type: Callable[[Any], str]
+    ) -> Callable[..., Any]:
         async def endpoint(
-            request: Request,
-            image: F.image,
-            k: F.k = None,
-            max_iter: F.max_iter = DEFAULT_MAX_ITER,
-            color_space: F.color_space = "rgb",
-            seed: F.seed = None,
-            metrics: F.metrics = False,
-            target_psnr: F.target_psnr = None,
-            spatial_weight: F.spatial_weight = 0.0,
-            fit_size: F.fit_size = DEFAULT_FIT_SIZE,
-            min_region: F.min_region = 0,
-            palette_file: F.palette_file = None,
+            request: Request, form: Annotated[SegmentForm, Form(media_type="multipart/form-data")]  # type: ignore[valid-type]
         ) -> Response:
-            params = RunParams(
-                k, max_iter, color_space, seed, metrics=metrics, target_psnr=target_psnr,
-                spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region,
-            )  # fmt: skip
-            result = await run(request, job, image, palette_file, params)
+            result = await run(request, job, form)
             headers = figure_headers(result)
-            headers["Content-Disposition"] = f'inline; filename="{filename}"'
-            return Response(result.data, media_type="image/png", headers=headers)
+            headers["Content-Disposition"] = f'inline; filename="{filename(form)}"'
+            return Response(result.data, media_type=media_type(form), headers=headers)
 
         return endpoint
 
-    @router.post(
+    router.post(
         "/api/segment",
         dependencies=strict,
         summary="Segment an image; answer the segmented image",
@@ -237,33 +185,8 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
             },
             **errors,
         },
-    )
-    async def segment_image(
-        request: Request,
-        image: F.image,
-        k: F.k = None,
-        max_iter: F.max_iter = DEFAULT_MAX_ITER,
-        color_space: F.color_space = "rgb",
-        seed: F.seed = None,
-        format: F.format = "png",
-        metrics: F.metrics = False,
-        target_psnr: F.target_psnr = None,
-        spatial_weight: F.spatial_weight = 0.0,
-        fit_size: F.fit_size = DEFAULT_FIT_SIZE,
-        min_region: F.min_region = 0,
-        dither: F.dither = False,
-        palette_file: F.palette_file = None,
-    ) -> Response:
-        params = RunParams(
-            k, max_iter, color_space, seed, format, metrics, target_psnr=target_psnr,
-            spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region, dither=dither,
-        )  # fmt: skip
-        result = await run(request, job_image, image, palette_file, params)
-        headers = figure_headers(result)
-        headers["Content-Disposition"] = (
-            f'inline; filename="segmented.{"jpg" if format == "jpeg" else format}"'
-        )
-        return Response(result.data, media_type=MEDIA_TYPES[format], headers=headers)
+    )(image_endpoint(job_image, lambda form: f"segmented.{'jpg' if form.format == 'jpeg' else form.format}",
+                     lambda form: MEDIA_TYPES[form.format]))
 
     @router.post(
         "/api/palette",
@@ -273,27 +196,10 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         responses=errors,
     )
     async def segment_palette(
-        request: Request,
-        image: F.image,
-        k: F.k = None,
-        max_iter: F.max_iter = DEFAULT_MAX_ITER,
-        color_space: F.color_space = "rgb",
-        seed: F.seed = None,
-        metrics: F.metrics = False,
-        target_psnr: F.target_psnr = None,
-        spatial_weight: F.spatial_weight = 0.0,
-        fit_size: F.fit_size = DEFAULT_FIT_SIZE,
-        min_region: F.min_region = 0,
-        dither: F.dither = False,
-        palette_file: F.palette_file = None,
+        request: Request, form: Annotated[SegmentForm, Form(media_type="multipart/form-data")]  # type: ignore[valid-type]
     ) -> PaletteBody:
-        params = RunParams(
-            k, max_iter, color_space, seed, metrics=metrics, target_psnr=target_psnr,
-            spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region, dither=dither,
-        )  # fmt: skip
-        result = await run(request, job_summary, image, palette_file, params)
-        palette_rgb = result.palette_rgb
-        return palette_body(result.summary, palette_rgb, result.server_seconds)
+        result = await run(request, job_summary, form)
+        return palette_body(result.summary, result.palette_rgb, result.server_seconds)
 
     router.post(
         "/api/labels",
@@ -303,13 +209,12 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         responses={
             200: {
                 "description": "A greyscale (mode L) PNG, same size as the image, whose pixel values are "
-                "the cluster labels 0..k-1.",
-                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                "headers": header_docs,
+                "the cluster labels 0..k-1 (format does not apply).",
+                **image_answer,
             },
             **errors,
         },
-    )(labels_like(job_labels, "labels.png"))
+    )(image_endpoint(job_labels, lambda form: "labels.png", lambda form: "image/png"))
 
     router.post(
         "/api/boundaries",
@@ -319,22 +224,22 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         responses={
             200: {
                 "description": "An RGB PNG of the image's size: the decoded upload with the edges "
-                "between segments painted red.",
-                "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                "headers": header_docs,
+                "between segments painted red (format does not apply).",
+                **image_answer,
             },
             **errors,
         },
-    )(labels_like(job_boundaries, "boundaries.png"))
+    )(image_endpoint(job_boundaries, lambda form: "boundaries.png", lambda form: "image/png"))
 
     @router.get("/healthz", summary="Is the service up?", response_model=HealthBody, tags=["service"])
     async def healthz(request: Request) -> HealthBody:
-        pool: WorkerPool = request.app.state.pool
+        admission: Admission = request.app.state.admission
         return HealthBody(
             version=__version__,
-            pool_size=pool.workers,
-            queue_size=pool.queue_size,
-            in_progress=pool.admitted,
+            pool_size=admission.workers,
+            queue_size=admission.queue_size,
+            in_progress=admission.in_progress,
         )
 
+    router.add_api_route("/healthz", healthz, methods=["HEAD"], include_in_schema=False)  # HEAD where GET works
     return router

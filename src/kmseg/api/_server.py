@@ -6,7 +6,6 @@ import os
 from typing import Any
 
 from .. import InvalidParameterError
-from ._concurrency import uvicorn_connection_limit
 from ._settings import ServiceSettings
 
 __all__ = ["run_server"]
@@ -37,8 +36,10 @@ def run_server(
     log_level : str
         uvicorn's log level.
     **overrides
-        Settings to change, by field name (``max_pixels=...``, ``pool_size=...``)
-        or ``max_upload_mb`` in MiB; ``None`` values are ignored.
+        Settings to change, by field name (``max_pixels=...``, ``pool_size=...``,
+        ``token=...``) or ``max_upload_mb`` in MiB; ``None`` values are ignored.
+        ``allowed_hosts`` given here are added to those of the settings, and
+        ``host`` itself is always allowed (unless it is 0.0.0.0 or ::).
 
     Raises
     ------
@@ -47,7 +48,7 @@ def run_server(
     """
     import uvicorn
 
-    from ._protocol import HeadTimeoutH11Protocol
+    from ._guards import HeadTimeoutH11Protocol
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise InvalidParameterError(
@@ -58,14 +59,17 @@ def run_server(
             f"workers must be a whole number from 1 to 64, got {workers!r}", param="workers"
         )
     base = settings if settings is not None else ServiceSettings.from_env()
+    extra_hosts = tuple(overrides.pop("allowed_hosts", None) or ())
+    if host not in ("0.0.0.0", "::", ""):
+        extra_hosts += (f"[{host}]" if ":" in host else host,)
     final = base.replace(**overrides)
+    final = final.replace(allowed_hosts=tuple(dict.fromkeys(final.allowed_hosts + extra_hosts)))
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "log_level": log_level,
-        # The app answers past max_connections itself (JSON 503); uvicorn's plain-text
-        # 503 is a backstop above it.
-        "limit_concurrency": uvicorn_connection_limit(final.max_connections),
+        # Work is admitted by the app (JSON 503); this caps open connections.
+        "limit_concurrency": final.max_connections,
         "timeout_keep_alive": 5,
         # h11 with a time limit on each request's line and headers (uvicorn has none).
         "http": HeadTimeoutH11Protocol,

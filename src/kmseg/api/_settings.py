@@ -72,14 +72,24 @@ class ServiceSettings:
     retry_after : int
         Seconds advertised in the ``Retry-After`` header of 503 answers.
     max_connections : int
-        Requests one server process serves at once (``/healthz`` not
-        counted); past it, new ones get 503 + Retry-After with the JSON error
-        body, their bodies unread. Bounds memory held by uploads. uvicorn's
-        own connection limit is set somewhat higher, as a backstop.
+        Connections one server process keeps open (uvicorn's
+        ``limit_concurrency``); past it uvicorn answers a plain 503. The
+        admission of work is ``pool_size + queue_size``; this is only the
+        backstop against idle or never-finished connections.
     executor : {"thread", "process"}
         Where the work runs: threads of the server process, or worker
         processes (the parts of the clustering that hold Python's GIL then
         run in parallel too, at the cost of a process per worker).
+    allowed_hosts : tuple of str
+        ``Host`` header values answered (a name or address, without the
+        port; ``*.example.org`` matches its subdomains; ``*`` any); others get
+        400, which stops DNS rebinding. Default: localhost, 127.0.0.1 and
+        [::1]; ``kmseg serve`` adds the address it is bound to, and the names
+        of ``--allowed-host`` or ``KMSEG_ALLOWED_HOSTS=a.example,b.example``.
+    token : str or None
+        When set, every request but ``/healthz`` and the pages that only
+        read (``GET /``, ``/docs``, ``/openapi.json``) must carry
+        ``Authorization: Bearer <token>``; others get 401 (``KMSEG_TOKEN``).
     """
 
     max_upload_bytes: int = DEFAULT_LIMITS.max_upload_bytes
@@ -91,10 +101,24 @@ class ServiceSettings:
     processing_timeout: float = 10.0
     read_timeout: float = 30.0
     retry_after: int = 2
-    max_connections: int = 64
+    max_connections: int = 96  # what uvicorn capped connections at before (64 + 32)
     executor: str = "thread"
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    token: str | None = None
 
     def __post_init__(self) -> None:
+        hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else tuple(self.allowed_hosts)
+        hosts = tuple(dict.fromkeys(h.strip().lower() for h in hosts if h and h.strip()))
+        bad = [h for h in hosts if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*."))]
+        if not hosts or bad:
+            raise InvalidParameterError(
+                f"allowed_hosts must be host names ('*.example.org' for subdomains, '*' for any), "
+                f"got {self.allowed_hosts!r}",
+                param="allowed_hosts",
+            )
+        object.__setattr__(self, "allowed_hosts", hosts)
+        if self.token is not None and (not isinstance(self.token, str) or not self.token.strip()):
+            raise InvalidParameterError("token must be a non-empty text", param="token")
         if self.executor not in EXECUTORS:
             raise InvalidParameterError(
                 f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}", param="executor"
@@ -164,11 +188,16 @@ class ServiceSettings:
         changes: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             key = ENV_PREFIX + f.name.upper()
-            if key in env:
-                is_text = f.name == "executor"
-                changes[f.name] = (
-                    env[key].strip().lower() if is_text else _parse_number(key, env[key], f.name)
-                )
+            if key not in env:
+                continue
+            if f.name == "executor":
+                changes[f.name] = env[key].strip().lower()
+            elif f.name == "allowed_hosts":  # added to the defaults, like --allowed-host
+                changes[f.name] = cls.allowed_hosts + tuple(env[key].split(","))
+            elif f.name == "token":
+                changes[f.name] = env[key] or None
+            else:
+                changes[f.name] = _parse_number(key, env[key], f.name)
         mb_key = ENV_PREFIX + "MAX_UPLOAD_MB"
         if mb_key in env and "max_upload_bytes" not in changes:
             changes["max_upload_bytes"] = _mb_to_bytes(_parse_number(mb_key, env[mb_key], "max_upload_mb"))
@@ -182,7 +211,13 @@ class ServiceSettings:
 
     def to_env(self) -> dict[str, str]:
         """The ``KMSEG_*`` variables that make :meth:`from_env` rebuild these settings."""
-        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[ENV_PREFIX + f.name.upper()] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return out
 
 
 def _parse_number(key: str, text: str, param: str) -> int | float:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import kmseg
+import kmseg.options
 
 __all__ = [
     "MEDIA_TYPES",
@@ -26,7 +27,7 @@ __all__ = [
     "figures",
 ]
 
-DEFAULT_K = 8
+DEFAULT_K = kmseg.options.get("k").default_for("api")
 MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PAGE_PALETTE_FORMATS = ("json", "gpl", "css", "txt")
 _PALETTE_MEDIA = {"json": "application/json", "gpl": "text/plain", "css": "text/css", "txt": "text/plain"}
