@@ -292,3 +292,86 @@ def test_segment_many_takes_the_feature_options(tmp_path: Path) -> None:
                 assert params["target_psnr"] == 25.0 and r.summary["psnr"] >= 25.0
             else:
                 assert params["palette"] == runs["palette"]["palette"] and r.summary["k"] <= 3
+
+
+# ---------------------------------------------------------------- the web app
+
+
+def _started_app() -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    from kmseg.app import SCRIPT
+
+    at = AppTest.from_file(str(SCRIPT), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture()
+def _app_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmseg.app._state import ENV_MAX_PIXELS, ENV_MAX_UPLOAD_MB
+
+    monkeypatch.delenv(ENV_MAX_PIXELS, raising=False)
+    monkeypatch.delenv(ENV_MAX_UPLOAD_MB, raising=False)
+
+
+def app_seen(at: Any) -> dict[str, list[Seen]]:
+    """What the app's widgets offer, read through AppTest, keyed by the
+    option each widget declares it shows (kmseg.app._state.WIDGETS)."""
+    from kmseg.app._state import WIDGETS
+
+    kinds = ("number_input", "slider", "radio", "toggle")
+    widgets = {w.key: w for kind in kinds for w in at.get(kind) if w.key in WIDGETS}
+    numeric = {w.key for kind in ("number_input", "slider") for w in at.get(kind)}
+    assert numeric <= set(WIDGETS), f"number widgets not tied to an option: {numeric - set(WIDGETS)}"
+    seen: dict[str, list[Seen]] = {}
+    for key, (name, override) in WIDGETS.items():
+        w = widgets[key]
+        s = Seen(default=w.value, override=override)
+        if hasattr(w, "min") and hasattr(w, "max"):
+            s.low, s.high = w.min, w.max
+        if key == "color_space":
+            assert len(w.options) == len(options.get(name).choices)
+        seen.setdefault(name, []).append(s)
+    if any(u.key == "palette_upload" for u in at.get("file_uploader")):
+        seen["palette"] = [Seen()]  # a file: no range or default to compare
+    return seen
+
+
+@pytest.mark.usefixtures("_app_env")
+def test_the_web_apps_widgets_match_the_table() -> None:
+    assert disagreements("app", app_seen(_started_app())) == []
+
+
+@pytest.mark.usefixtures("_app_env")
+def test_the_app_starts_from_the_libraries_defaults_and_converges() -> None:
+    at = _started_app()
+    assert at.sidebar.number_input(key="max_iter").value == 300 == options.get("max_iter").default
+    assert at.sidebar.number_input(key="seed").value is None  # random until the user fixes one
+    assert next(m.value for m in at.metric if m.label == "Converged") == "yes"
+    drawn = int(next(m.value for m in at.metric if m.label == "Seed"))
+    again = _started_app()  # another session draws another seed
+    assert int(next(m.value for m in again.metric if m.label == "Seed")) != drawn or drawn == 0
+
+
+@pytest.mark.usefixtures("_app_env")
+def test_which_k_names_the_k_that_automatic_k_chooses() -> None:
+    import io
+    import re
+
+    import numpy as np
+
+    from imagetools import sample_image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(sample_image("china.jpg")[::4, ::4])).save(buf, "PNG")
+    at = _started_app()
+    at.file_uploader(key="upload").upload("china.png", buf.getvalue(), "image/png").run()
+    # Seed 0 on this image: the old chart (its own fits on a copy) said 5, k="auto" chooses 4.
+    at.sidebar.number_input(key="seed").set_value(0).run()
+    caption = next(c.value for c in at.sidebar.caption if "elbow" in c.value)
+    elbow = int(re.search(r"elbow is at \*\*K = (\d+)", caption).group(1))
+    assert elbow == kmseg.segment(buf.getvalue(), "auto", seed=0).k
+    at.toggle(key="auto_k").set_value(True).run()
+    assert next(m.value for m in at.metric if m.label == "Clusters") == str(elbow)

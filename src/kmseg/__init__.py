@@ -21,6 +21,7 @@ from ._version import __version__
 # Names load on first use (PEP 562), so that `kmseg --help` and other light
 # uses of the package do not import NumPy and Pillow.
 _HOMES = {
+    "._autok": ("elbow_of",),
     "._errors": ("ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
                  "UnsupportedFormatError"),
     "._io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
@@ -34,6 +35,7 @@ _HOMES = {
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:
+    from ._autok import elbow_of
     from ._errors import (
         ImageDecodeError,
         ImageTooLargeError,
@@ -87,6 +89,7 @@ __all__ = [
     "UnsupportedFormatError",
     "__version__",
     "atomic_write",
+    "elbow_of",
     "kmeans",
     "load_image",
     "normalize_format",

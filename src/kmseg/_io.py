@@ -31,7 +31,7 @@ from PIL import (  # noqa: F401  isort: skip
 from ._errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError, UnsupportedFormatError
 from ._limits import DEFAULT_LIMITS
 from ._validate import check_int
-from . import _png
+from . import _png, options
 
 __all__ = [
     "INPUT_FORMATS",
@@ -436,8 +436,7 @@ def encode_image(
     No EXIF or ICC data is carried over from any input.
     """
     fmt = normalize_format(fmt)
-    if quality is not None:
-        quality = check_int("quality", quality, 1, 100)
+    quality = options.validate("quality", quality)
     buf = io.BytesIO()
     if fmt == "png" and im.mode in ("L", "P") and "transparency" not in im.info:
         palette = bytes(im.getpalette() or ()) if im.mode == "P" else None

@@ -986,8 +986,7 @@ def segment_many(
         ``recursive``, mirrored in ``output_dir``) and glob patterns.
     output_dir : path
         Folder of the segmented images, created if missing.
-    k, max_iter, tol, n_init, seed, color_space, max_pixels, spatial_weight, fit_size, min_region, \
-target_psnr, dither
+    k, max_iter, tol, n_init, seed, color_space, max_pixels, spatial_weight, fit_size, min_region, target_psnr, dither
         As in :func:`kmseg.segment`, the same for every image (ranges and
         defaults: :mod:`kmseg.options`).
     palette : (n, 3) colours, palette file path or image path, optional

@@ -270,8 +270,8 @@ class Option:
         else:
             return value
         if not self.range.contains(number):
-            raise InvalidParameterError(f"{label} must be {self.range.words()}, got {number if isinstance(number, int) else f'{number:g}'}",
-                                        param=self.name)
+            got = number if isinstance(number, int) else f"{number:g}"
+            raise InvalidParameterError(f"{label} must be {self.range.words()}, got {got}", param=self.name)
         return number
 
 
@@ -387,6 +387,9 @@ OPTIONS: tuple[Option, ...] = (
            overrides=(Override("palette_format_from_name", "cli", "None means 'not given': a --palette "
                                "file's format follows its extension, a folder gets the table's json",
                                default=None),)),
+    Option("metrics", bool, False, "also compute PSNR and the CIEDE2000 colour difference to the "
+           "original (about as costly as the clustering on large images)", frozenset(("api",)),
+           group="outputs"),
     # ---------------------------------------------------------------- running
     Option("jobs", int, None, "images processed at once, each on one core (default: one per core)",
            frozenset(("cli", "batch")), Range(1, None), nullable=True, group="running",

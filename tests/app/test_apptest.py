@@ -62,7 +62,7 @@ def test_example_is_shown_before_any_upload() -> None:
     assert len(re.findall(r'class="kmseg-chip"', chips(at))) == 8
     assert [s.label for s in at.sidebar.slider] == ["Clusters (K)", "Max iterations"]
     assert at.sidebar.slider(key="k_slider").value == 8
-    assert at.sidebar.slider(key="iter_slider").value == 25
+    assert at.sidebar.slider(key="iter_slider").value == 300
 
 
 def test_upload_is_segmented_with_the_chosen_parameters(small_png: bytes) -> None:
@@ -71,7 +71,7 @@ def test_upload_is_segmented_with_the_chosen_parameters(small_png: bytes) -> Non
     assert at.image[0].captions[0] == "Original tiny.png · 96×64"
     assert result_caption(at).startswith("Segmented tiny.png · K = 8")
     iterations = int(metric(at, "Iterations")[0])
-    assert 1 <= iterations <= 25
+    assert 1 <= iterations <= 300
 
     at.sidebar.slider(key="k_slider").set_value(3).run()
     assert at.sidebar.number_input(key="k").value == 3

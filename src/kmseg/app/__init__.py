@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kmseg import InvalidParameterError
+from kmseg import InvalidParameterError, options
 
 from ._state import ENV_MAX_PIXELS, ENV_MAX_UPLOAD_MB, MB, AppSettings
 
@@ -42,10 +42,7 @@ def _check(host: str, port: int, max_upload_mb: float | None, max_pixels: int | 
         isinstance(max_upload_mb, int | float) and math.isfinite(max_upload_mb) and max_upload_mb > 0
     ):
         raise InvalidParameterError(f"max_upload_mb must be a positive number, got {max_upload_mb!r}")
-    if max_pixels is not None and (
-        isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1
-    ):
-        raise InvalidParameterError(f"max_pixels must be a positive whole number, got {max_pixels!r}")
+    options.validate("max_pixels", max_pixels)
 
 
 def build_command(

@@ -21,7 +21,7 @@ import kmseg
 
 from . import _compute
 
-__all__ = ["boundaries", "curve_point", "curve_sample", "load", "palette_source", "quality", "segment"]
+__all__ = ["boundaries", "load", "palette_source", "quality", "segment"]
 
 
 @st.cache_data(max_entries=4, ttl=3600, show_spinner=False)
@@ -89,23 +89,3 @@ def quality(run_id: str, _seg: kmseg.Segmentation) -> tuple[float, float, float]
     return float(_seg.psnr), float(_seg.delta_e_mean), float(_seg.delta_e_p95)
 
 
-@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
-def curve_sample(key: str, sample_pixels: int, _loaded: kmseg.LoadedImage) -> tuple[np.ndarray, float]:
-    """The scaled-down copy the inertia chart is computed on."""
-    return _compute.curve_sample(_loaded, sample_pixels)
-
-
-@st.cache_data(max_entries=512, ttl=3600, show_spinner=False)
-def curve_point(
-    key: str, sample_pixels: int, k: int, max_iter: int, color_space: str, seed: int,
-    _sample: np.ndarray, _ratio: float,
-) -> dict[str, float | int]:  # fmt: skip
-    """One point of the inertia-against-K chart.
-
-    The chart is computed one K per call so that the script reaches a
-    Streamlit call between points, where a new upload or a moved slider can
-    interrupt it at once instead of waiting for the whole curve.
-    """
-    return _compute.curve_point(
-        _sample, _ratio, k, max_iter=max_iter, color_space=color_space, seed=seed
-    )

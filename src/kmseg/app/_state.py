@@ -18,12 +18,13 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
-from kmseg import DEFAULT_LIMITS, KmsegError
+from kmseg import DEFAULT_LIMITS, KmsegError, options
 from kmseg._errors import printable
 
 __all__ = [
     "ENV_MAX_PIXELS",
     "ENV_MAX_UPLOAD_MB",
+    "WIDGETS",
     "AppSettings",
     "digest",
     "download_name",
@@ -33,6 +34,8 @@ __all__ = [
     "shown_name",
     "settings_from_env",
     "sync_pair",
+    "widget_defaults",
+    "widget_range",
 ]
 
 ENV_MAX_UPLOAD_MB = "KMSEG_MAX_UPLOAD_MB"
@@ -186,3 +189,44 @@ def sync_pair(state: MutableMapping[str, int], src: str, dst: str, dst_max: int 
     if dst_max is not None:
         value = min(value, dst_max)
     state[dst] = value
+
+
+#: The page's widgets that show an option of :mod:`kmseg.options`: widget
+#: key -> (option name, the table's override the widget follows, or None).
+WIDGETS: dict[str, tuple[str, str | None]] = {
+    "k_slider": ("k", "k_slider"),
+    "k": ("k", None),
+    "iter_slider": ("max_iter", "iter_slider"),
+    "max_iter": ("max_iter", None),
+    "color_space": ("color_space", None),
+    "seed": ("seed", None),
+    "target_psnr": ("target_psnr", None),
+    "spatial_weight": ("spatial_weight", None),
+    "fit_size": ("fit_size", None),
+    "min_region": ("min_region", None),
+    "dither": ("dither", None),
+}
+
+
+def widget_range(key: str) -> dict[str, int | float]:
+    """``min_value`` and ``max_value`` of the widget ``key``, from the option
+    table (narrowed only by the override the widget names)."""
+    name, override = WIDGETS[key]
+    option = options.get(name)
+    rng = option.range_for("app", override)
+    cast = float if option.type is float else int
+    return {"min_value": cast(rng.low), "max_value": cast(rng.high)}
+
+
+def widget_defaults() -> dict[str, object]:
+    """The first value of every option widget: the table's default for the app
+    (K starts at 8 by the table's named override; the seed is empty, that is
+    random, until the user fixes one). A slider paired with a number box
+    starts at the box's value, clamped to its own range."""
+    out: dict[str, object] = {}
+    for key, (name, override) in WIDGETS.items():
+        value = options.get(name).default_for("app")
+        if override is not None:
+            value = min(value, widget_range(key)["max_value"])
+        out[key] = value
+    return out

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from kmseg._autok import elbow_of
+import kmseg
+
 
 __all__ = [
     "contrast_text",
@@ -258,8 +259,7 @@ def format_inertia(value: float) -> str:
 
 def suggest_k(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
     """Pick the elbow of an inertia-against-K curve by the rule ``k="auto"``
-    uses (:func:`kmseg._autok.elbow_of`: log inertia), so that the chart's
-    hint and the automatic K agree.
+    uses (:func:`kmseg.elbow_of`: log inertia).
 
     Returns
     -------
@@ -267,7 +267,7 @@ def suggest_k(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
         One of ``ks``, or None when there are fewer than three points or the
         curve is flat.
     """
-    return elbow_of(ks, inertias)
+    return kmseg.elbow_of(ks, inertias)
 
 
 def full_size_html(array: np.ndarray, zoom: int = 1) -> str:

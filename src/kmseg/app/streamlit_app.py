@@ -21,25 +21,24 @@ from kmseg.app import _views as views
 from kmseg.app._compute import downloads, image_array, png_bytes, rgb_preview
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
 from kmseg.app._state import (digest, download_name, failure_message, format_bytes, settings_from_env,
-                              shown_name, sync_pair)
+                              shown_name, sync_pair, widget_defaults, widget_range)
 
 
-K_SLIDER_MAX = 24
-ITER_SLIDER_MAX = 64
-CURVE_KS = tuple(range(1, 17))
-CURVE_MAX_ITER, CURVE_SEED = 50, 0  # the chart depends on the image and colour space only
-SEED_MAX = 2**32 - 1
+K_SLIDER_MAX = int(widget_range("k_slider")["max_value"])
+ITER_SLIDER_MAX = int(widget_range("iter_slider")["max_value"])
+SEED_MAX = int(widget_range("seed")["max_value"])
 FULL_VIEW_MAX_PIXELS = 16_000_000
 SPACES = {"rgb": "RGB", "lab": "CIELAB"}
 
 st.set_page_config(page_title="kmseg: colour segmentation", page_icon=":material/palette:", layout="wide")
 settings, problems = settings_from_env(os.environ)
 state = st.session_state
-for name, value in (("k", 8), ("k_slider", 8), ("max_iter", 25), ("iter_slider", 25),
-                    ("color_space", "rgb"), ("seed", 0), ("auto_k", False), ("target_psnr", None),
-                    ("spatial_weight", 0.0), ("fit_size", 256), ("min_region", 0),
-                    ("boundaries", False), ("dither", False)):  # fmt: skip
+# Every option widget starts at the option table's default (kmseg.options).
+for name, value in (*widget_defaults().items(), ("auto_k", False), ("boundaries", False)):
     state.setdefault(name, value)
+# With the Seed box empty, one seed drawn for the session: every result of the
+# page (and the "Which K?" curve) uses it until the user types one.
+state.setdefault("session_seed", random.randrange(SEED_MAX + 1))
 
 
 def _set_k(k: int) -> None:
@@ -59,34 +58,38 @@ def _reset_colours(keys: list[str]) -> None:
 # ---------------------------------------------------------------- sidebar
 side = st.sidebar
 side.header("Settings")
-side.slider("Clusters (K)", 1, K_SLIDER_MAX, key="k_slider", disabled=bool(state["auto_k"]),
+K_RANGE, ITER_RANGE = widget_range("k"), widget_range("max_iter")
+side.slider("Clusters (K)", **widget_range("k_slider"), key="k_slider", disabled=bool(state["auto_k"]),
             on_change=sync_pair, args=(state, "k_slider", "k"))
-side.number_input(f"…or type any K (1–{kmseg.DEFAULT_LIMITS.max_k})", 1, kmseg.DEFAULT_LIMITS.max_k,
+side.number_input(f"…or type any K ({K_RANGE['min_value']}–{K_RANGE['max_value']})", **K_RANGE,
                   step=1, key="k", on_change=sync_pair, args=(state, "k", "k_slider", K_SLIDER_MAX),
                   disabled=bool(state["auto_k"]))
-side.slider("Max iterations", 1, ITER_SLIDER_MAX, key="iter_slider",
+side.slider("Max iterations", **widget_range("iter_slider"), key="iter_slider",
             on_change=sync_pair, args=(state, "iter_slider", "max_iter"))
-side.number_input(f"…or type any (1–{kmseg.DEFAULT_LIMITS.max_iter})", 1, kmseg.DEFAULT_LIMITS.max_iter,
+side.number_input(f"…or type any ({ITER_RANGE['min_value']}–{ITER_RANGE['max_value']:,})", **ITER_RANGE,
                   step=1, key="max_iter",
                   on_change=sync_pair, args=(state, "max_iter", "iter_slider", ITER_SLIDER_MAX))
 side.radio("Colour space", list(SPACES), format_func=SPACES.__getitem__, key="color_space",
            horizontal=True, help="CIELAB groups colours as the eye sees them; RGB is the classic choice.")
 seed_col, dice_col = side.columns([3, 1], vertical_alignment="bottom")
-seed_col.number_input("Seed", 0, SEED_MAX, step=1, key="seed",
-                      help="Same image, parameters and seed give the same result.")
+seed_col.number_input("Seed", **widget_range("seed"), step=1, key="seed", placeholder="random",
+                      help="Same image, parameters and seed give the same result. Empty: a seed drawn "
+                           "at random for this session, shown under the result.")
 dice_col.button(":material/casino:", on_click=_new_seed, help="Draw a new random seed")
 with side.expander("Advanced", icon=":material/tune:"):
     st.toggle("Automatic K", key="auto_k",
               help="Let kmseg choose K: the elbow of the inertia curve, or the smallest K reaching a PSNR.")
-    st.number_input("Target PSNR (dB), empty or 0 for the elbow", 0.0, 100.0, step=1.0, key="target_psnr",
-                    disabled=not state["auto_k"], placeholder="elbow")
-    st.number_input("Spatial weight (0 = colour only)", 0.0, 10.0, step=0.5, key="spatial_weight",
+    st.number_input("Target PSNR (dB), empty for the elbow", **widget_range("target_psnr"), step=1.0,
+                    key="target_psnr", disabled=not state["auto_k"], placeholder="elbow")
+    st.number_input("Spatial weight (0 = colour only)", **widget_range("spatial_weight"), step=0.5,
+                    key="spatial_weight",
                     help="Above 0, pixel position counts beside colour: far-apart areas of one colour "
-                         "become different segments.")
-    st.number_input("Fit size (longest side fitted, spatial only)", 16, 2048, step=16, key="fit_size",
-                    disabled=state["spatial_weight"] <= 0)
-    st.number_input("Min region size in pixels (0 = off)", 0, settings.max_pixels, step=1, key="min_region",
-                    help="Connected regions smaller than this join their neighbour.")
+                         "become different segments. At 1, crossing the image counts as much as going "
+                         "from black to white; try 0.5 to 5.")
+    st.number_input("Fit size (longest side fitted, spatial only)", **widget_range("fit_size"), step=16,
+                    key="fit_size", disabled=state["spatial_weight"] <= 0)
+    st.number_input("Min region size in pixels (0 = off)", **widget_range("min_region"), step=1,
+                    key="min_region", help="Connected regions smaller than this join their neighbour.")
     st.toggle("Show boundaries", key="boundaries", help="Draw the segment edges on the original.")
     st.toggle("Dither", key="dither",
               help="Floyd–Steinberg dithering of the shown and downloaded picture; labels are unchanged.")
@@ -121,12 +124,14 @@ elif uploaded.size > settings.max_upload_bytes:
 else:
     data, source = uploaded.getvalue(), uploaded.name
 
-k, max_iter, space, seed = int(state["k"]), int(state["max_iter"]), state["color_space"], int(state["seed"])
+k, max_iter, space = int(state["k"]), int(state["max_iter"]), state["color_space"]
+seed_fixed = state["seed"] is not None
+seed = int(state["seed"]) if seed_fixed else int(state["session_seed"])
 key = digest(data)
 auto_k = bool(state["auto_k"])
 target_psnr = float(state["target_psnr"]) if auto_k and state["target_psnr"] else None
 spatial_weight = float(state["spatial_weight"] or 0.0)
-fit_size = int(state["fit_size"]) if spatial_weight > 0 else 256  # unused otherwise: keep the cache key
+fit_size = int(state["fit_size"]) if spatial_weight > 0 else int(widget_defaults()["fit_size"])  # cache key
 min_region, dither = int(state["min_region"] or 0), bool(state["dither"])
 
 
@@ -214,6 +219,8 @@ figure("Converged", "yes" if seg.converged else "no",
        help="No: the iteration limit was reached first; raise it for a steadier result.")
 figure("Inertia", views.format_inertia(seg.inertia),
        help=f"Sum of squared {SPACES[space]} distances of pixels to their cluster centre.")
+figure("Seed", seg.seed, help="Type it in Seed to repeat this result." if not seed_fixed
+       else "The seed you chose.")
 figure("Time", f"{seg.seconds:.2f} s", delta="from cache" if from_cache else None,
        delta_color="off", delta_arrow="off", help="Time spent in kmseg.segment for this result.")
 psnr, de_mean, de_p95 = _cache.quality(run_id, seg)
@@ -284,30 +291,20 @@ for item in items:
                             type="primary" if item.key == "png" else "secondary")
 
 # ---------------------------------------------------------------- inertia against K
-curve_id = (key, space)
+# The curve and the elbow are those of Automatic K (k="auto", with this image,
+# colour space, iterations and seed), so the hint names the K it would choose.
 with curve_slot:
     try:
-        sample, ratio = _cache.curve_sample(key, settings.curve_pixels, loaded)
-        bar = None if curve_id in state.get("curves_done", ()) else st.progress(0.0)
-        rows = []
-        for n, curve_k in enumerate(CURVE_KS, 1):
-            rows.append(_cache.curve_point(key, settings.curve_pixels, curve_k, CURVE_MAX_ITER, space,
-                                           CURVE_SEED, sample, ratio))
-            if bar is not None:  # also lets a new upload or slider move interrupt the loop
-                bar.progress(n / len(CURVE_KS), text=f"Inertia for K = {curve_k} of {CURVE_KS[-1]}…")
-        if bar is not None:
-            bar.empty()
-        state.setdefault("curves_done", set()).add(curve_id)
+        with st.spinner("Fitting K = 1…16…"):
+            curve_seg, _ = _cache.segment(key, "auto", max_iter, space, seed, settings.max_pixels, loaded)
     except kmseg.KmsegError as exc:
         st.caption(f"No chart: {exc}")
     else:
-        ks, inertias = [r["K"] for r in rows], [r["inertia"] for r in rows]
+        curve = curve_seg.k_curve or ()
+        ks, inertias = [int(c[0]) for c in curve], [float(c[1]) for c in curve]
         st.line_chart({"K": ks, "inertia": inertias}, x="K", y="inertia", height=200)
-        best = views.suggest_k(ks, inertias)
-        text = (f"Inertia for K = 1…{CURVE_KS[-1]} (estimated on a scaled copy). Past the elbow, "
-                "more clusters help little.")
-        if best is not None:
-            text += f" The elbow is near **K = {best}**."
-        st.caption(text)
-        if best is not None and best != k and not auto_k:
+        best = curve_seg.k
+        st.caption(f"Inertia for K = 1…{ks[-1]}. Past the elbow, more clusters help little. "
+                   f"The elbow is at **K = {best}**, the K that Automatic K chooses.")
+        if best != k and not auto_k:
             st.button(f"Use K = {best}", on_click=_set_k, args=(best,), key="use-elbow")
