@@ -74,8 +74,13 @@ outputs:
   was interrupted resumes it; --overwrite redoes them. With several inputs,
   kmseg-manifest.jsonl in the output folder gets one line per input (status
   done/skipped/failed, reason, K, inertia, iterations, seconds, outputs); a
-  re-run skips what it records as done or failed, --retry-failed retries
-  the failures.
+  re-run skips what it records as done, and the inputs that failed on their
+  own (corrupt, unsupported, too large) unless --retry-failed; failures of
+  the machine (disk full, permissions, I/O, a lost worker) are tried again.
+  The summary says how many inputs are still without outputs, and why.
+  Only regular files are read: named pipes, sockets and devices are
+  reported and skipped. --name takes the fields {stem}, {name}, {k}, {ext}
+  (a format spec such as {k:03d} is allowed) and must stay inside -o.
 
 many machines:
   kmseg segment photos/ -k 8 -o /shared/out --dask tcp://scheduler:8786
@@ -240,7 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="redo images whose outputs exist (by default they are skipped)")
     run.add_argument("--retry-failed", action="store_true",
                      help="with several inputs: retry the inputs that kmseg-manifest.jsonl in the "
-                          "output folder records as failed (by default a re-run skips them)")
+                          "output folder records as failed on their input (by default a re-run skips "
+                          "them; failures of the disk or machine are always retried)")
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run on a Dask cluster: 'local' starts one on this machine (--jobs workers), "
                           "tcp://HOST:8786 uses a running scheduler (needs kmseg[dask])")
