@@ -399,3 +399,18 @@ def test_name_patterns_may_use_subfolders_and_format_specs(photos: Path, tmp_pat
     (r,) = batch.segment_many([photos / "one.jpg"], tmp_path / "out", 2, name="sub/{stem}-{k:03d}.{ext}",
                               executor=CountingExecutor())
     assert Path(r.outputs["image"]) == tmp_path / "out" / "sub" / "one-002.png"
+
+
+def test_manifest_lines_of_any_bytes_or_length_are_counted_and_ignored(tmp_path: Path) -> None:
+    from kmseg.manifest import MAX_LINE_BYTES, Manifest
+
+    good = {"input": "a.jpg", "output": "out/a-k2.png", "status": "done"}
+    long_row = {"input": "b.jpg", "output": "out/b-k2.png", "status": "done", "pad": "x" * MAX_LINE_BYTES}
+    path = tmp_path / "kmseg-manifest.jsonl"
+    path.write_bytes(b"\n".join([json.dumps(good).encode(), b"\xff\xfe\x80", json.dumps(long_row).encode(),
+                                 b"[" * 100_000, b'{"input": 3}', b'{"input": "c", "output": {"x": 1}}',
+                                 b"", b'{"input": "d", "output": null, "outputs": "not a dict"}']) + b"\n")
+    book = Manifest(path)
+    assert book.bad_lines == [2, 3, 4, 5, 6]
+    assert set(book.rows) == {("a.jpg", "out/a-k2.png"), ("d", None)}
+    assert "outputs" not in book.get("d", None)

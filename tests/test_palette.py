@@ -137,3 +137,20 @@ def test_deeply_nested_palette_upload_is_a_422_not_a_500():
         r = client.post("/api/segment", files=files)
     assert r.status_code == 422, r.text
     assert "palette_file" in r.text and "nested" in r.text
+
+
+def test_palette_limits_are_set_from_the_environment(tmp_path):
+    import subprocess
+    import sys
+
+    from cli_helpers import kmseg_env
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"colors": [{"rgb": [1, 2, 3]}]}) + " " * 200)
+    code = ("import kmseg, sys\ntry:\n    kmseg.read_palette(sys.argv[1])\nexcept kmseg.InvalidParameterError as e:\n"
+            "    print(e)\nelse:\n    print('read')\n")
+    for env, words in ((dict(KMSEG_MAX_PALETTE_BYTES="100"), "larger than 100 bytes"),
+                       (dict(KMSEG_MAX_PALETTE_DEPTH="3"), "nested 4 deep, more than 3"), ({}, "read")):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], env=kmseg_env(**env),
+                             capture_output=True, text=True, timeout=60)
+        assert words in out.stdout, out.stdout + out.stderr

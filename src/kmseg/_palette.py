@@ -10,6 +10,7 @@ import struct
 import numpy as np
 
 from ._errors import InvalidParameterError
+from ._limits import env_limit
 
 __all__ = ["PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path", "read_palette"]
 
@@ -21,19 +22,11 @@ _HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
 _MAX_COLOURS = 256
 
 
-def _env_limit(name: str, default: int) -> int:
-    try:
-        value = int(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 #: Largest palette file read, in bytes (environment: ``KMSEG_MAX_PALETTE_BYTES``).
-MAX_PALETTE_BYTES: int = _env_limit("KMSEG_MAX_PALETTE_BYTES", 1 << 20)
+MAX_PALETTE_BYTES: int = env_limit("KMSEG_MAX_PALETTE_BYTES", 1 << 20)
 #: Deepest nesting of lists and objects in a JSON palette (``KMSEG_MAX_PALETTE_DEPTH``);
 #: kmseg's own files nest 4 deep.
-MAX_PALETTE_DEPTH: int = _env_limit("KMSEG_MAX_PALETTE_DEPTH", 16)
+MAX_PALETTE_DEPTH: int = env_limit("KMSEG_MAX_PALETTE_DEPTH", 16)
 
 
 def _hex(rgb: np.ndarray) -> list[str]:

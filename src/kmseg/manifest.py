@@ -20,6 +20,8 @@ import os
 import time
 from typing import Any
 
+from ._limits import env_limit
+
 __all__ = ["MANIFEST_NAME", "Manifest", "manifest_row"]
 
 #: File name of the manifest inside the output folder.
@@ -54,14 +56,15 @@ def manifest_row(result: Any, output: str | None) -> dict[str, Any]:
     }
 
 
-#: Longest manifest line read; a longer one is not a row kmseg wrote.
-_MAX_LINE_BYTES = 1 << 20
+#: Longest manifest line read (``KMSEG_MAX_MANIFEST_LINE_BYTES``, default 1 MiB); a longer
+#: one is not a row kmseg wrote (its rows take a few hundred bytes) and is ignored.
+MAX_LINE_BYTES: int = env_limit("KMSEG_MAX_MANIFEST_LINE_BYTES", 1 << 20)
 
 
 def _parse_line(line: bytes) -> dict[str, Any] | None:
     """The row a manifest line holds, or None for a line that is not one
     (any bytes: not UTF-8, not JSON, nested past reason, the wrong shape)."""
-    if not line.strip() or len(line) > _MAX_LINE_BYTES:
+    if not line.strip() or len(line) > MAX_LINE_BYTES:
         return None
     try:
         row = json.loads(line.decode("utf-8"))
