@@ -313,3 +313,104 @@ def test_the_output_folder_is_listed_a_fixed_number_of_times(tmp_path: Path, mon
     assert not stale.exists()
     of_out = [p for p in listed if Path(p).resolve() == out.resolve() or str(out) in p]
     assert 1 <= len(of_out) <= 3, of_out  # before and after the run, not per image
+
+
+# ------------------------------------------------ issue 14: failures classified, odd files, names
+
+
+def test_a_disk_full_failure_is_retried_by_the_next_run_and_a_corrupt_one_is_not(
+        photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    out = tmp_path / "out"
+    real_save = kmseg.Segmentation.save
+
+    def full_disk(self: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+        if "two" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_save(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(kmseg.Segmentation, "save", full_disk)
+    first = {Path(r.source).name: r for r in batch.segment_many([photos], out, 2, seed=1, executor=CountingExecutor())}
+    assert first["two.png"].status == "failed" and first["two.png"].failure == "environment"
+    assert first["broken.png"].status == "failed" and first["broken.png"].failure == "input"
+    rows = read_manifest(out)
+    assert rows["two.png"]["failure"] == "environment" and rows["broken.png"]["failure"] == "input"
+
+    monkeypatch.setattr(kmseg.Segmentation, "save", real_save)  # space freed
+    ex = CountingExecutor()
+    second = {Path(r.source).name: r for r in batch.segment_many([photos], out, 2, seed=1, executor=ex)}
+    assert [c[0].source for c in ex.calls] == [str(photos / "two.png")]
+    assert second["two.png"].status == "done" and Path(second["two.png"].outputs["image"]).is_file()
+    assert second["broken.png"].status == "skipped" and second["broken.png"].failure == "input"
+    assert "--retry-failed" in second["broken.png"].reason
+
+
+def test_special_files_with_image_names_are_reported_and_skipped(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    root = tmp_path / "in"
+    save_photo(root / "one.jpg", 24, 16)
+    os.mkfifo(root / "pipe.jpg")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(root / "sock.png"))
+        (root / "dev.png").symlink_to("/dev/zero")
+        files, failed = batch.find_images([root])
+        assert [Path(f.path).name for f in files] == ["one.jpg"]
+        reasons = {Path(r.source).name: r.reason for r in failed}
+        assert set(reasons) == {"pipe.jpg", "sock.png", "dev.png"}
+        assert "named pipe" in reasons["pipe.jpg"] and "socket" in reasons["sock.png"]
+        assert "device" in reasons["dev.png"]
+        assert all(r.status == "failed" and r.failure == "input" for r in failed)
+        files, failed = batch.find_images([root / "pipe.jpg", str(root / "*.png")])
+        assert files == [] and {Path(r.source).name for r in failed} == {"pipe.jpg", "sock.png", "dev.png"}
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        ("../escape-{stem}.png", "inside the output folder"),
+        ("sub/../../escape-{stem}.png", "inside the output folder"),
+        ("ABS/escape-{stem}.png", "inside the output folder"),
+        ("{stem.__class__}.png", "not a plain field"),
+        ("{stem[0]}.png", "not a plain field"),
+        ("{k.real}.png", "not a plain field"),
+        ("{stem!r}.png", "format spec only"),
+        ("{k:{stem}}.png", "format spec only"),
+        ("{path}.png", "unknown field"),
+        ("{0}.png", "unknown field|not a plain field"),
+    ],
+)
+def test_name_patterns_take_only_plain_fields_and_stay_inside_the_folder(
+        photos: Path, tmp_path: Path, pattern: str, words: str) -> None:
+    ex = CountingExecutor()
+    pattern = pattern.replace("ABS", str(tmp_path))
+    with pytest.raises(kmseg.InvalidParameterError, match=words) as info:
+        batch.segment_many([photos / "one.jpg"], tmp_path / "out" / "deep", 2, name=pattern, executor=ex)
+    assert info.value.param == "name" and not ex.calls
+    assert list(tmp_path.rglob("*escape*")) == [] and list(tmp_path.rglob("one-k2*")) == []
+
+
+def test_name_patterns_may_use_subfolders_and_format_specs(photos: Path, tmp_path: Path) -> None:
+    (r,) = batch.segment_many([photos / "one.jpg"], tmp_path / "out", 2, name="sub/{stem}-{k:03d}.{ext}",
+                              executor=CountingExecutor())
+    assert Path(r.outputs["image"]) == tmp_path / "out" / "sub" / "one-002.png"
+
+
+def test_manifest_lines_of_any_bytes_or_length_are_counted_and_ignored(tmp_path: Path) -> None:
+    from kmseg.manifest import MAX_LINE_BYTES, Manifest
+
+    good = {"input": "a.jpg", "output": "out/a-k2.png", "status": "done"}
+    long_row = {"input": "b.jpg", "output": "out/b-k2.png", "status": "done", "pad": "x" * MAX_LINE_BYTES}
+    path = tmp_path / "kmseg-manifest.jsonl"
+    path.write_bytes(b"\n".join([json.dumps(good).encode(), b"\xff\xfe\x80", json.dumps(long_row).encode(),
+                                 b"[" * 100_000, b'{"input": 3}', b'{"input": "c", "output": {"x": 1}}',
+                                 b"", b'{"input": "d", "output": null, "outputs": "not a dict"}']) + b"\n")
+    book = Manifest(path)
+    assert book.bad_lines == [2, 3, 4, 5, 6]
+    assert set(book.rows) == {("a.jpg", "out/a-k2.png"), ("d", None)}
+    assert "outputs" not in book.get("d", None)

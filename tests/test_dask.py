@@ -173,3 +173,80 @@ def test_cli_unreachable_scheduler_is_a_usage_error(collection: Path, tmp_path: 
     assert r.returncode == 2, r.stderr
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in r.stderr and no_traceback(r.stderr)
     assert not list((tmp_path / "out").glob("*.png"))
+
+
+# ------------------------------------------------ issue 14: loopback only, a clean Ctrl-C
+
+
+def _listening(pids: set[int]) -> set[tuple[int, str, int]]:
+    import psutil
+
+    found = set()
+    for pid in pids:
+        try:
+            for c in psutil.Process(pid).net_connections(kind="inet"):
+                if c.status == psutil.CONN_LISTEN:
+                    found.add((pid, c.laddr.ip, c.laddr.port))
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_local_cluster_and_its_dashboard_listen_on_loopback_only() -> None:
+    import psutil
+
+    from kmseg._dask import dask_executor
+
+    me = psutil.Process()
+    before = _listening({me.pid} | {p.pid for p in me.children(recursive=True)})
+    with dask_executor("local", workers=1) as (executor, link):
+        assert executor.submit(sum, [1, 2]).result(timeout=60) == 3
+        new = _listening({me.pid} | {p.pid for p in me.children(recursive=True)}) - before
+    assert link and link.startswith("http://127.0.0.1:")
+    dashboard_port = int(link.split(":")[2].split("/")[0])
+    assert dashboard_port in {port for _, _, port in new}, new  # the dashboard was seen
+    assert {ip for _, ip, _ in new} == {"127.0.0.1"}, new  # scheduler, worker, nanny, dashboard
+
+
+def _command_lines(pid: int) -> list[str]:
+    import psutil
+
+    lines = []
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return lines
+    for child in children:
+        try:
+            lines.append(" ".join(child.cmdline()))
+        except psutil.Error:  # gone meanwhile
+            continue
+    return lines
+
+
+def test_ctrl_c_while_the_local_cluster_starts_is_a_clean_interrupt(collection: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from cli_helpers import kmseg_command, kmseg_env
+
+    files = [collection / f"img{i:03d}.jpg" for i in (0, 1)]
+    proc = subprocess.Popen(kmseg_command("segment", *files, "-k", 2, "-o", "out", "--dask", "local", "--jobs", 1),
+                            cwd=tmp_path, env=kmseg_env(), stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, start_new_session=True)
+    try:
+        # Ctrl-C (to the whole process group, as a terminal sends it) once a worker process
+        # is being spawned: the middle of the cluster's start-up.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any("spawn_main" in line and "resource_tracker" not in line for line in _command_lines(proc.pid)):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the run ended before its cluster started"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and no_traceback(err), err

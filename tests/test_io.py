@@ -196,3 +196,103 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
         os.umask(umask)
     assert path.read_bytes() == b"data"
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+# ------------------------------------------------ issue 14: odd files, kept transparency
+
+
+def _read_in_thread(path, limit: float = 30.0):
+    """load_image(path) in a daemon thread: a read that blocks (a pipe) cannot hang the suite."""
+    import threading
+
+    box: dict[str, object] = {}
+
+    def read() -> None:
+        try:
+            box["result"] = kmseg.load_image(path)
+        except Exception as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(limit)
+    return box, t.is_alive()
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    try:
+        box, blocked = _read_in_thread(fifo)
+    finally:  # a reader stuck in open() is released by a writer appearing
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    assert not blocked, "load_image blocked on a named pipe"
+    assert isinstance(box.get("error"), kmseg.ImageDecodeError)
+    assert "named pipe" in str(box["error"]) and "not a regular file" in str(box["error"])
+
+
+def test_a_device_is_refused_not_read():
+    import os
+
+    # /dev/null, not an endless device: on code that reads devices, the test must fail, not fill memory.
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null here")
+    with pytest.raises(kmseg.ImageDecodeError, match="character device, not a regular file"):
+        kmseg.load_image("/dev/null")
+
+
+def _with_colour_key(mode: str):
+    """A small image of 3 values whose first value is the tRNS colour key, and that key's mask."""
+    if mode == "RGB":
+        values = np.array([[255, 0, 0], [0, 200, 0], [0, 0, 255]], np.uint8)
+        key = (255, 0, 0)
+    else:
+        values = np.array([10, 120, 240], np.uint8)
+        key = 10
+    index = np.array([[0, 1, 2, 0], [1, 0, 2, 2], [0, 0, 1, 2]])
+    img = Image.fromarray(values[index], mode)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", transparency=key)
+    return buf.getvalue(), index == 0
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_trns_colour_key_becomes_alpha(mode, tmp_path):
+    data, transparent = _with_colour_key(mode)
+    assert b"tRNS" in data
+    loaded = kmseg.load_image(data)
+    assert loaded.alpha is not None, "the tRNS colour key was dropped"
+    assert np.array_equal(loaded.alpha == 0, transparent) and set(np.unique(loaded.alpha)) == {0, 255}
+    out = kmseg.segment(data, 2, seed=0).to_image()
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[:, :, 3] == 0, transparent)
+
+
+def test_sixteen_bit_grey_png_with_a_colour_key_keeps_it():
+    grey16 = (np.arange(12).reshape(3, 4) * 5000).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(grey16).save(buf, "PNG", transparency=10000)
+    loaded = kmseg.load_image(buf.getvalue())
+    assert loaded.alpha is not None and np.array_equal(loaded.alpha == 0, grey16 == 10000)
+
+
+def test_png_with_a_two_megabyte_icc_profile_is_read():
+    img, _ = quadrants(16)
+    buf = io.BytesIO()
+    profile = bytes(np.random.default_rng(0).integers(0, 256, 2_000_000, dtype=np.uint8))
+    Image.fromarray(img).save(buf, "PNG", icc_profile=profile)
+    loaded = kmseg.load_image(buf.getvalue())
+    assert np.array_equal(loaded.rgb, img)
+    assert any("ICC profile" in n for n in loaded.notes)
+
+
+def test_thirty_two_bit_integer_tiff_note_says_32_bit():
+    a = (np.arange(64).reshape(8, 8) * 1000).astype(np.int32)
+    buf = io.BytesIO()
+    Image.fromarray(a, "I").save(buf, "TIFF")
+    loaded = kmseg.load_image(buf.getvalue())
+    assert any("32-bit" in n for n in loaded.notes) and not any("16-bit" in n for n in loaded.notes)

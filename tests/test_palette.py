@@ -52,3 +52,105 @@ def test_format_from_path():
     assert kmseg.palette_format_from_path("a/b.GPL") == "gpl"
     with pytest.raises(kmseg.InvalidParameterError, match=".json"):
         kmseg.palette_format_from_path("x.pdf")
+
+
+# ------------------------------------------------ issue 14: untrusted palette text, bounded
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[" * 100_000, "nested"),
+        ('{"colors": ' + "[" * 5000 + "]" * 5000 + "}", "nested"),
+        (json.dumps([[1, 2, 3]] * 300), "300 colours"),
+        ("[[1e999, 0, 0]]", "integers"),
+        ("[[" + "9" * 5000 + ", 0, 0]]", "malformed"),
+    ],
+)
+def test_hostile_json_palettes_are_palette_errors(tmp_path, text, words):
+    path = tmp_path / "p.json"
+    path.write_text(text)
+    with pytest.raises(kmseg.InvalidParameterError, match=words) as info:
+        kmseg.read_palette(path)
+    assert info.value.param == "palette"
+
+
+def test_palette_size_and_depth_limits_can_be_changed(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"colors": [{"rgb": [1, 2, 3]}]}) + " " * 2000)
+    with pytest.raises(kmseg.InvalidParameterError, match="larger than 1,000 bytes"):
+        kmseg.read_palette(path, max_bytes=1000)
+    with pytest.raises(kmseg.InvalidParameterError, match="nested 4 deep"):
+        kmseg.read_palette(path, max_depth=3)
+    assert kmseg.read_palette(path).tolist() == [[1, 2, 3]]
+    # strings holding brackets do not count as nesting
+    path.write_text(json.dumps({"name": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"", "colors": ["#0a141e"]}))
+    assert kmseg.read_palette(path).tolist() == [[10, 20, 30]]
+
+
+def test_a_binary_or_pipe_palette_file_is_a_palette_error(tmp_path):
+    import os
+
+    path = tmp_path / "p.txt"
+    path.write_bytes(b"\xff\xfe#ff0000")
+    with pytest.raises(kmseg.InvalidParameterError, match="cannot read"):
+        kmseg.read_palette(path)
+    fifo = tmp_path / "f.gpl"
+    os.mkfifo(fifo)
+    import threading
+
+    box: dict[str, BaseException] = {}
+
+    def read() -> None:
+        try:
+            kmseg.read_palette(fifo)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    reader = threading.Thread(target=read, daemon=True)  # a read that blocks cannot hang the suite
+    reader.start()
+    reader.join(30)
+    try:
+        assert not reader.is_alive(), "read_palette blocked on a named pipe"
+    finally:
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # releases a blocked reader
+        except OSError:
+            pass
+    assert isinstance(box.get("error"), kmseg.InvalidParameterError) and "named pipe" in str(box["error"])
+
+
+def test_deeply_nested_palette_upload_is_a_422_not_a_500():
+    pytest.importorskip("fastapi", reason="the api extra is not installed")
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from kmseg.api import ServiceSettings, create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, "PNG")
+    files = {"image": ("a.png", buf.getvalue(), "image/png"),
+             "palette_file": ("p.json", b"[" * 100_000, "application/json")}
+    with TestClient(create_app(ServiceSettings()), raise_server_exceptions=False) as client:
+        r = client.post("/api/segment", files=files)
+    assert r.status_code == 422, r.text
+    assert "palette_file" in r.text and "nested" in r.text
+
+
+def test_palette_limits_are_set_from_the_environment(tmp_path):
+    import subprocess
+    import sys
+
+    from cli_helpers import kmseg_env
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"colors": [{"rgb": [1, 2, 3]}]}) + " " * 200)
+    code = ("import kmseg, sys\ntry:\n    kmseg.read_palette(sys.argv[1])\nexcept kmseg.InvalidParameterError as e:\n"
+            "    print(e)\nelse:\n    print('read')\n")
+    for env, words in ((dict(KMSEG_MAX_PALETTE_BYTES="100"), "larger than 100 bytes"),
+                       (dict(KMSEG_MAX_PALETTE_DEPTH="3"), "nested 4 deep, more than 3"), ({}, "read")):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], env=kmseg_env(**env),
+                             capture_output=True, text=True, timeout=60)
+        assert words in out.stdout, out.stdout + out.stderr

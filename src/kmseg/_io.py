@@ -4,8 +4,10 @@ outputs atomically."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
+import stat
 import tempfile
 import threading
 import warnings
@@ -43,6 +45,7 @@ __all__ = [
     "load_image",
     "normalize_format",
     "read_metadata",
+    "read_regular_file",
 ]
 
 #: Pillow format names kmseg decodes; anything else is refused before decoding.
@@ -60,6 +63,12 @@ _REFUSED_SIGNATURES = (
     (b"\x00\x00\x01\x00", "ICO"),
     (b"PK\x03\x04", "ZIP archive"),
 )
+
+# PNG chunks kmseg never uses, dropped unread: text (Pillow refuses text that unpacks past
+# PngImagePlugin.MAX_TEXT_CHUNK) and the ICC profile (kmseg does not colour-manage; Pillow
+# refuses a profile past the same 1 MB).
+_DROPPED_PNG_CHUNKS = {b"tEXt": "text chunks", b"zTXt": "text chunks", b"iTXt": "text chunks",
+                       b"iCCP": "ICC profile"}
 
 # Dropped PNG text larger than this is mentioned in the notes (PngImagePlugin.MAX_TEXT_CHUNK).
 _TEXT_NOTE_BYTES = 1 << 20
@@ -154,19 +163,80 @@ def _check_pixels(width: int, height: int, limit: int) -> None:
         raise ImageDecodeError(f"image has no pixels ({width} x {height})")
 
 
+class InputUnreadableError(ImageDecodeError):
+    """The file could not be read (permissions, an I/O error): the machine's fault,
+    not the image's, so a batch tries it again on its next run."""
+
+
+class NotRegularFileError(OSError):
+    """A path names a named pipe, socket or device rather than a regular file."""
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a file of ``st_mode`` ``mode`` is, when it is not a regular file or a folder."""
+    for test, kind in ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "special file"
+
+
+def read_regular_file(path: str | os.PathLike, *, max_bytes: int | None = None) -> bytes:
+    """The content of the regular file ``path``.
+
+    The file is opened without blocking (a named pipe with no writer would
+    wait for ever) and checked through its open descriptor, so a path that
+    is swapped for a pipe or a device after a check cannot hang or flood the
+    reader.
+
+    Raises
+    ------
+    NotRegularFileError
+        ``path`` is a named pipe, socket or device (``strerror`` says which).
+    IsADirectoryError
+        ``path`` is a folder.
+    ValueError
+        The file is larger than ``max_bytes``.
+    OSError
+        It cannot be opened or read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, flags)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # a socket, or a pipe opened for writing only
+            raise NotRegularFileError(e.errno, "a socket or pipe, not a regular file", name) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", name)
+        kind = special_file_kind(mode)
+        if kind is not None:
+            raise NotRegularFileError(errno.EINVAL, f"a {kind}, not a regular file", name)
+        if max_bytes is None:
+            return f.read()
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{name} is larger than {max_bytes:,} bytes")
+    return data
+
+
 def _from_file(source: ImageSource, limit: int) -> LoadedImage:
     name = None
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
         try:
-            with open(name, "rb") as f:
-                data = f.read()
+            data = read_regular_file(name)
         except FileNotFoundError:
             raise ImageDecodeError(f"no such file: {name}") from None
         except IsADirectoryError:
             raise ImageDecodeError(f"is a directory, not an image: {name}") from None
+        except NotRegularFileError as e:
+            raise ImageDecodeError(f"{name}: {e.strerror}") from None
         except OSError as e:
-            raise ImageDecodeError(f"cannot read {name}: {e.strerror or e}") from None
+            raise InputUnreadableError(f"cannot read {name}: {e.strerror or e}") from None
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif hasattr(source, "read"):
@@ -185,7 +255,7 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
         raise ImageDecodeError(f"{what}empty file (0 bytes), not an image")
     notes: list[str] = []
     if data.startswith(_png.SIGNATURE):
-        data = _drop_png_text(data, notes)
+        data = _drop_png_chunks(data, notes)
     stream = io.BytesIO(data)
     try:
         with _pillow_warnings() as caught:
@@ -215,23 +285,24 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
         im.close()
 
 
-def _drop_png_text(data: bytes, notes: list[str]) -> bytes:
-    """The PNG without its text chunks (tEXt, zTXt, iTXt).
+def _drop_png_chunks(data: bytes, notes: list[str]) -> bytes:
+    """The PNG without the chunks kmseg never reads (:data:`_DROPPED_PNG_CHUNKS`).
 
-    kmseg never reads an input's text, and Pillow refuses a file whose text
-    unpacks to more than ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MB): dropping
-    the chunks unread keeps such images usable without unpacking anything.
-    Data that does not walk as PNG chunks is returned as it is, for Pillow
-    to report.
+    Pillow refuses a file whose text or ICC profile unpacks to more than
+    ``PngImagePlugin.MAX_TEXT_CHUNK`` (1 MB): dropping the chunks unread
+    keeps such images usable without unpacking anything. Data that does
+    not walk as PNG chunks is returned as it is, for Pillow to report.
     """
-    keep, dropped, start, pos = [], 0, 0, len(_png.SIGNATURE)
+    keep, start, pos = [], 0, len(_png.SIGNATURE)
+    dropped: dict[str, int] = {}
     while pos + 12 <= len(data):
         length = int.from_bytes(data[pos:pos + 4], "big")
         kind = data[pos + 4:pos + 8]
         end = pos + 12 + length
-        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+        if kind in _DROPPED_PNG_CHUNKS:
             keep.append(data[start:pos])
-            dropped += end - pos
+            what = _DROPPED_PNG_CHUNKS[kind]
+            dropped[what] = dropped.get(what, 0) + end - pos
             start = end
         if kind == b"IEND":
             break
@@ -239,8 +310,9 @@ def _drop_png_text(data: bytes, notes: list[str]) -> bytes:
     if not dropped:
         return data
     keep.append(data[start:])
-    if dropped > _TEXT_NOTE_BYTES:
-        notes.append(f"PNG text chunks ({dropped:,} bytes) ignored")
+    for what, size in dropped.items():
+        if size > _TEXT_NOTE_BYTES:
+            notes.append(f"PNG {what} ({size:,} bytes) ignored")
     return b"".join(keep)
 
 
@@ -335,15 +407,24 @@ def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
 
 def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     mode = im.mode
+    key = im.info.get("transparency")  # a tRNS colour key (PNG): pixels of that value are transparent
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(im)
         if mode == "F":
             grey = _scale_float(a.astype(np.float64))
         else:
             grey = _scale_uint16(a)
-            notes.append("16-bit image reduced to 8 bits per channel")
-        return np.repeat(grey[:, :, None], 3, axis=2), None
-    if mode in ("P", "PA") and (mode == "PA" or "transparency" in im.info):
+            bits = _integer_bits(im)
+            notes.append(f"{bits}-bit image reduced to 8 bits per channel")
+            if bits > 16 and (a.min() < 0 or a.max() > 65535):
+                notes.append("values outside 0-65535 clipped")
+        alpha = None
+        if isinstance(key, int) and mode != "F" and (a == key).any():
+            alpha = np.where(a == key, 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2), alpha
+    if mode in ("1", "L", "RGB") and key is not None:
+        im = im.convert("RGBA")  # Pillow turns the colour key into alpha
+    elif mode in ("P", "PA") and (mode == "PA" or "transparency" in im.info):
         im = im.convert("RGBA")
     elif mode in ("LA", "La", "RGBa", "PA"):
         im = im.convert("RGBA")
@@ -360,6 +441,18 @@ def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.nd
         rgb = np.ascontiguousarray(a[:, :, :3])
         return rgb, (None if alpha.min() == 255 else alpha)
     return np.ascontiguousarray(a), None
+
+
+def _integer_bits(im: Image.Image) -> int:
+    """Bits per sample of a greyscale integer image: 16, or 32 for a 32-bit TIFF
+    (Pillow opens both as mode ``I``)."""
+    if im.mode != "I":
+        return 16
+    tags = getattr(im, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None  # BitsPerSample
+    if isinstance(bits, tuple):
+        bits = bits[0] if bits else None
+    return 32 if bits == 32 or (im.format == "TIFF" and bits is None) else 16
 
 
 def _scale_uint16(a: np.ndarray) -> np.ndarray:

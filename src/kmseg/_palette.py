@@ -10,6 +10,7 @@ import struct
 import numpy as np
 
 from ._errors import InvalidParameterError
+from ._limits import env_limit
 
 __all__ = ["PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path", "read_palette"]
 
@@ -18,6 +19,14 @@ PALETTE_FORMATS: tuple[str, ...] = ("json", "gpl", "css", "txt", "ase")
 #: Palette file formats :func:`read_palette` reads, by extension.
 READ_PALETTE_FORMATS: tuple[str, ...] = ("json", "gpl", "css", "txt")
 _HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
+_MAX_COLOURS = 256
+
+
+#: Largest palette file read, in bytes (environment: ``KMSEG_MAX_PALETTE_BYTES``).
+MAX_PALETTE_BYTES: int = env_limit("KMSEG_MAX_PALETTE_BYTES", 1 << 20)
+#: Deepest nesting of lists and objects in a JSON palette (``KMSEG_MAX_PALETTE_DEPTH``);
+#: kmseg's own files nest 4 deep.
+MAX_PALETTE_DEPTH: int = env_limit("KMSEG_MAX_PALETTE_DEPTH", 16)
 
 
 def _hex(rgb: np.ndarray) -> list[str]:
@@ -101,7 +110,8 @@ def palette_format_from_path(path: str | os.PathLike) -> str:
     return ext
 
 
-def read_palette(path: str | os.PathLike) -> np.ndarray:
+def read_palette(path: str | os.PathLike, *, max_bytes: int | None = None,
+                 max_depth: int | None = None) -> np.ndarray:
     """Read a palette file into an (n, 3) uint8 RGB array.
 
     Parameters
@@ -110,6 +120,10 @@ def read_palette(path: str | os.PathLike) -> np.ndarray:
         A ``.json`` file (kmseg's own: ``{"colors": [{"rgb": [r, g, b]}, ...]}``,
         or a plain list of ``[r, g, b]`` triples or ``"#rrggbb"`` strings), a
         GIMP ``.gpl`` palette, or ``.css`` / ``.txt`` files of ``#rrggbb`` colours.
+    max_bytes : int, optional
+        Largest file read (default :data:`MAX_PALETTE_BYTES`, 1 MiB).
+    max_depth : int, optional
+        Deepest nesting of a JSON file (default :data:`MAX_PALETTE_DEPTH`, 16).
 
     Returns
     -------
@@ -118,9 +132,14 @@ def read_palette(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     InvalidParameterError
-        Unknown extension, unreadable or malformed file, no colours, more
-        than 256 colours, or values outside 0-255 (``param="palette"``).
+        Unknown extension, unreadable, malformed, too large or too deeply
+        nested file, not a regular file, no colours, more than 256 colours,
+        or values outside 0-255 (``param="palette"``).
     """
+    from ._io import read_regular_file
+
+    max_bytes = MAX_PALETTE_BYTES if max_bytes is None else max_bytes
+    max_depth = MAX_PALETTE_DEPTH if max_depth is None else max_depth
     name = os.fspath(path)
     ext = os.path.splitext(name)[1].lower().lstrip(".")
     if ext not in READ_PALETTE_FORMATS:
@@ -129,27 +148,59 @@ def read_palette(path: str | os.PathLike) -> np.ndarray:
             param="palette",
         )
     try:
-        with open(name, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidParameterError(f"cannot read palette file {name!r}: {exc}", param="palette") from None
+        text = read_regular_file(name, max_bytes=max_bytes).decode("utf-8")
+    except ValueError as exc:  # UnicodeDecodeError, or larger than max_bytes
+        raise InvalidParameterError(
+            f"cannot read palette file {name!r}: {exc}"
+            + ("" if isinstance(exc, UnicodeDecodeError) else " (KMSEG_MAX_PALETTE_BYTES raises the limit)"),
+            param="palette") from None
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot read palette file {name!r}: {exc.strerror or exc}",
+                                    param="palette") from None
     try:
         if ext == "json":
+            depth = _json_depth(text)
+            if depth > max_depth:
+                raise ValueError(f"lists and objects nested {depth} deep, more than {max_depth}")
             rows = _json_rows(json.loads(text))
         elif ext == "gpl":
             rows = _gpl_rows(text)
         else:
             rows = [[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in _HEX.findall(text)]
+        if len(rows) > _MAX_COLOURS:
+            raise ValueError(f"{len(rows)} colours, more than {_MAX_COLOURS}")
         colors = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError) as exc:
         raise InvalidParameterError(f"palette file {name!r} is malformed: {exc}", param="palette") from None
     return check_palette_array(colors, f"palette file {name!r}")
+
+
+def _json_depth(text: str) -> int:
+    """How deep lists and objects nest in the JSON ``text`` (brackets inside
+    strings left out), counted in linear time without parsing: Python's
+    parser recurses once per level."""
+    b = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    if not len(b):
+        return 0
+    index = np.arange(len(b))
+    # A quote ends or starts a string unless an odd run of backslashes comes before it.
+    last_plain = np.maximum.accumulate(np.where(b != ord("\\"), index, -1))
+    quotes = np.flatnonzero(b == ord('"'))
+    before = quotes - 1
+    run = np.where(before >= 0, before - last_plain[np.maximum(before, 0)], 0)
+    toggles = np.zeros(len(b), np.int64)
+    toggles[quotes[run % 2 == 0]] = 1
+    outside = np.cumsum(toggles) % 2 == 0
+    steps = (np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}")))) * outside
+    return int(np.cumsum(steps).max())
 
 
 def _json_rows(doc: object) -> list:
     items = doc["colors"] if isinstance(doc, dict) else doc
     if not isinstance(items, list):
         raise ValueError("expected a list of colours or an object with a 'colors' list")
+    if len(items) > _MAX_COLOURS:
+        raise ValueError(f"{len(items)} colours, more than {_MAX_COLOURS}")
     rows = []
     for item in items:
         if isinstance(item, dict):

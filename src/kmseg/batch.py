@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import signal
 import threading
 import time
@@ -54,6 +55,9 @@ __all__ = [
 DEFAULT_NAME = "{stem}-k{k}.{ext}"
 _FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 _GLOB_CHARS = frozenset("*?[")
+#: :attr:`ItemResult.failure` values: the input's fault (skipped on a re-run unless failures are
+#: retried) or the environment's (disk full, permissions, I/O, a lost worker: retried on every re-run).
+INPUT, ENVIRONMENT = "input", "environment"
 
 ProgressCallback = Callable[["ItemResult", int, int], None]
 
@@ -203,6 +207,12 @@ class ItemResult:
         ``summary["seconds"]`` is the time in :func:`kmseg.segment` alone.
     detail : str or None
         Traceback of an unexpected error, for ``--debug``.
+    failure : str or None
+        What a failure was about: ``"input"`` (the file itself: corrupt,
+        unsupported, too large, not a regular file; a re-run skips it unless
+        asked to retry failures) or ``"environment"`` (disk full, permissions,
+        I/O errors, a worker lost; a re-run tries it again). Also set on a
+        result skipped because it failed in an earlier run.
     """
 
     source: str
@@ -212,6 +222,7 @@ class ItemResult:
     summary: dict[str, Any] | None = None
     seconds: float = 0.0
     detail: str | None = None
+    failure: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: input, status, reason, outputs and the figures.
@@ -225,6 +236,8 @@ class ItemResult:
             "reason": self.reason,
             "outputs": self.outputs,
         }
+        if self.failure:
+            out["failure"] = self.failure
         if self.summary:
             out.update({k: _json_safe(v) for k, v in self.summary.items()})
             out["segment_seconds"] = out.pop("seconds", None)
@@ -305,36 +318,68 @@ def find_images(
         elif os.path.isdir(arg):
             if exts is None:
                 exts = image_extensions()
-            found = _scan_dir(arg, exts, recursive)
-            if not found:
+            found, special = _scan_dir(arg, exts, recursive)
+            missing += special
+            if not found and not special:
                 missing.append(ItemResult(arg, "failed", "no images in this directory"
                                           + ("" if recursive else " (use --recursive for sub-folders)")))
             for path, subdir in found:
                 add(path, subdir)
         elif os.path.exists(arg) or os.path.islink(arg):
-            add(arg)
+            reason = not_regular_reason(arg)
+            if reason:
+                missing.append(ItemResult(arg, "failed", reason, failure="input"))
+            else:
+                add(arg)
         elif _GLOB_CHARS & set(arg):
-            matches = sorted(glob.glob(arg, recursive=recursive))
-            matches = [m for m in matches if os.path.isfile(m)]
+            matches = [m for m in sorted(glob.glob(arg, recursive=recursive)) if not os.path.isdir(m)]
             if not matches:
                 missing.append(ItemResult(arg, "failed", "pattern matches no files"))
             for m in matches:
-                add(m)
+                reason = not_regular_reason(m)
+                if reason:
+                    missing.append(ItemResult(m, "failed", reason, failure="input"))
+                else:
+                    add(m)
         else:
             missing.append(ItemResult(arg, "failed", "no such file or directory"))
     return files, missing
 
 
-def _scan_dir(root: str, exts: frozenset[str], recursive: bool) -> list[tuple[str, str]]:
+def not_regular_reason(path: str) -> str | None:
+    """Why ``path`` is not read (a named pipe, socket or device), or None.
+
+    Only regular files are read: a named pipe would block the reader for
+    ever, a device could be read without end. A path that cannot be looked
+    at (a dangling link) is left for the reader to report.
+    """
+    from kmseg._io import special_file_kind
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    kind = special_file_kind(mode)
+    return f"a {kind}, not a regular file; skipped" if kind else None
+
+
+def _scan_dir(root: str, exts: frozenset[str], recursive: bool) -> tuple[list[tuple[str, str]], list[ItemResult]]:
+    """Image files under ``root`` and a failed result for each special file with an image name."""
     found: list[tuple[str, str]] = []
+    special: list[ItemResult] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
         rel = os.path.relpath(dirpath, root)
         for name in sorted(filenames):
             if name.startswith(".") or os.path.splitext(name)[1].lower() not in exts:
                 continue
-            found.append((os.path.join(dirpath, name), "" if rel == "." else rel))
-    return found
+            path = os.path.join(dirpath, name)
+            reason = not_regular_reason(path)
+            if reason:
+                special.append(ItemResult(path, "failed", reason, failure="input"))
+            else:
+                found.append((path, "" if rel == "." else rel))
+    return found, special
 
 
 # -------------------------------------------------------------------- planning
@@ -395,6 +440,7 @@ def plan_jobs(
     from kmseg.storage import localize
 
     fmt = kmseg.normalize_format(format) if format else None
+    check_name_pattern(name)
     pal_fmt = options.validate("palette_format", palette_format)
     dirs = (localize(output_dir), labels_dir and localize(labels_dir),
             palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
@@ -428,14 +474,7 @@ def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: i
 
     p = Path(f.path)
     fields = {"stem": p.stem, "name": p.name, "k": k, "ext": _FORMAT_EXT[fmt or "png"]}
-    try:
-        filename = name.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise kmseg.InvalidParameterError(
-            f"bad name pattern {name!r} ({exc}); use the fields {{stem}}, {{name}}, {{k}}, {{ext}}",
-            param="name") from None
-    if not filename or filename.endswith(("/", os.sep)):
-        raise kmseg.InvalidParameterError(f"bad name pattern {name!r}", param="name")
+    filename = output_name(name, fields)
     base = f"{p.stem}-k{k}"
     return OutputPlan(
         image=os.path.join(output_dir, f.subdir, filename),
@@ -447,6 +486,78 @@ def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: i
         masks=os.path.join(masks_dir, f.subdir, f"{base}-mask-") if masks_dir else None,
         boundaries=os.path.join(boundaries_dir, f.subdir, f"{base}-boundaries.png") if boundaries_dir else None,
     )
+
+
+#: The fields of an output name pattern (``--name``).
+NAME_FIELDS: tuple[str, ...] = ("stem", "name", "k", "ext")
+
+
+def check_name_pattern(pattern: str) -> None:
+    """Check an output name pattern before any name is made from it.
+
+    Only the fields of :data:`NAME_FIELDS` are allowed, plainly (``{stem}``,
+    ``{k:03d}``): no attribute or index access (``{stem.__class__}``), no
+    conversions, no nested fields. A pattern that is absolute or climbs out
+    of the output folder (``../x-{stem}.png``) is refused too.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        With ``param="name"``.
+    """
+    import string
+
+    import kmseg
+
+    def bad(why: str) -> kmseg.InvalidParameterError:
+        return kmseg.InvalidParameterError(
+            f"bad name pattern {pattern!r}: {why}; use the fields "
+            + ", ".join(f"{{{f}}}" for f in NAME_FIELDS), param="name")
+
+    if not isinstance(pattern, str) or not pattern:
+        raise bad("it is empty")
+    try:
+        parts = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    for _, field_name, spec, conversion in parts:
+        if field_name is None:
+            continue
+        if field_name not in NAME_FIELDS:
+            raise bad(f"unknown field {{{field_name}}}" if field_name.isidentifier()
+                      else f"{{{field_name}}} is not a plain field (no attribute or index access)")
+        if conversion or (spec and ("{" in spec or "}" in spec)):
+            raise bad(f"field {{{field_name}}} may take a format spec only (no !conversion, no nested fields)")
+    if os.path.isabs(pattern) or pattern.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", pattern):
+        raise bad("it must name a file inside the output folder (no absolute path, no '..')")
+
+
+def output_name(pattern: str, fields: dict[str, Any]) -> str:
+    """The file name ``pattern`` gives for ``fields``, checked to stay inside the output folder.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        A bad pattern (see :func:`check_name_pattern`), or a name that is
+        empty, a folder, or outside the output folder.
+    """
+    import kmseg
+
+    check_name_pattern(pattern)
+    try:
+        filename = pattern.format(**fields)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:
+        raise kmseg.InvalidParameterError(
+            f"bad name pattern {pattern!r} ({exc}); use the fields "
+            + ", ".join(f"{{{f}}}" for f in NAME_FIELDS), param="name") from None
+    if not filename or filename.endswith(("/", os.sep)):
+        raise kmseg.InvalidParameterError(f"bad name pattern {pattern!r}: it makes no file name",
+                                          param="name")
+    normal = os.path.normpath(filename)
+    if os.path.isabs(normal) or normal == ".." or normal.startswith(".." + os.sep) or normal == ".":
+        raise kmseg.InvalidParameterError(
+            f"name pattern {pattern!r} gives {filename!r}, outside the output folder", param="name")
+    return filename
 
 
 def check_job(job: ItemJob, inputs_real: set[str], owner: dict[str, str]) -> str | None:
@@ -512,17 +623,21 @@ def process_item(job: ItemJob) -> ItemResult:
         summary = seg.summary() if job.figures else _cheap_summary(seg)
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
     except kmseg.KmsegError as exc:
+        from kmseg._io import InputUnreadableError
+
         reason, detail = str(exc), None
+        failure = ENVIRONMENT if isinstance(exc, InputUnreadableError) else INPUT
         if reason.startswith(f"{job.source}: "):  # the path is shown beside the reason anyway
             reason = reason[len(job.source) + 2:]
     except MemoryError:
         reason, detail = "out of memory; try a smaller --max-pixels or fewer --jobs", None
+        failure = ENVIRONMENT
     except OSError as exc:
-        reason, detail = _os_reason(exc), None
+        reason, detail, failure = _os_reason(exc), None, ENVIRONMENT
     except Exception as exc:  # an unexpected bug: report it, keep the batch going
         reason = f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)"
-        detail = traceback.format_exc()
-    return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail)
+        detail, failure = traceback.format_exc(), INPUT
+    return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail, failure)
 
 
 def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
@@ -702,16 +817,18 @@ def _split_skipped(
     """Record the jobs that need no work as skipped; return the others' indices.
 
     Without ``overwrite`` a job is skipped when the manifest says it is done
-    (and its outputs are there), when the manifest says it failed (unless
-    ``retry_failed``), or when all its outputs exist.
+    (and its outputs are there), when the manifest says it failed because of
+    the input (unless ``retry_failed``; a failure of the environment is
+    always tried again), or when all its outputs exist.
     """
     manifest = record.manifest
     todo: list[int] = []
     for i, job in enumerate(jobs):
         row = manifest.get(job.source, job.plan.image) if manifest is not None and not overwrite else None
-        if row is not None and row.get("status") == "failed" and not retry_failed:
+        if (row is not None and row.get("status") == "failed" and not retry_failed
+                and row.get("failure") != ENVIRONMENT):  # the disk's fault, say: always tried again
             reason = f"failed in an earlier run ({row.get('reason')}); use --retry-failed to try again"
-            record(i, ItemResult(job.source, "skipped", reason), row=None)
+            record(i, ItemResult(job.source, "skipped", reason, failure=INPUT), row=None)
         elif not overwrite and outputs_exist(job):
             plan = job.plan
             found: dict[str, Any] = {key: path for key, path in
@@ -917,7 +1034,8 @@ def _result_of(fut: Future[ItemResult], job: ItemJob) -> ItemResult:
             reason = "the worker process died (out of memory?); try fewer --jobs or a smaller --max-pixels"
         else:
             reason = f"worker error: {type(exc).__name__}: {exc}"
-        return ItemResult(job.source, "failed", reason, detail="".join(traceback.format_exception(exc)))
+        return ItemResult(job.source, "failed", reason, detail="".join(traceback.format_exception(exc)),
+                          failure=ENVIRONMENT)
 
 
 def _drain(pending: dict, jobs: Sequence[ItemJob], record: Callable[[int, ItemResult], None]) -> None:

@@ -74,8 +74,13 @@ outputs:
   was interrupted resumes it; --overwrite redoes them. With several inputs,
   kmseg-manifest.jsonl in the output folder gets one line per input (status
   done/skipped/failed, reason, K, inertia, iterations, seconds, outputs); a
-  re-run skips what it records as done or failed, --retry-failed retries
-  the failures.
+  re-run skips what it records as done, and the inputs that failed on their
+  own (corrupt, unsupported, too large) unless --retry-failed; failures of
+  the machine (disk full, permissions, I/O, a lost worker) are tried again.
+  The summary says how many inputs are still without outputs, and why.
+  Only regular files are read: named pipes, sockets and devices are
+  reported and skipped. --name takes the fields {stem}, {name}, {k}, {ext}
+  (a format spec such as {k:03d} is allowed) and must stay inside -o.
 
 many machines:
   kmseg segment photos/ -k 8 -o /shared/out --dask tcp://scheduler:8786
@@ -235,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="redo images whose outputs exist (by default they are skipped)")
     run.add_argument("--retry-failed", action="store_true",
                      help="with several inputs: retry the inputs that kmseg-manifest.jsonl in the "
-                          "output folder records as failed (by default a re-run skips them)")
+                          "output folder records as failed on their input (by default a re-run skips "
+                          "them; failures of the disk or machine are always retried)")
     run.add_argument("--dask", metavar="ADDRESS",
                      help="run on a Dask cluster: 'local' starts one on this machine (--jobs workers), "
                           "tcp://HOST:8786 uses a running scheduler (needs kmseg[dask])")
@@ -345,12 +351,16 @@ def cmd_segment(args: argparse.Namespace) -> int:
             None if isinstance(given, tuple) else args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels,
             spatial_weight=args.spatial_weight, fit_size=args.fit_size, min_region=args.min_region,
             target_psnr=args.target_psnr, dither=args.dither, palette=given))
-        single = len(args.inputs) == 1 and os.path.isfile(args.inputs[0])
+        # One named file (a pipe or device too: it is then reported, not taken for a folder).
+        single = (len(args.inputs) == 1 and os.path.exists(args.inputs[0])
+                  and not os.path.isdir(args.inputs[0]))
         if single:
             jobs, failed = _plan_single(args, params)
         else:
             jobs, failed = _plan_many(args, params)
         _prepare_dirs(_output_folders(args, jobs, single))
+        if jobs:
+            _check_free_space(_output_folders(args, jobs, single))
     except kmseg.InvalidParameterError as exc:
         return _usage_error(args, str(exc))
     except _OutputError as exc:
@@ -361,6 +371,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
         from kmseg.manifest import Manifest, manifest_row
 
         book = Manifest.in_folder(args.output or ".")
+        if book.bad_lines:
+            lines = ", ".join(map(str, book.bad_lines[:5])) + (", ..." if len(book.bad_lines) > 5 else "")
+            print(f"kmseg: warning: {printable(book.path)}: {len(book.bad_lines)} unreadable "
+                  f"line{'s' * (len(book.bad_lines) != 1)} ignored (line {lines})", file=sys.stderr)
         for result in failed:
             book.append(manifest_row(result, None))
     try:
@@ -372,6 +386,10 @@ def cmd_segment(args: argparse.Namespace) -> int:
     finally:
         if book is not None:
             book.close()
+            if book.write_error is not None:
+                err = book.write_error
+                print(f"kmseg: warning: cannot write {printable(book.path)}: {err.strerror or err}; "
+                      "the next run tries again every input without outputs", file=sys.stderr)
 
 
 class _DaskError(Exception):
@@ -434,10 +452,11 @@ def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], s
     if args.json:
         status = "interrupted" if interrupted else ("failed" if counts["failed"] else "ok")
         doc = {"kmseg": kmseg.__version__, "status": status, **counts, "seconds": round(seconds, 3),
-               "images": [r.to_dict() for r in results]}
+               "without_outputs": _without_outputs(results), "images": [r.to_dict() for r in results]}
         print(json.dumps(doc, indent=2))
     if not args.quiet and not (single and not interrupted):
         _print_summary(counts, seconds, interrupted)
+        _print_missing(_without_outputs(results))
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if counts["failed"] or not results else EXIT_OK
@@ -472,7 +491,11 @@ def _palette_source(args: argparse.Namespace) -> Any:
         return None
     source = storage.localize(source)
     if not os.path.isfile(source):
-        raise bad(f"--palette-from: no such file {source!r}", "palette")
+        from kmseg.batch import not_regular_reason
+
+        why = not_regular_reason(source) if os.path.exists(source) else None
+        raise bad(f"--palette-from: {source!r} is {why.split(';')[0]}" if why
+                  else f"--palette-from: no such file {source!r}", "palette")
     ext = os.path.splitext(source)[1].lower()
     if ext in _PALETTE_EXTS:
         try:
@@ -507,6 +530,9 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
     from kmseg import batch
 
     src = args.inputs[0]
+    special = batch.not_regular_reason(src)
+    if special:
+        return [], [batch.ItemResult(src, "failed", special, failure=batch.INPUT)]
     stem = os.path.splitext(os.path.basename(src))[0]
     base = f"{stem}-k{params.name_k}"
     if args.output and not _looks_like_dir(args.output):
@@ -571,14 +597,9 @@ def _default_name(fmt: str | None) -> str:
 
 
 def _format_name(pattern: str, fields: dict[str, Any]) -> str:
-    import kmseg
+    from kmseg import batch
 
-    try:
-        return pattern.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise kmseg.InvalidParameterError(
-            f"bad --name pattern {pattern!r} ({exc}); use the fields {{stem}}, {{name}}, {{k}}, {{ext}}",
-            param="name") from None
+    return batch.output_name(pattern, fields)
 
 
 def _check_quality(args: argparse.Namespace, fmt: str | None) -> None:
@@ -608,6 +629,56 @@ def _prepare_dirs(folders: list[str]) -> None:
             raise _OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
         if not os.access(folder, os.W_OK | os.X_OK):
             raise _OutputError(f"output folder {folder} is not writable")
+
+
+def _check_free_space(folders: list[str]) -> None:
+    """A local output folder on a disk with no space left is a usage error, before anything runs."""
+    from kmseg.storage import is_url
+
+    for folder in dict.fromkeys(folders):
+        if is_url(folder):
+            continue
+        try:
+            st = os.statvfs(folder)
+        except (OSError, AttributeError):  # no statvfs (Windows): the writes will say
+            continue
+        if st.f_bavail == 0 and st.f_blocks > 0:
+            raise _OutputError(f"no space left on the disk of output folder {folder}: free some space "
+                               "and run the same command again")
+
+
+def _without_outputs(results: list[Any]) -> dict[str, int]:
+    """How many inputs have no outputs after the run, by why."""
+    from kmseg.batch import ENVIRONMENT
+
+    why = {"earlier": 0, "input": 0, "environment": 0, "cancelled": 0}
+    for r in results:
+        if r.status == "skipped" and r.failure:
+            why["earlier"] += 1
+        elif r.status == "failed":
+            why["environment" if r.failure == ENVIRONMENT else "input"] += 1
+        elif r.status == "cancelled":
+            why["cancelled"] += 1
+    return why
+
+
+def _print_missing(why: dict[str, int]) -> None:
+    total = sum(why.values())
+    if not total:
+        print("kmseg: every input has its outputs", file=sys.stderr)
+        return
+    parts = []
+    if why["earlier"]:
+        parts.append(f"{why['earlier']} failed earlier and were not retried: --retry-failed")
+    if why["input"]:
+        parts.append(f"{why['input']} failed on their input (corrupt, unsupported, too large, missing); "
+                     "skipped by the next run unless --retry-failed")
+    if why["environment"]:
+        parts.append(f"{why['environment']} failed on the machine (disk full, permissions, I/O, a lost "
+                     "worker); tried again by the next run")
+    if why["cancelled"]:
+        parts.append(f"{why['cancelled']} not started (interrupted)")
+    print(f"kmseg: {total} input{'s' * (total != 1)} without outputs: {'; '.join(parts)}", file=sys.stderr)
 
 
 def _print_summary(counts: dict[str, int], seconds: float, interrupted: bool) -> None:

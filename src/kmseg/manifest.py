@@ -14,17 +14,20 @@ same inputs with another K (other output names) is a different row.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from typing import Any
+
+from ._limits import env_limit
 
 __all__ = ["MANIFEST_NAME", "Manifest", "manifest_row"]
 
 #: File name of the manifest inside the output folder.
 MANIFEST_NAME = "kmseg-manifest.jsonl"
 
-_FIELDS = ("input", "output", "status", "reason", "k", "k_requested", "inertia", "iterations",
+_FIELDS = ("input", "output", "status", "reason", "failure", "k", "k_requested", "inertia", "iterations",
            "seconds", "outputs", "finished")
 
 
@@ -42,6 +45,7 @@ def manifest_row(result: Any, output: str | None) -> dict[str, Any]:
         "output": output,
         "status": result.status,
         "reason": result.reason,
+        "failure": getattr(result, "failure", None),
         "k": s.get("k"),
         "k_requested": s.get("k_requested"),
         "inertia": inertia,
@@ -50,6 +54,29 @@ def manifest_row(result: Any, output: str | None) -> dict[str, Any]:
         "outputs": result.outputs,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+#: Longest manifest line read (``KMSEG_MAX_MANIFEST_LINE_BYTES``, default 1 MiB); a longer
+#: one is not a row kmseg wrote (its rows take a few hundred bytes) and is ignored.
+MAX_LINE_BYTES: int = env_limit("KMSEG_MAX_MANIFEST_LINE_BYTES", 1 << 20)
+
+
+def _parse_line(line: bytes) -> dict[str, Any] | None:
+    """The row a manifest line holds, or None for a line that is not one
+    (any bytes: not UTF-8, not JSON, nested past reason, the wrong shape)."""
+    if not line.strip() or len(line) > MAX_LINE_BYTES:
+        return None
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get("input"), str):
+        return None
+    if not isinstance(row.get("output"), (str, type(None))):
+        return None
+    if not isinstance(row.get("outputs", {}), dict):
+        row.pop("outputs")
+    return row
 
 
 class Manifest:
@@ -64,6 +91,10 @@ class Manifest:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = os.fspath(path)
         self.rows: dict[tuple[str, str | None], dict[str, Any]] = {}
+        #: Numbers (from 1) of the lines that were not readable rows and were ignored.
+        self.bad_lines: list[int] = []
+        #: The first error writing the file (a full disk ...), or None.
+        self.write_error: OSError | None = None
         self._file: Any = None
         self._load()
 
@@ -79,19 +110,19 @@ class Manifest:
         self._dirty = 0
         try:
             if self._remote:
-                lines = storage.read_bytes(self.path).decode("utf-8").splitlines()
+                data = storage.read_bytes(self.path)
             else:
-                with open(self.path, encoding="utf-8") as f:
-                    lines = f.readlines()
+                with open(self.path, "rb") as f:
+                    data = f.read()
         except FileNotFoundError:
             return
-        for line in lines:
-            try:
-                row = json.loads(line)
-            except ValueError:  # a line cut short by a crash: ignore it
+        for number, line in enumerate(data.splitlines(), 1):
+            row = _parse_line(line)
+            if row is None:
+                if line.strip():  # a line cut short by a crash, or damaged: reported, then ignored
+                    self.bad_lines.append(number)
                 continue
-            if isinstance(row, dict) and isinstance(row.get("input"), str):
-                self.rows[(row["input"], row.get("output"))] = row
+            self.rows[(row["input"], row.get("output"))] = row
 
     def get(self, source: str, output: str | None) -> dict[str, Any] | None:
         """The latest row of ``source`` planned to write ``output``, or None."""
@@ -103,22 +134,49 @@ class Manifest:
         if self._remote:  # object stores cannot append: the whole file, now and then
             self._dirty += 1
             if self._dirty >= 50:
-                self._write_all()
+                try:
+                    self._write_all()
+                except OSError as exc:
+                    self._failed(exc)
             return
-        if self._file is None:
-            os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
-        self._file.write(json.dumps(row, separators=(",", ":")) + "\n")
-        self._file.flush()
+        if self.write_error is not None:  # kept in memory; rewritten by close() if it can be
+            self._dirty += 1
+            return
+        try:
+            if self._file is None:
+                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+            self._file.write(json.dumps(row, separators=(",", ":")) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self._failed(exc)
+            self._dirty += 1
 
     def close(self) -> None:
-        """Rewrite the file atomically with one row per input (the latest)."""
+        """Rewrite the file atomically with one row per input (the latest).
+
+        A write that fails (a full disk ...) is recorded in :attr:`write_error`
+        rather than raised: the manifest is a record of the run, and a run
+        without it only tries its failures again next time.
+        """
         if self._file is None and not self._dirty:
             return
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # its lines are rewritten below anyway
+                self._file.close()
             self._file = None
-        self._write_all()
+        try:
+            self._write_all()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        if self.write_error is None:
+            self.write_error = exc
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def _write_all(self) -> None:
         from kmseg import storage
