@@ -1,0 +1,474 @@
+"""A label map as an SVG drawing: one filled path per connected region, with
+every shared boundary traced and simplified once, so neighbours meet exactly.
+
+The boundary is the graph of pixel edges between 4-connected regions. Every
+edge is walked twice, once in each direction, with the region on its left;
+these directed edges form the rings (outer boundaries and holes) of every
+region. The rings are cut into chains at the junctions (pixel corners with
+three or four boundary edges); a ring with no junction is cut at its
+smallest vertex. Each chain is simplified once (Douglas-Peucker, ends
+fixed) and both regions beside it use that one result, forwards and
+backwards: no gaps, no overlaps.
+
+All passes over edges and points are NumPy; only the chains are walked in
+Python (a chain is a whole boundary between two junctions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _regions
+
+__all__ = ["DEFAULT_TOLERANCE", "labels_to_svg"]
+
+#: Default ``tolerance``: one pixel straightens the one-pixel staircases of
+#: slanted edges and keeps every corner a pixel or more off the pixel edges.
+DEFAULT_TOLERANCE = 1.0
+
+_MAX_TOLERANCE = 1e6
+# Direction of a directed edge: 0 east (+x), 1 south (+y), 2 west, 3 north.
+# The corner's four pixels are numbered the same way: 0 NE, 1 SE, 2 SW, 3 NW;
+# an edge leaving a corner in direction d has pixel d on its left and pixel
+# d+1 on its right.
+_DY = np.array([0, 1, 0, -1])
+_DX = np.array([1, 0, -1, 0])
+_QY = np.array([0, 1, 1, 0])  # padded-map offsets of a corner's pixels
+_QX = np.array([1, 1, 0, 0])
+
+
+def labels_to_svg(
+    labels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    opaque: np.ndarray | None = None,
+    crisp: bool | None = None,
+    title: str | None = None,
+) -> str:
+    """Draw a label map as SVG: a filled path per connected region.
+
+    Regions are 4-connected: two pixels touching only at a corner are two
+    regions. Each path is grouped by cluster, ``<g id="cluster-N"
+    fill="#rrggbb">``, in label order, so the paths of one colour can be
+    selected at once; holes are sub-paths (fill-rule even-odd).
+
+    Parameters
+    ----------
+    labels : (H, W) integer array
+        Cluster of every pixel, 0 .. k-1.
+    palette : (k, 3) uint8-valued array
+        Colour of every cluster.
+    tolerance : float
+        Largest distance, in pixels, between a simplified boundary and the
+        pixel edges it replaces (Douglas-Peucker; the ends of every shared
+        boundary stay fixed). 0 keeps the exact pixel edges, merging only
+        points on straight lines. Regions thinner than about the tolerance
+        may lose their area (their neighbours take it, with no gap).
+    opaque : (H, W) bool array, optional
+        Pixels to paint; the others (transparent) are left empty.
+    crisp : bool, optional
+        Write ``shape-rendering="crispEdges"``, which keeps anti-aliasing
+        from letting the background through where slanted edges of two
+        regions meet. Default: when ``tolerance`` > 0 (at 0 every edge lies
+        on pixel edges and renders exactly either way).
+    title : str, optional
+        Text of a ``<title>`` element.
+
+    Returns
+    -------
+    str
+        The SVG document, ``width`` x ``height`` pixels, one user unit per
+        pixel.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not fit, labels outside the palette, or a tolerance
+        that is negative or not finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.zeros((3, 3), np.uint8); labels[1, 1] = 1
+    >>> svg = labels_to_svg(labels, np.array([[0, 0, 0], [255, 255, 255]]), tolerance=0)
+    >>> svg.count("<path")
+    2
+    """
+    labels = np.asarray(labels)
+    palette = np.asarray(palette)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 2-D integer array, got {labels.dtype} of shape {labels.shape}")
+    if palette.ndim != 2 or palette.shape[1] != 3 or palette.shape[0] == 0:
+        raise ValueError(f"palette must have shape (k, 3), got {palette.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= palette.shape[0]):
+        raise ValueError(f"labels must be between 0 and {palette.shape[0] - 1}")
+    if opaque is not None:
+        opaque = np.asarray(opaque, dtype=bool)
+        if opaque.shape != labels.shape:
+            raise ValueError(f"opaque must have the labels' shape {labels.shape}, got {opaque.shape}")
+    tolerance = float(tolerance)
+    if not 0 <= tolerance <= _MAX_TOLERANCE:  # also refuses NaN
+        raise ValueError(f"tolerance must be between 0 and {_MAX_TOLERANCE:g} pixels, got {tolerance}")
+    if crisp is None:
+        crisp = tolerance > 0
+    h, w = labels.shape
+    paths = _region_paths(labels, opaque, tolerance) if labels.size else {}
+    colors = ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in palette]
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
+           f'width="{w}" height="{h}" viewBox="0 0 {w} {h}"'
+           + (' shape-rendering="crispEdges"' if crisp else "") + ">\n"]
+    if title:
+        out.append(f"<title>{_escape(title)}</title>\n")
+    for k in sorted(paths):
+        out.append(f'<g id="cluster-{k}" fill="{colors[k]}" fill-rule="evenodd">\n')
+        out.extend(f'<path d="{d}"/>\n' for d in paths[k])
+        out.append("</g>\n")
+    out.append("</svg>\n")
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _region_paths(labels: np.ndarray, opaque: np.ndarray | None, tolerance: float) -> dict[int, list[str]]:
+    """Path data of every painted region, by cluster."""
+    h, w = labels.shape
+    # The label map framed by one pixel of "outside" (-1), which transparent
+    # pixels join; the frame makes every boundary an inner edge.
+    padded = np.full((h + 2, w + 2), -1, dtype=np.int16)
+    padded[1:-1, 1:-1] = labels
+    if opaque is not None:
+        padded[1:-1, 1:-1][~opaque] = -1
+    sides = _Sides(padded)
+    chains = _Chains(sides)
+    points, starts = _simplify(sides, chains, tolerance)
+    return _assemble(sides, chains, points, starts, padded)
+
+
+class _Sides:
+    """Directed sides: the straight runs of pixel edges between two labels
+    that end where the boundary turns or meets another, each walked in both
+    directions with the label on its left, and the next side around it.
+
+    Equal labels on either side of a pixel edge are one region, so labels
+    suffice for the walk: a corner's pixel ahead-left shares an edge with
+    the pixel on the left, and the pixel ahead-right shares one with the
+    pixel ahead-left.
+    """
+
+    def __init__(self, padded: np.ndarray) -> None:
+        self.padded = padded
+        h, w = padded.shape[0] - 2, padded.shape[1] - 2
+        self.stride = stride = w + 1  # corner (y, x) has id y * (w + 1) + x
+        horizontal = padded[:-1, 1:-1] != padded[1:, 1:-1]  # (h+1, w): edge from corner (y, x) to (y, x+1)
+        vertical = padded[1:-1, :-1] != padded[1:-1, 1:]  # (h, w+1): edge from corner (y, x) to (y+1, x)
+        # Corners where a vertical edge ends cut the horizontal runs, and back.
+        cut_h = np.zeros((h + 1, w + 1), dtype=bool)
+        cut_h[:-1] |= vertical
+        cut_h[1:] |= vertical
+        cut_v = np.zeros((h + 1, w + 1), dtype=bool)
+        cut_v[:, :-1] |= horizontal
+        cut_v[:, 1:] |= horizontal
+        h_first, h_end = _runs(horizontal, cut_h, 1, stride)
+        v_first, v_end = _runs(vertical, cut_v, stride, stride)
+        e_order = np.argsort(h_end, kind="stable")
+        n_order = np.argsort(v_end, kind="stable")
+        # One group per direction (east, south, west, north), each sorted by start corner.
+        self.group_start = [h_first, v_first, h_end[e_order], v_end[n_order]]
+        group_end = [h_end, v_end, h_first[e_order], v_first[n_order]]
+        sizes = [g.size for g in self.group_start]
+        self.offsets = np.cumsum([0] + sizes)
+        self.v = np.concatenate(self.group_start)
+        self.end = np.concatenate(group_end)
+        self.d = np.repeat(np.arange(4, dtype=np.int64), sizes)
+        self.left = self._pixel(self.v, self.d)
+        self.right = self._pixel(self.v, (self.d + 1) % 4)
+        self.junction = self._junctions(horizontal, vertical)
+        self.next = self._next()
+
+    @staticmethod
+    def _junctions(horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
+        """(h+1, w+1) bool, raveled: corners with three or four boundary edges."""
+        h1, w = horizontal.shape
+        degree = np.zeros((h1, w + 1), dtype=np.int8)
+        degree[:, :-1] += horizontal
+        degree[:, 1:] += horizontal
+        degree[:-1] += vertical
+        degree[1:] += vertical
+        return (degree >= 3).ravel()
+
+    def _pixel(self, v: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Label of pixel q (0 NE, 1 SE, 2 SW, 3 NW) of corners v (-1 outside)."""
+        y, x = np.divmod(v, self.stride)
+        return self.padded[y + _QY[q], x + _QX[q]]
+
+    def find(self, v: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Index of the side leaving corner v in direction d (which exists)."""
+        out = np.empty(v.size, dtype=np.int64)
+        for g in range(4):
+            sel = d == g
+            out[sel] = self.offsets[g] + np.searchsorted(self.group_start[g], v[sel])
+        return out
+
+    def _next(self) -> np.ndarray:
+        # Keep the label on the left: turn left if the pixel ahead-left is
+        # not of it, else go straight if the pixel ahead-right is not, else
+        # turn right.
+        ahead_left = self._pixel(self.end, self.d)
+        ahead_right = self._pixel(self.end, (self.d + 1) % 4)
+        turn = np.where(ahead_left != self.left, 3, np.where(ahead_right != self.left, 0, 1))
+        return self.find(self.end, (self.d + turn) % 4)
+
+
+def _runs(edges: np.ndarray, cut: np.ndarray, step: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last corner of the maximal runs of boundary edges in one
+    direction, cut at the corners marked in ``cut``, sorted by first corner.
+
+    ``edges[y, x]`` is the edge from corner (y, x) to the corner ``step``
+    further (1: east, ``stride``: south); corner (y, x) has id
+    ``y * stride + x``.
+    """
+    begins = edges.copy()
+    ends = edges.copy()
+    if step == 1:
+        begins[:, 1:] &= ~edges[:, :-1] | cut[:, 1:-1]
+        ends[:, :-1] &= ~edges[:, 1:] | cut[:, 1:-1]
+    else:
+        begins[1:] &= ~edges[:-1] | cut[1:-1]
+        ends[:-1] &= ~edges[1:] | cut[1:-1]
+    by, bx = np.nonzero(begins)
+    ey, ex = np.nonzero(ends)
+    first, last = by * stride + bx, ey * stride + ex + step
+    if step != 1:  # pair the k-th begin and end of every column
+        first_by_column = np.lexsort((by, bx))
+        last_by_column = np.lexsort((ey, ex))
+        paired = np.empty_like(last)
+        paired[first_by_column] = last[last_by_column]
+        last = paired
+    return first, last
+
+
+class _Chains:
+    """The directed sides cut into chains (between junctions), in walking
+    order.
+
+    Attributes
+    ----------
+    order : (S,) int64
+        Side indices, chain after chain, each chain in walking order.
+    bounds : (C + 1,) int64
+        Chain c is ``order[bounds[c]:bounds[c + 1]]``.
+    """
+
+    def __init__(self, sides: _Sides) -> None:
+        n = sides.v.size
+        nxt = sides.next
+        prev = np.empty(n, dtype=np.int64)
+        prev[nxt] = np.arange(n)
+        head = sides.junction[sides.v]
+        # A ring with no junction starts at its smallest corner (the same one
+        # for the region on either side).
+        key = np.where(head, -1, sides.v)
+        ring_min = _cycle_min(key, nxt)
+        head |= (ring_min >= 0) & (sides.v == ring_min)
+        # Position of every side in its chain: list ranking by pointer jumping.
+        pos = np.where(head, 0, 1).astype(np.int64)
+        link = np.where(head, np.arange(n), prev)
+        active = np.flatnonzero(~head[link])
+        while active.size:
+            up = link[active]
+            pos[active] += pos[up]
+            link[active] = link[up]
+            active = active[~head[link[active]]]
+        first = np.where(head, np.arange(n), link)  # the chain's head side
+        heads = np.flatnonzero(head)
+        chain_of_head = np.full(n, -1, dtype=np.int64)
+        chain_of_head[heads] = np.arange(heads.size)
+        self.chain = chain_of_head[first]
+        lengths = np.bincount(self.chain, minlength=heads.size)
+        self.bounds = np.concatenate(([0], np.cumsum(lengths)))
+        self.order = np.empty(n, dtype=np.int64)
+        self.order[self.bounds[self.chain] + pos] = np.arange(n)
+        self.count = heads.size
+        firsts = self.order[self.bounds[:-1]]
+        lasts = self.order[self.bounds[1:] - 1]
+        self.left = sides.left[firsts]
+        self.right = sides.right[firsts]
+        self.first_corner = sides.v[firsts]
+        # The chain that follows around the same region, and the chain
+        # walking the same sides the other way.
+        self.next = self.chain[nxt[lasts]]
+        self.twin = self.chain[sides.find(sides.end[lasts], (sides.d[lasts] + 2) % 4)]
+
+
+def _cycle_min(key: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+    """Smallest key on every edge's cycle of ``nxt`` (pointer doubling: the
+    window doubles each round; when a round changes nothing it covers the
+    cycle)."""
+    low = key.copy()
+    jump = nxt.copy()
+    while True:
+        new = np.minimum(low, low[jump])
+        if np.array_equal(new, low):
+            return low
+        low = new
+        jump = jump[jump]
+
+
+def _simplify(sides: _Sides, chains: _Chains, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Simplified corners of the chains that have the lower label on their
+    left (the other direction uses them reversed).
+
+    Returns
+    -------
+    points : (N, 2) int64
+        (x, y) corners, chain after chain.
+    starts : (C + 1,) int64
+        Chain c's points are ``points[starts[c]:starts[c + 1]]``; empty for
+        the reversed chains.
+    """
+    canonical = chains.left < chains.right
+    lengths = np.diff(chains.bounds)
+    order = chains.order[np.repeat(canonical, lengths)]
+    can_ids = np.flatnonzero(canonical)
+    n_sides = lengths[can_ids]
+    # Each chain's corners: its sides' first corners, then its end.
+    ends_at = np.cumsum(n_sides + 1) - 1
+    is_end = np.zeros(order.size + can_ids.size, dtype=bool)
+    is_end[ends_at] = True
+    corners = np.empty(is_end.size, dtype=np.int64)
+    corners[is_end] = sides.end[chains.order[chains.bounds[can_ids + 1] - 1]]
+    corners[~is_end] = sides.v[order]
+    y, x = np.divmod(corners, sides.stride)
+    pts = np.stack([x, y], axis=1)
+    first_at = ends_at - n_sides
+    counts = n_sides + 1
+    if tolerance > 0 and pts.size:
+        mask = _douglas_peucker(pts, first_at, ends_at, tolerance)
+        pts = pts[mask]
+        counts = np.add.reduceat(mask, first_at)
+    per_chain = np.zeros(chains.count, dtype=np.int64)
+    per_chain[can_ids] = counts
+    return pts, np.concatenate(([0], np.cumsum(per_chain)))
+
+
+def _douglas_peucker(pts: np.ndarray, first: np.ndarray, last: np.ndarray, tolerance: float) -> np.ndarray:
+    """Points kept by Douglas-Peucker on every polyline pts[first:last+1] at
+    once. A closed polyline (first point = last) keeps its farthest point
+    and the farthest from each half, so that it keeps an area."""
+    keep = np.zeros(len(pts), dtype=bool)
+    keep[first] = True
+    keep[last] = True
+    p = pts.astype(np.float64)
+    a, b = first.astype(np.int64), last.astype(np.int64)
+    force = np.all(pts[a] == pts[b], axis=1)
+    rounds = 0
+    while a.size:
+        inner = b - a - 1
+        live = inner > 0
+        a, b, inner, force = a[live], b[live], inner[live], force[live]
+        if not a.size:
+            break
+        seg = np.repeat(np.arange(a.size), inner)
+        idx = np.arange(seg.size) - np.repeat(np.cumsum(inner) - inner, inner) + a[seg] + 1
+        pa, pb = p[a][seg], p[b][seg]
+        q = p[idx]
+        ab = pb - pa
+        norm = np.hypot(ab[:, 0], ab[:, 1])
+        cross = np.abs(ab[:, 0] * (q[:, 1] - pa[:, 1]) - ab[:, 1] * (q[:, 0] - pa[:, 0]))
+        dist = np.where(norm > 0, cross / np.where(norm > 0, norm, 1), np.hypot(*(q - pa).T))
+        starts = np.cumsum(inner) - inner
+        best = np.maximum.reduceat(dist, starts)
+        # First point reaching the maximum in each segment.
+        at_max = np.flatnonzero(dist == best[seg])
+        at_seg = seg[at_max]
+        first = np.ones(at_max.size, dtype=bool)
+        first[1:] = at_seg[1:] != at_seg[:-1]
+        first_max = idx[at_max[first]]  # one per segment, in segment order
+        split = (best > tolerance) | force
+        m = first_max[split]
+        keep[m] = True
+        rounds += 1
+        # Force the two halves of a closed polyline once more, then stop forcing.
+        again = force[split] & (rounds == 1)
+        a = np.concatenate((a[split], m))
+        b = np.concatenate((m, b[split]))
+        force = np.concatenate((again, again))
+    return keep
+
+
+def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.ndarray,
+              padded: np.ndarray) -> dict[int, list[str]]:
+    """Path data of every painted region, by label; in each label the
+    regions in the order of their first pixel, each its outer ring and holes."""
+    canonical = chains.left < chains.right
+    seen = np.zeros(chains.count, dtype=bool)
+    nxt = chains.next.tolist()
+    twin = chains.twin.tolist()
+    canon = canonical.tolist()
+    left = chains.left.tolist()
+    start_list = starts.tolist()
+    ring_chain, ring_data = [], []
+    for c0 in range(chains.count):
+        if seen[c0] or left[c0] < 0:
+            continue
+        parts = []
+        c = c0
+        while True:
+            seen[c] = True
+            if canon[c]:
+                part = points[start_list[c]:start_list[c + 1]]
+            else:
+                t = twin[c]
+                part = points[start_list[t]:start_list[t + 1]][::-1]
+            parts.append(part[:-1])
+            c = nxt[c]
+            if c == c0:
+                break
+        ring_chain.append(c0)
+        ring_data.append(_ring_data(np.concatenate(parts) if len(parts) > 1 else parts[0]))
+    if not ring_chain:
+        return {}
+    # The region of each ring: the region of the pixel on its left.
+    ring_chain_arr = np.array(ring_chain)
+    corner = chains.first_corner[ring_chain_arr]
+    q = sides.d[chains.order[chains.bounds[ring_chain_arr]]]
+    y, x = np.divmod(corner, sides.stride)
+    region = _pixel_regions(padded, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
+    paths: dict[int, list[str]] = {}
+    for r in np.unique(region):
+        rings = np.flatnonzero(region == r)
+        paths.setdefault(int(chains.left[ring_chain[rings[0]]]), []).append(
+            "".join(ring_data[i] for i in rings))
+    return paths
+
+
+def _pixel_regions(labels: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Region (4-connected, numbered by first pixel in raster order... up to
+    order) of some pixels of a label map, given as raveled indices.
+
+    Union-find over the runs of equal labels in the rows, as in
+    ``_regions.components``, but joining each pair of touching runs once and
+    never making a region map of every pixel.
+    """
+    h, w = labels.shape
+    start = np.ones((h, w), dtype=bool)
+    start[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    run_starts = np.flatnonzero(start)
+    # Vertically touching runs of one label: one pair where either row starts a run.
+    touch = np.flatnonzero((start[:-1] | start[1:]) & (labels[:-1] == labels[1:]))
+    a = np.searchsorted(run_starts, touch, "right") - 1
+    b = np.searchsorted(run_starts, touch + w, "right") - 1
+    root = _regions._union(run_starts.size, a, b)
+    return root[np.searchsorted(run_starts, pixels, "right") - 1]
+
+
+def _ring_data(ring: np.ndarray) -> str:
+    """'M x y l dx dy ... z' for a closed ring of integer corners."""
+    if len(ring) < 2:
+        return ""
+    delta = np.diff(ring, axis=0)
+    text = " ".join(map(str, delta.ravel().tolist())).replace(" -", "-")
+    return f"M{ring[0, 0]} {ring[0, 1]}l{text}z"
