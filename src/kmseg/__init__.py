@@ -30,6 +30,7 @@ _HOMES = {
     "._palette": ("PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path",
                   "read_palette"),
     "._segment": ("COLOR_SPACES", "Segmentation", "segment"),
+    "._vector": ("labels_to_svg",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from ._limits import DEFAULT_LIMITS, Limits
     from ._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
     from ._segment import COLOR_SPACES, Segmentation, segment
+    from ._vector import labels_to_svg
 
 
 def __getattr__(name: str) -> Any:
@@ -88,6 +90,7 @@ __all__ = [
     "__version__",
     "atomic_write",
     "kmeans",
+    "labels_to_svg",
     "load_image",
     "normalize_format",
     "palette_bytes",

@@ -19,14 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 from . import _regions
+from ._errors import InvalidParameterError
+from ._features import check_float
 
-__all__ = ["DEFAULT_TOLERANCE", "labels_to_svg"]
+__all__ = ["DEFAULT_TOLERANCE", "MAX_TOLERANCE", "labels_to_svg"]
 
 #: Default ``tolerance``: one pixel straightens the one-pixel staircases of
 #: slanted edges and keeps every corner a pixel or more off the pixel edges.
 DEFAULT_TOLERANCE = 1.0
 
-_MAX_TOLERANCE = 1e6
+#: Largest ``tolerance`` accepted, in pixels.
+MAX_TOLERANCE = 10000.0
 # Direction of a directed edge: 0 east (+x), 1 south (+y), 2 west, 3 north.
 # The corner's four pixels are numbered the same way: 0 NE, 1 SE, 2 SW, 3 NW;
 # an edge leaving a corner in direction d has pixel d on its left and pixel
@@ -83,9 +86,9 @@ def labels_to_svg(
 
     Raises
     ------
-    ValueError
+    kmseg.InvalidParameterError
         Shapes that do not fit, labels outside the palette, or a tolerance
-        that is negative or not finite.
+        outside 0 .. ``MAX_TOLERANCE``.
 
     Examples
     --------
@@ -98,18 +101,23 @@ def labels_to_svg(
     labels = np.asarray(labels)
     palette = np.asarray(palette)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be a 2-D integer array, got {labels.dtype} of shape {labels.shape}")
-    if palette.ndim != 2 or palette.shape[1] != 3 or palette.shape[0] == 0:
-        raise ValueError(f"palette must have shape (k, 3), got {palette.shape}")
+        raise InvalidParameterError(
+            f"labels must be a 2-D integer array, got {labels.dtype} of shape {labels.shape}", param="labels")
+    if (palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= palette.shape[0] <= 256
+            or not np.issubdtype(palette.dtype, np.integer) or palette.min() < 0 or palette.max() > 255):
+        raise InvalidParameterError(
+            f"palette must be a (k, 3) array of integers 0-255 with k from 1 to 256, "
+            f"got {palette.dtype} of shape {palette.shape}", param="palette")
     if labels.size and (labels.min() < 0 or labels.max() >= palette.shape[0]):
-        raise ValueError(f"labels must be between 0 and {palette.shape[0] - 1}")
+        raise InvalidParameterError(
+            f"labels must be between 0 and {palette.shape[0] - 1} (one per palette colour), "
+            f"got {labels.min()} to {labels.max()}", param="labels")
     if opaque is not None:
         opaque = np.asarray(opaque, dtype=bool)
         if opaque.shape != labels.shape:
-            raise ValueError(f"opaque must have the labels' shape {labels.shape}, got {opaque.shape}")
-    tolerance = float(tolerance)
-    if not 0 <= tolerance <= _MAX_TOLERANCE:  # also refuses NaN
-        raise ValueError(f"tolerance must be between 0 and {_MAX_TOLERANCE:g} pixels, got {tolerance}")
+            raise InvalidParameterError(
+                f"opaque must have the labels' shape {labels.shape}, got {opaque.shape}", param="opaque")
+    tolerance = check_float("tolerance", tolerance, 0.0, MAX_TOLERANCE)
     if crisp is None:
         crisp = tolerance > 0
     h, w = labels.shape
