@@ -170,17 +170,33 @@ class _Sides:
         self.padded = padded
         h, w = padded.shape[0] - 2, padded.shape[1] - 2
         self.stride = stride = w + 1  # corner (y, x) has id y * (w + 1) + x
-        horizontal = padded[:-1, 1:-1] != padded[1:, 1:-1]  # (h+1, w): edge from corner (y, x) to (y, x+1)
-        vertical = padded[1:-1, :-1] != padded[1:-1, 1:]  # (h, w+1): edge from corner (y, x) to (y+1, x)
-        # Corners where a vertical edge ends cut the horizontal runs, and back.
-        cut_h = np.zeros((h + 1, w + 1), dtype=bool)
-        cut_h[:-1] |= vertical
-        cut_h[1:] |= vertical
-        cut_v = np.zeros((h + 1, w + 1), dtype=bool)
-        cut_v[:, :-1] |= horizontal
-        cut_v[:, 1:] |= horizontal
-        h_first, h_end = _runs(horizontal, cut_h, 1, stride)
-        v_first, v_end = _runs(vertical, cut_v, stride, stride)
+        # Boundary edges, framed by a row or column of False: east[y, x + 1]
+        # is the edge from corner (y, x) to (y, x + 1), south[y + 1, x] the
+        # edge from corner (y, x) to (y + 1, x).
+        east = np.zeros((h + 1, w + 2), dtype=bool)
+        np.not_equal(padded[:-1, 1:-1], padded[1:, 1:-1], out=east[:, 1:-1])
+        south = np.zeros((h + 2, w + 1), dtype=bool)
+        np.not_equal(padded[1:-1, :-1], padded[1:-1, 1:], out=south[1:-1])
+        ey, ex = np.nonzero(east)
+        sy, sx = np.nonzero(south)
+        e_start = ey * stride + ex - 1
+        s_start = (sy - 1) * stride + sx
+        # Straight runs of edges, cut where an edge of the other direction
+        # meets them (there the boundary turns or branches).
+        e_begin = np.ones(e_start.size, dtype=bool)
+        e_begin[1:] = e_start[1:] != e_start[:-1] + 1
+        e_begin |= south[ey, ex - 1] | south[ey + 1, ex - 1]
+        e_stop = np.roll(e_begin, -1)
+        h_first, h_end = e_start[e_begin], e_start[e_stop] + 1
+        order = np.lexsort((sy, sx))  # the south edges column by column
+        sy, sx, col = sy[order], sx[order], s_start[order]
+        s_begin = np.ones(col.size, dtype=bool)
+        s_begin[1:] = col[1:] != col[:-1] + stride
+        s_begin |= east[sy - 1, sx] | east[sy - 1, sx + 1]
+        s_stop = np.roll(s_begin, -1)
+        v_first, v_end = col[s_begin], col[s_stop] + stride
+        order = np.argsort(v_first, kind="stable")
+        v_first, v_end = v_first[order], v_end[order]
         e_order = np.argsort(h_end, kind="stable")
         n_order = np.argsort(v_end, kind="stable")
         # One group per direction (east, south, west, north), each sorted by start corner.
@@ -193,19 +209,11 @@ class _Sides:
         self.d = np.repeat(np.arange(4, dtype=np.int64), sizes)
         self.left = self._pixel(self.v, self.d)
         self.right = self._pixel(self.v, (self.d + 1) % 4)
-        self.junction = self._junctions(horizontal, vertical)
+        # Junctions: corners with three or four boundary edges.
+        y, x = np.divmod(self.v, stride)
+        degree = (east[y, x].astype(np.int8) + east[y, x + 1] + south[y, x] + south[y + 1, x])
+        self.junction_side = degree >= 3
         self.next = self._next()
-
-    @staticmethod
-    def _junctions(horizontal: np.ndarray, vertical: np.ndarray) -> np.ndarray:
-        """(h+1, w+1) bool, raveled: corners with three or four boundary edges."""
-        h1, w = horizontal.shape
-        degree = np.zeros((h1, w + 1), dtype=np.int8)
-        degree[:, :-1] += horizontal
-        degree[:, 1:] += horizontal
-        degree[:-1] += vertical
-        degree[1:] += vertical
-        return (degree >= 3).ravel()
 
     def _pixel(self, v: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Label of pixel q (0 NE, 1 SE, 2 SW, 3 NW) of corners v (-1 outside)."""
@@ -230,34 +238,6 @@ class _Sides:
         return self.find(self.end, (self.d + turn) % 4)
 
 
-def _runs(edges: np.ndarray, cut: np.ndarray, step: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and last corner of the maximal runs of boundary edges in one
-    direction, cut at the corners marked in ``cut``, sorted by first corner.
-
-    ``edges[y, x]`` is the edge from corner (y, x) to the corner ``step``
-    further (1: east, ``stride``: south); corner (y, x) has id
-    ``y * stride + x``.
-    """
-    begins = edges.copy()
-    ends = edges.copy()
-    if step == 1:
-        begins[:, 1:] &= ~edges[:, :-1] | cut[:, 1:-1]
-        ends[:, :-1] &= ~edges[:, 1:] | cut[:, 1:-1]
-    else:
-        begins[1:] &= ~edges[:-1] | cut[1:-1]
-        ends[:-1] &= ~edges[1:] | cut[1:-1]
-    by, bx = np.nonzero(begins)
-    ey, ex = np.nonzero(ends)
-    first, last = by * stride + bx, ey * stride + ex + step
-    if step != 1:  # pair the k-th begin and end of every column
-        first_by_column = np.lexsort((by, bx))
-        last_by_column = np.lexsort((ey, ex))
-        paired = np.empty_like(last)
-        paired[first_by_column] = last[last_by_column]
-        last = paired
-    return first, last
-
-
 class _Chains:
     """The directed sides cut into chains (between junctions), in walking
     order.
@@ -275,21 +255,17 @@ class _Chains:
         nxt = sides.next
         prev = np.empty(n, dtype=np.int64)
         prev[nxt] = np.arange(n)
-        head = sides.junction[sides.v]
-        # A ring with no junction starts at its smallest corner (the same one
-        # for the region on either side).
-        key = np.where(head, -1, sides.v)
-        ring_min = _cycle_min(key, nxt)
-        head |= (ring_min >= 0) & (sides.v == ring_min)
-        # Position of every side in its chain: list ranking by pointer jumping.
-        pos = np.where(head, 0, 1).astype(np.int64)
-        link = np.where(head, np.arange(n), prev)
-        active = np.flatnonzero(~head[link])
-        while active.size:
-            up = link[active]
-            pos[active] += pos[up]
-            link[active] = link[up]
-            active = active[~head[link[active]]]
+        head = sides.junction_side.copy()
+        pos, link, open_ = _rank(head, prev)
+        if open_.size:
+            # Rings with no junction: each starts at its smallest corner (the
+            # same one for the region on either side).
+            local = np.full(n, -1, dtype=np.int64)
+            local[open_] = np.arange(open_.size)
+            ring_min = _cycle_min(sides.v[open_], local[nxt[open_]])
+            head[open_[sides.v[open_] == ring_min]] = True
+            pos_open, link_open, _ = _rank(head, prev, open_)
+            pos[open_], link[open_] = pos_open, link_open
         first = np.where(head, np.arange(n), link)  # the chain's head side
         heads = np.flatnonzero(head)
         chain_of_head = np.full(n, -1, dtype=np.int64)
@@ -309,6 +285,35 @@ class _Chains:
         # walking the same sides the other way.
         self.next = self.chain[nxt[lasts]]
         self.twin = self.chain[sides.find(sides.end[lasts], (sides.d[lasts] + 2) % 4)]
+
+
+def _rank(head: np.ndarray, prev: np.ndarray, among: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distance of every side from the head of its chain, and that head
+    (list ranking by pointer jumping), for the sides ``among`` (default all).
+
+    Returns the positions and heads of those sides and the sides on rings
+    with no head (left unranked). A round in which no side reaches its head
+    proves that every side still going lies on such a ring: in round r the
+    sides 2**(r-1) + 1 to 2**r after a head reach it, and a chain with sides
+    left has some there.
+    """
+    n = head.size
+    sel = np.arange(n) if among is None else among
+    pos = np.where(head[sel], 0, 1).astype(np.int64)
+    link = np.where(head[sel], sel, prev[sel])
+    where = np.full(n, -1, dtype=np.int64)
+    where[sel] = np.arange(sel.size)
+    active = np.flatnonzero(~head[link])
+    while active.size:
+        up = where[link[active]]
+        pos[active] += pos[up]
+        link[active] = link[up]
+        still = active[~head[link[active]]]
+        if still.size == active.size:
+            return pos, link, sel[still]
+        active = still
+    return pos, link, sel[:0]
 
 
 def _cycle_min(key: np.ndarray, nxt: np.ndarray) -> np.ndarray:
