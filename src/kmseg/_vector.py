@@ -181,6 +181,7 @@ class _Sides:
         sy, sx = np.divmod(np.flatnonzero(south), w + 1)
         e_start = ey * stride + ex - 1
         s_start = (sy - 1) * stride + sx
+        self.vertical_edges = s_start  # sorted; the region search reads them
         # Straight runs of edges, cut where an edge of the other direction
         # meets them (there the boundary turns or branches).
         e_begin = np.ones(e_start.size, dtype=bool)
@@ -456,7 +457,7 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     corner = chains.first_corner[ring_chain_arr]
     q = sides.d[chains.order[chains.bounds[ring_chain_arr]]]
     y, x = np.divmod(corner, sides.stride)
-    region = _pixel_regions(padded, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
+    region = _pixel_regions(sides, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
     paths: dict[int, list[str]] = {}
     for r in np.unique(region):
         rings = np.flatnonzero(region == r)
@@ -465,24 +466,30 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     return paths
 
 
-def _pixel_regions(labels: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Region (4-connected, numbered by first pixel in raster order... up to
-    order) of some pixels of a label map, given as raveled indices.
+def _pixel_regions(sides: _Sides, pixels: np.ndarray) -> np.ndarray:
+    """Region of some painted pixels (raveled indices in the padded map):
+    equal for two pixels exactly when they are 4-connected through their label.
 
-    Union-find over the runs of equal labels in the rows, as in
-    ``_regions.components``, but joining each pair of touching runs once and
-    never making a region map of every pixel.
+    Union-find over the runs of equal labels in the rows (as in
+    ``_regions.components``), built from the vertical boundary edges, which
+    are where runs start: no pass over every pixel.
     """
-    h, w = labels.shape
-    start = np.ones((h, w), dtype=bool)
-    start[:, 1:] = labels[:, 1:] != labels[:, :-1]
-    run_starts = np.flatnonzero(start)
-    # Vertically touching runs of one label: one pair where either row starts a run.
-    touch = np.flatnonzero((start[:-1] | start[1:]) & (labels[:-1] == labels[1:]))
-    a = np.searchsorted(run_starts, touch, "right") - 1
-    b = np.searchsorted(run_starts, touch + w, "right") - 1
+    padded = sides.padded.ravel()
+    h, width = sides.padded.shape[0] - 2, sides.padded.shape[1]
+    # Runs of the map's rows (padded rows 1..h, all columns), by the raveled
+    # index of their first pixel in those rows.
+    edges = sides.vertical_edges
+    run_starts = np.concatenate((np.arange(h) * width, edges + edges // sides.stride + 1))
+    run_starts.sort()
+    # Runs touching vertically with one label: look where either row starts a run.
+    ry, rx = np.divmod(run_starts, width)
+    top = np.concatenate((run_starts[ry < h - 1], run_starts[ry > 0] - width))
+    same = padded[top + width] == padded[top + 2 * width]
+    top = top[same]
+    a = np.searchsorted(run_starts, top, "right") - 1
+    b = np.searchsorted(run_starts, top + width, "right") - 1
     root = _regions._union(run_starts.size, a, b)
-    return root[np.searchsorted(run_starts, pixels, "right") - 1]
+    return root[np.searchsorted(run_starts, pixels - width, "right") - 1]
 
 
 def _ring_data(ring: np.ndarray) -> str:
