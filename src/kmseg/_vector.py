@@ -459,10 +459,10 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     y, x = np.divmod(corner, sides.stride)
     region = _pixel_regions(sides, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
     paths: dict[int, list[str]] = {}
-    for r in np.unique(region):
-        rings = np.flatnonzero(region == r)
-        paths.setdefault(int(chains.left[ring_chain[rings[0]]]), []).append(
-            "".join(ring_data[i] for i in rings))
+    by_region = np.argsort(region, kind="stable")
+    cuts = np.flatnonzero(np.diff(region[by_region])) + 1
+    for rings in np.split(by_region, cuts):
+        paths.setdefault(left[ring_chain[rings[0]]], []).append("".join(ring_data[i] for i in rings))
     return paths
 
 
