@@ -25,7 +25,8 @@ from ._features import check_float
 __all__ = ["DEFAULT_TOLERANCE", "MAX_TOLERANCE", "labels_to_svg"]
 
 #: Default ``tolerance``: one pixel straightens the one-pixel staircases of
-#: slanted edges and keeps every corner a pixel or more off the pixel edges.
+#: slanted edges (their corners lie 0.71 px off the line) while no simplified
+#: edge strays more than a pixel from the pixel edges.
 DEFAULT_TOLERANCE = 1.0
 
 #: Largest ``tolerance`` accepted, in pixels.
@@ -34,8 +35,6 @@ MAX_TOLERANCE = 10000.0
 # The corner's four pixels are numbered the same way: 0 NE, 1 SE, 2 SW, 3 NW;
 # an edge leaving a corner in direction d has pixel d on its left and pixel
 # d+1 on its right.
-_DY = np.array([0, 1, 0, -1])
-_DX = np.array([1, 0, -1, 0])
 _QY = np.array([0, 1, 1, 0])  # padded-map offsets of a corner's pixels
 _QX = np.array([1, 1, 0, 0])
 
@@ -67,7 +66,9 @@ def labels_to_svg(
         pixel edges it replaces (Douglas-Peucker; the ends of every shared
         boundary stay fixed). 0 keeps the exact pixel edges, merging only
         points on straight lines. Regions thinner than about the tolerance
-        may lose their area (their neighbours take it, with no gap).
+        may lose their area (their neighbours take it, with no gap);
+        between regions only a pixel or two wide, simplified boundaries can
+        cross and leave a pixel unpainted (``min_region`` avoids both).
     opaque : (H, W) bool array, optional
         Pixels to paint; the others (transparent) are left empty.
     crisp : bool, optional
