@@ -425,45 +425,63 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
               padded: np.ndarray) -> dict[int, list[str]]:
     """Path data of every painted region, by label; in each label the
     regions in the order of their first pixel, each its outer ring and holes."""
-    canonical = chains.left < chains.right
-    seen = np.zeros(chains.count, dtype=bool)
-    nxt = chains.next.tolist()
-    twin = chains.twin.tolist()
-    canon = canonical.tolist()
-    left = chains.left.tolist()
-    start_list = starts.tolist()
-    ring_chain, ring_data = [], []
-    for c0 in range(chains.count):
-        if seen[c0] or left[c0] < 0:
-            continue
-        parts = []
-        c = c0
-        while True:
-            seen[c] = True
-            if canon[c]:
-                part = points[start_list[c]:start_list[c + 1]]
-            else:
-                t = twin[c]
-                part = points[start_list[t]:start_list[t + 1]][::-1]
-            parts.append(part[:-1])
-            c = nxt[c]
-            if c == c0:
-                break
-        ring_chain.append(c0)
-        ring_data.append(_ring_data(np.concatenate(parts) if len(parts) > 1 else parts[0]))
-    if not ring_chain:
+    n = chains.count
+    ids = np.arange(n)
+    # The rings: cycles of chains.next, numbered by their smallest chain,
+    # each starting there; only the painted ones.
+    ring = _cycle_min(ids, chains.next)
+    prev = np.empty(n, dtype=np.int64)
+    prev[chains.next] = ids
+    pos, _, _ = _rank(ring == ids, prev)
+    painted = np.flatnonzero(chains.left >= 0)
+    if not painted.size:
         return {}
+    seq = painted[np.lexsort((pos[painted], ring[painted]))]
+    # Every chain's points but its last (the next chain's first), from the
+    # simplified copy: forwards, or the twin's backwards.
+    forward = chains.left[seq] < chains.right[seq]
+    source = np.where(forward, seq, chains.twin[seq])
+    first, stop = starts[source], starts[source + 1]
+    count = stop - first - 1
+    base = np.where(forward, first, stop - 1)
+    step = np.where(forward, 1, -1)
+    offsets = np.cumsum(count) - count
+    k = np.repeat(np.arange(seq.size), count)
+    ring_points = points[base[k] + step[k] * (np.arange(k.size) - offsets[k])]
+    ring_of_point = ring[seq][k]
+    new_ring = np.ones(k.size, dtype=bool)
+    new_ring[1:] = ring_of_point[1:] != ring_of_point[:-1]
+    ring_first = np.flatnonzero(new_ring)
+    # Relative moves inside each ring, as text cut out of one joined string.
+    inside = ~new_ring[1:]
+    moves = (ring_points[1:] - ring_points[:-1])[inside].ravel()
+    moves_per_ring = 2 * np.diff(np.append(ring_first, k.size)) - 2
+    text = " ".join(map(str, moves.tolist())).replace(" -", "-")
+    digits = np.searchsorted(10 ** np.arange(1, 19, dtype=np.int64), np.abs(moves), "right") + 1
+    length = digits + (moves < 0)
+    gap = (moves >= 0).astype(np.int64)  # the space before a number (none before a minus)
+    begin = np.concatenate(([0], np.cumsum(length[:-1] + gap[1:])))
+    end = begin + length
+    last = np.cumsum(moves_per_ring) - 1
+    lo = np.concatenate(([0], last[:-1] + 1))
+    starts_at, ends_at = begin[np.minimum(lo, moves.size - 1)].tolist(), end[last].tolist()
+    has_moves = (moves_per_ring > 0).tolist()
+    xy = ring_points[ring_first].tolist()
+    data = [f"M{x} {y}l{text[b:e]}z" if m else f"M{x} {y}z"
+            for (x, y), b, e, m in zip(xy, starts_at, ends_at, has_moves)]
     # The region of each ring: the region of the pixel on its left.
-    ring_chain_arr = np.array(ring_chain)
-    corner = chains.first_corner[ring_chain_arr]
-    q = sides.d[chains.order[chains.bounds[ring_chain_arr]]]
+    ring_seq = ring[seq]
+    head = seq[np.flatnonzero(np.concatenate(([True], ring_seq[1:] != ring_seq[:-1])))]
+    corner = chains.first_corner[head]
+    q = sides.d[chains.order[chains.bounds[head]]]
     y, x = np.divmod(corner, sides.stride)
     region = _pixel_regions(sides, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
+    label = chains.left[head].tolist()
     paths: dict[int, list[str]] = {}
     by_region = np.argsort(region, kind="stable")
     cuts = np.flatnonzero(np.diff(region[by_region])) + 1
     for rings in np.split(by_region, cuts):
-        paths.setdefault(left[ring_chain[rings[0]]], []).append("".join(ring_data[i] for i in rings))
+        paths.setdefault(label[rings[0]], []).append("".join(data[i] for i in rings.tolist()))
     return paths
 
 
@@ -491,12 +509,3 @@ def _pixel_regions(sides: _Sides, pixels: np.ndarray) -> np.ndarray:
     b = np.searchsorted(run_starts, top + width, "right") - 1
     root = _regions._union(run_starts.size, a, b)
     return root[np.searchsorted(run_starts, pixels - width, "right") - 1]
-
-
-def _ring_data(ring: np.ndarray) -> str:
-    """'M x y l dx dy ... z' for a closed ring of integer corners."""
-    if len(ring) < 2:
-        return ""
-    delta = np.diff(ring, axis=0)
-    text = " ".join(map(str, delta.ravel().tolist())).replace(" -", "-")
-    return f"M{ring[0, 0]} {ring[0, 1]}l{text}z"
