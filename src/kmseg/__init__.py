@@ -31,6 +31,7 @@ _HOMES = {
     "._palette": ("PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path",
                   "read_palette"),
     "._segment": ("COLOR_SPACES", "Segmentation", "segment"),
+    "._vector": ("labels_to_svg",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from ._limits import DEFAULT_LIMITS, Limits
     from ._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
     from ._segment import COLOR_SPACES, Segmentation, segment
+    from ._vector import labels_to_svg
 
 
 def __getattr__(name: str) -> Any:
@@ -91,6 +93,7 @@ __all__ = [
     "atomic_write",
     "elbow_of",
     "kmeans",
+    "labels_to_svg",
     "load_image",
     "normalize_format",
     "palette_bytes",

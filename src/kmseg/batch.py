@@ -160,6 +160,8 @@ class OutputPlan:
     palette_format: str | None = None
     masks: str | None = None
     boundaries: str | None = None
+    svg: str | None = None
+    svg_tolerance: float | None = None  # None: Segmentation.to_svg's default
 
     def mask_path(self, i: int, k: int) -> str:
         """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
@@ -168,7 +170,7 @@ class OutputPlan:
 
     def paths(self, k: int) -> list[str]:
         """Every single-file output, plus the mask of cluster 0 (written last)."""
-        out = [p for p in (self.labels, self.palette, self.boundaries, self.image) if p]
+        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.image) if p]
         if self.masks:
             out.append(self.mask_path(0, k))
         return out
@@ -413,13 +415,16 @@ def plan_jobs(
     masks_dir: str | os.PathLike[str] | None = None,
     figures: bool = True,
     boundaries_dir: str | os.PathLike[str] | None = None,
+    svg_dir: str | os.PathLike[str] | None = None,
+    svg_tolerance: float | None = None,
 ) -> tuple[list[ItemJob], list[ItemResult]]:
     """Decide every output path of every input.
 
     Output names come from ``name`` (fields ``{stem}``, ``{name}``, ``{k}``,
     ``{ext}``), inside ``output_dir`` plus the input's ``subdir``. Label maps
     are ``{stem}-k{k}-labels.png``, palettes ``{stem}-k{k}-palette.<fmt>``
-    and masks ``{stem}-k{k}-mask-<i>.png`` in their own folders. Inputs that
+    masks ``{stem}-k{k}-mask-<i>.png`` and drawings ``{stem}-k{k}.svg`` in
+    their own folders. Inputs that
     are outputs of another input of the same run (left by an earlier run in
     the same folder) are left out.
 
@@ -445,8 +450,10 @@ def plan_jobs(
     dirs = (localize(output_dir), labels_dir and localize(labels_dir),
             palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
     bdir = boundaries_dir and localize(boundaries_dir)
+    sdir = svg_dir and localize(svg_dir)
     planned = [ItemJob(os.fspath(f.path), params,
-                       _plan_one(f, params.name_k, name, fmt, quality, pal_fmt, *dirs, boundaries_dir=bdir),
+                       _plan_one(f, params.name_k, name, fmt, quality, pal_fmt, *dirs, boundaries_dir=bdir,
+                                 svg_dir=sdir, svg_tolerance=svg_tolerance),
                        figures) for f in files]
     produced: dict[str, int] = {}
     for n, job in enumerate(planned):
@@ -469,7 +476,8 @@ def plan_jobs(
 
 def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: int | None, pal_fmt: str,
               output_dir: str, labels_dir: str | None, palette_dir: str | None,
-              masks_dir: str | None, boundaries_dir: str | None = None) -> OutputPlan:
+              masks_dir: str | None, boundaries_dir: str | None = None, svg_dir: str | None = None,
+              svg_tolerance: float | None = None) -> OutputPlan:
     import kmseg
 
     p = Path(f.path)
@@ -485,6 +493,8 @@ def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: i
         palette_format=pal_fmt if palette_dir else None,
         masks=os.path.join(masks_dir, f.subdir, f"{base}-mask-") if masks_dir else None,
         boundaries=os.path.join(boundaries_dir, f.subdir, f"{base}-boundaries.png") if boundaries_dir else None,
+        svg=os.path.join(svg_dir, f.subdir, f"{base}.svg") if svg_dir else None,
+        svg_tolerance=svg_tolerance,
     )
 
 
@@ -656,7 +666,8 @@ def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
 
     names: dict[str, set[str]] = {}
     mask_prefixes: dict[str, set[str]] = {}
-    paths = [p for job in jobs for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries)]
+    paths = [p for job in jobs
+             for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries, job.plan.svg)]
     paths.append(getattr(manifest, "path", None))
     for path in paths:
         if path and not is_url(path):
@@ -690,10 +701,10 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
     from kmseg.storage import is_url
 
     plan = job.plan
-    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries)):
+    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg)):
         return _write_outputs_as_bytes(seg, job, original)
     outputs: dict[str, Any] = {}
-    for path in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries):
+    for path in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg):
         if path:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if plan.labels:
@@ -703,6 +714,8 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
         outputs["palette"] = os.fspath(kmseg.atomic_write(plan.palette, data))
     if plan.boundaries:
         outputs["boundaries"] = os.fspath(kmseg.atomic_write(plan.boundaries, _boundaries_png(seg, original)))
+    if plan.svg:
+        outputs["svg"] = os.fspath(kmseg.atomic_write(plan.svg, _svg_bytes(seg, plan)))
     if plan.masks:
         masks = [plan.mask_path(i, job.params.mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
@@ -710,7 +723,7 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
         outputs["masks"] = masks
     if plan.image:
         outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality))
-    order = ("image", "labels", "palette", "boundaries", "masks")
+    order = ("image", "labels", "palette", "boundaries", "svg", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
 
@@ -728,6 +741,8 @@ def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dic
                                                                            plan.palette_format))
     if plan.boundaries:
         outputs["boundaries"] = write_bytes(plan.boundaries, _boundaries_png(seg, original))
+    if plan.svg:
+        outputs["svg"] = write_bytes(plan.svg, _svg_bytes(seg, plan))
     if plan.masks:
         masks = [plan.mask_path(i, job.params.mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
@@ -735,7 +750,7 @@ def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dic
         outputs["masks"] = masks
     if plan.image:
         outputs["image"] = write_bytes(plan.image, seg.to_bytes(plan.format or "png", plan.quality))
-    order = ("image", "labels", "palette", "boundaries", "masks")
+    order = ("image", "labels", "palette", "boundaries", "svg", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
 
@@ -746,6 +761,13 @@ def _boundaries_png(seg: Any, original: Any) -> bytes:
     buf = io.BytesIO()
     seg.boundaries_image(original).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _svg_bytes(seg: Any, plan: OutputPlan) -> bytes:
+    """The segmentation drawn as SVG (UTF-8)."""
+    if plan.svg_tolerance is None:
+        return seg.to_svg().encode()
+    return seg.to_svg(plan.svg_tolerance).encode()
 
 
 def _mask_png(seg: Any, i: int) -> bytes:
@@ -833,7 +855,7 @@ def _split_skipped(
             plan = job.plan
             found: dict[str, Any] = {key: path for key, path in
                                      (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette),
-                                      ("boundaries", plan.boundaries))
+                                      ("boundaries", plan.boundaries), ("svg", plan.svg))
                                      if path}
             if row is not None and row.get("status") in ("done", "skipped"):
                 reason = "done in an earlier run (see the manifest; use --overwrite to redo)"

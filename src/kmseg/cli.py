@@ -60,12 +60,14 @@ examples:
       small specks merged into their neighbours, edges drawn on the photo
   kmseg segment photo.jpg --palette-from colours.gpl --dither
       the colours of a palette file (or -k K colours of another image), dithered
+  kmseg segment photo.jpg -k 12 --min-region 200 --svg drawing.svg
+      the regions as vector shapes (one path each, grouped by colour)
 
 outputs:
   With one input file, -o is the output file (format from its extension or
   --format). With several inputs, a folder or a pattern, -o is a folder
   (created if missing) and --name sets the file names: fields {stem},
-  {name}, {k} and {ext}. --labels and --palette are then folders too, and
+  {name}, {k} and {ext}. --labels, --palette and --svg are then folders too, and
   --palette-format chooses the palette format. Masks are always written into
   a folder as <stem>-k<K>-mask-<i>.png, one black/white PNG per cluster.
   Every PNG records the kmseg version, parameters and seed: see 'kmseg info'.
@@ -229,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(out, "palette_format", default_text="json; a --palette file's format follows its name")
     out.add_argument("--boundaries", metavar="PATH",
                      help="also write the segment edges drawn on the input (PNG): a file, or a folder")
+    out.add_argument("--svg", metavar="PATH",
+                     help="also write the segments as an SVG drawing, one path per region: a file, or a folder")
+    out.add_argument("--svg-tolerance", type=_ranged_float(0, 10000), default=None, metavar="PX",
+                     help="how far, in pixels, the SVG's simplified edges may stray from the pixel edges "
+                          "(0: exact pixel edges; default 1, which straightens pixel staircases)")
     out.add_argument("--masks", metavar="DIR",
                      help="also write one black/white PNG mask per cluster into DIR")
     out.add_argument("--json", action="store_true",
@@ -343,9 +350,11 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     try:
         args.inputs = [storage.localize(x) for x in args.inputs]  # file:// URLs are local paths
-        for opt in ("output", "labels", "palette", "masks", "boundaries"):
+        for opt in ("output", "labels", "palette", "masks", "boundaries", "svg"):
             if getattr(args, opt):
                 setattr(args, opt, storage.localize(getattr(args, opt)))
+        if args.svg_tolerance is not None and not args.svg:
+            raise _OutputError("--svg-tolerance applies to the --svg drawing; add --svg PATH")
         given = _palette_source(args)
         params = batch.validate_params(batch.SegmentParams(
             None if isinstance(given, tuple) else args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels,
@@ -561,7 +570,11 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
     boundaries = args.boundaries
     if boundaries and _looks_like_dir(boundaries):
         boundaries = os.path.join(boundaries, f"{base}-boundaries.png")
-    plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks, boundaries)
+    svg = args.svg
+    if svg and _looks_like_dir(svg):
+        svg = os.path.join(svg, f"{base}.svg")
+    plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks, boundaries,
+                            svg, args.svg_tolerance)
     job = batch.ItemJob(src, params, plan, figures=args.json or args.verbose)
     reason = batch.check_job(job, {os.path.realpath(src)}, {})
     if reason:
@@ -577,7 +590,7 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
         raise _OutputError(f"with several inputs, a folder or a pattern, -o is a folder, not {out_dir!r}; "
                            "set the file names with --name")
     for option, value, exts in (("--labels", args.labels, (".png",)), ("--palette", args.palette, _PALETTE_EXTS),
-                                ("--boundaries", args.boundaries, (".png",))):
+                                ("--boundaries", args.boundaries, (".png",)), ("--svg", args.svg, (".svg",))):
         if value and os.path.splitext(value)[1].lower() in exts and not os.path.isdir(value):
             hint = " (and the format with --palette-format)" if option == "--palette" else ""
             raise _OutputError(f"with several inputs, {option} is a folder{hint}, not {value!r}")
@@ -586,7 +599,8 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
     jobs, conflicts = batch.plan_jobs(
         files, out_dir, params, name=name, format=args.format, quality=args.quality,
         labels_dir=args.labels, palette_dir=args.palette, palette_format=args.palette_format or "json",
-        masks_dir=args.masks, figures=args.json or args.verbose, boundaries_dir=args.boundaries)
+        masks_dir=args.masks, figures=args.json or args.verbose, boundaries_dir=args.boundaries,
+        svg_dir=args.svg, svg_tolerance=args.svg_tolerance)
     if jobs:
         _check_quality(args, jobs[0].plan.format)
     return jobs, missing + conflicts
@@ -612,8 +626,8 @@ def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> 
     if single:
         return [os.path.dirname(p) or "." for job in jobs
                 for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.masks,
-                          job.plan.boundaries) if p]
-    return [p for p in (args.output or ".", args.labels, args.palette, args.masks, args.boundaries) if p]
+                          job.plan.boundaries, job.plan.svg) if p]
+    return [p for p in (args.output or ".", args.labels, args.palette, args.masks, args.boundaries, args.svg) if p]
 
 
 def _prepare_dirs(folders: list[str]) -> None:
@@ -771,7 +785,7 @@ def _describe(result: Any) -> str:
     if result.status != "done":
         return f"kmseg: {result.status} {printable(result.source)}: {result.reason or ''}".rstrip(": ")
     s = result.summary or {}
-    written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries")
+    written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries", "svg")
                         if (p := result.outputs.get(key)))
     if result.outputs.get("masks"):
         written += f"{', ' if written else ''}{len(result.outputs['masks'])} masks"
