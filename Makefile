@@ -1,20 +1,29 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and pip:
-#   make run    start the web app (http://127.0.0.1:8501)
+#   make run    install kmseg with its web app only, and start it (http://127.0.0.1:8501)
 #   make test   install everything the tests need and run the whole suite
+# Both share .venv; each has its own stamp, so `make test` after `make run` adds the
+# test extras, and `make run` after `make test` installs nothing new.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test bench clean
+# The files the install builds kmseg from: a change to any of them re-installs.
+BUILD_DEPS := pyproject.toml hatch_build.py src/kmseg/_ckernels.c
 
-$(VENV)/.installed: pyproject.toml hatch_build.py src/kmseg/_ckernels.c
+# Which extras each stamp installs (see pyproject.toml).
+$(VENV)/.installed-web: EXTRAS := web
+$(VENV)/.installed:     EXTRAS := web,api,dask,dev
+
+.PHONY: run test docs bench clean
+
+$(VENV)/.installed-web $(VENV)/.installed: $(BUILD_DEPS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools  # setuptools: the bundled one is old, and audited
-	$(PY) -m pip install --quiet -e '.[web,api,dask,dev]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	$(PY) -c 'import kmseg._jit as j; j.warm_up()'  # load the compiled passes (Numba's: compile them once, now)
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed-web
 	$(VENV)/bin/kmseg app
 
 test: $(VENV)/.installed
@@ -22,9 +31,12 @@ test: $(VENV)/.installed
 	KMSEG_KERNELS=numba $(PY) -c 'import kmseg._jit as j; j.warm_up()'  # the tests check Numba's twin of the C passes too
 	$(PY) -m pytest
 
+docs: $(VENV)/.installed
+	$(PY) -m mkdocs build --strict
+
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_core.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist site .pytest_cache
