@@ -2,7 +2,7 @@
 #   make run    install kmseg with its web app only, and start it (http://127.0.0.1:8501)
 #   make test   install everything the tests need and run the whole suite
 # Both share .venv; each has its own stamp, so `make test` after `make run` adds the
-# test extras, and `make run` after `make test` installs nothing new.
+# test extras, and `make run` after `make test` uses the full install as it is.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -23,7 +23,10 @@ $(VENV)/.installed-web $(VENV)/.installed: $(BUILD_DEPS)
 	$(PY) -c 'import kmseg._jit as j; j.warm_up()'  # load the compiled passes (Numba's: compile them once, now)
 	touch $@
 
-run: $(VENV)/.installed-web
+# make run: the web install, or the full one if `make test` made it (it holds the web extra too)
+RUN_STAMP := $(if $(wildcard $(VENV)/.installed),$(VENV)/.installed,$(VENV)/.installed-web)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/kmseg app
 
 test: $(VENV)/.installed
