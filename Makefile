@@ -1,28 +1,43 @@
 # Two commands do all set-up on a fresh machine with Python 3.11 and pip:
-#   make run    start the web app (http://127.0.0.1:8501)
+#   make run    install kmseg with its web app only, and start it (http://127.0.0.1:8501)
 #   make test   install everything the tests need and run the whole suite
+# Both share .venv; each has its own stamp, so `make test` after `make run` adds the
+# test extras, and `make run` after `make test` uses the full install as it is.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test bench clean
+# The files the install builds kmseg from: a change to any of them re-installs.
+BUILD_DEPS := pyproject.toml setup.py $(addprefix src/kmseg/engine/,_kernels.pyx kernels.c kernels.h _regions.pyx regions.c regions.h)
 
-$(VENV)/.installed: pyproject.toml setup.py src/kmseg/engine/_kernels.pyx src/kmseg/engine/kernels.c src/kmseg/engine/kernels.h src/kmseg/engine/_regions.pyx src/kmseg/engine/regions.c src/kmseg/engine/regions.h
+# Which extras each stamp installs (see pyproject.toml).
+$(VENV)/.installed-web: EXTRAS := web
+$(VENV)/.installed:     EXTRAS := web,api,dask,dev
+
+.PHONY: run test docs bench clean
+
+$(VENV)/.installed-web $(VENV)/.installed: $(BUILD_DEPS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools  # setuptools: the bundled one is old, and audited
-	$(PY) -m pip install --quiet -e '.[web,api,dask,dev]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-run: $(VENV)/.installed
+# make run: the web install, or the full one if `make test` made it (it holds the web extra too)
+RUN_STAMP := $(if $(wildcard $(VENV)/.installed),$(VENV)/.installed,$(VENV)/.installed-web)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/kmseg app
 
 test: $(VENV)/.installed
 	@command -v chromium >/dev/null 2>&1 || sh tools/install-chromium.sh
 	$(PY) -m pytest
 
+docs: $(VENV)/.installed
+	$(PY) -m mkdocs build --strict
+
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/bench_core.py
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) build dist site .pytest_cache
