@@ -96,7 +96,7 @@ def test_svg_into_a_folder_with_one_input(images: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args, message", [
     (("--svg-tolerance", "1"), "--svg-tolerance applies to the --svg drawing"),
-    (("--svg", "d.svg", "--svg-tolerance", "-1"), "--svg-tolerance: must be a number from 0 to 10000"),
+    (("--svg", "d.svg", "--svg-tolerance", "-1"), "--svg-tolerance: must be between 0 and 10000, got -1"),
     (("--svg", "d.svg", "--svg-tolerance", "nan"), "--svg-tolerance: must be a number"),
     (("--svg", "d.svg", "--svg-tolerance", "wide"), "--svg-tolerance: expected a number"),
 ])

@@ -16,7 +16,10 @@ from PIL import Image
 from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer, options
 from ._color import ciede2000, lab_to_rgb, rgb_to_lab
 from ._errors import InvalidParameterError
+from ._features import check_color
 from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
+from ._parallel import parallel_map, threads
+from ._validate import as_generator, check_int
 from ._vector import DEFAULT_TOLERANCE, labels_to_svg
 from ._version import __version__
 from .engine import _kernels

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _regions
 from ._errors import InvalidParameterError
-from ._features import check_float
+from . import options
 
 __all__ = ["DEFAULT_TOLERANCE", "MAX_TOLERANCE", "labels_to_svg"]
 
@@ -118,7 +118,7 @@ def labels_to_svg(
         if opaque.shape != labels.shape:
             raise InvalidParameterError(
                 f"opaque must have the labels' shape {labels.shape}, got {opaque.shape}", param="opaque")
-    tolerance = check_float("tolerance", tolerance, 0.0, MAX_TOLERANCE)
+    tolerance = options.validate("svg_tolerance", tolerance, label="tolerance")
     if crisp is None:
         crisp = tolerance > 0
     h, w = labels.shape
@@ -487,25 +487,7 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
 
 def _pixel_regions(sides: _Sides, pixels: np.ndarray) -> np.ndarray:
     """Region of some painted pixels (raveled indices in the padded map):
-    equal for two pixels exactly when they are 4-connected through their label.
-
-    Union-find over the runs of equal labels in the rows (as in
-    ``_regions.components``), built from the vertical boundary edges, which
-    are where runs start: no pass over every pixel.
-    """
-    padded = sides.padded.ravel()
-    h, width = sides.padded.shape[0] - 2, sides.padded.shape[1]
-    # Runs of the map's rows (padded rows 1..h, all columns), by the raveled
-    # index of their first pixel in those rows.
-    edges = sides.vertical_edges
-    run_starts = np.concatenate((np.arange(h) * width, edges + edges // sides.stride + 1))
-    run_starts.sort()
-    # Runs touching vertically with one label: look where either row starts a run.
-    ry, rx = np.divmod(run_starts, width)
-    top = np.concatenate((run_starts[ry < h - 1], run_starts[ry > 0] - width))
-    same = padded[top + width] == padded[top + 2 * width]
-    top = top[same]
-    a = np.searchsorted(run_starts, top, "right") - 1
-    b = np.searchsorted(run_starts, top + width, "right") - 1
-    root = _regions._union(run_starts.size, a, b)
-    return root[np.searchsorted(run_starts, pixels - width, "right") - 1]
+    equal for two pixels exactly when they are 4-connected through their label
+    (the compiled labelling of :func:`kmseg._regions.components`)."""
+    regions, _ = _regions.components(sides.padded)
+    return regions.ravel()[pixels]

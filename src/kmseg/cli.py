@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write the segment edges drawn on the input (PNG): a file, or a folder")
     out.add_argument("--svg", metavar="PATH",
                      help="also write the segments as an SVG drawing, one path per region: a file, or a folder")
-    out.add_argument("--svg-tolerance", type=_ranged_float(0, 10000), default=None, metavar="PX",
+    out.add_argument("--svg-tolerance", type=_typed(options.get("svg_tolerance")), default=None, metavar="PX",
                      help="how far, in pixels, the SVG's simplified edges may stray from the pixel edges "
                           "(0: exact pixel edges; default 1, which straightens pixel staircases)")
     out.add_argument("--masks", metavar="DIR",

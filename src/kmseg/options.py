@@ -373,6 +373,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("palette", object, None, "map every pixel to the nearest colour of a palette file (.json, "
            ".gpl, .css, .txt) or of k colours fitted on another image", _SEGMENTING, nullable=True,
            group="features", cli_flags=("--palette-from",), api_name="palette_file"),
+    Option("svg_tolerance", float, 1.0, "how far a simplified SVG edge may stray from the pixel edges "
+           "(0: exact pixel edges)", frozenset(("library",)), Range(0, 10000), unit="pixels",
+           group="features"),
     # ---------------------------------------------------------------- outputs
     Option("format", str, None, "output image format (default: from the output name; PNG is written "
            "indexed)", frozenset(("cli", "batch", "api")), choices=("png", "jpeg", "webp"), aliases=(("jpg", "jpeg"),),
