@@ -98,7 +98,7 @@ def test_svg_into_a_folder_with_one_input(images: Path, tmp_path: Path) -> None:
     (("--svg-tolerance", "1"), "--svg-tolerance applies to the --svg drawing"),
     (("--svg", "d.svg", "--svg-tolerance", "-1"), "--svg-tolerance: must be between 0 and 10000, got -1"),
     (("--svg", "d.svg", "--svg-tolerance", "nan"), "--svg-tolerance: must be a number"),
-    (("--svg", "d.svg", "--svg-tolerance", "wide"), "--svg-tolerance: expected a number"),
+    (("--svg", "d.svg", "--svg-tolerance", "wide"), "--svg-tolerance: must be a number between 0 and 10000, got 'wide'"),
 ])
 def test_bad_svg_options_are_usage_errors(images: Path, tmp_path: Path, args, message) -> None:
     proc = run_kmseg("segment", images / "one.png", "-k", "3", *args, cwd=tmp_path)
