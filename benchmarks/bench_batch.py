@@ -5,7 +5,7 @@
    fresh folder: images per second with the local pool of 1 and 2 processes
    and with a 2-worker ``LocalCluster`` (single-threaded worker processes)
    through ``client.get_executor()`` as ``kmseg segment --dask local`` makes
-   it (:func:`kmseg._dask.dask_executor`), and the ratios.
+   it (:func:`kmseg.batch.dask.dask_executor`), and the ratios.
 2. Per-task overhead: ``--tasks`` calls of a no-op through each executor
    (wall time / tasks), and ``--tasks`` 8 x 8 images through
    :func:`kmseg.batch.process_item` (the whole per-image path with almost no
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             figures["pool_noop"] = best_of(args.repeat, lambda: time_noops(pool, args.tasks)) / args.tasks
 
         t = time.perf_counter()
-        from kmseg._dask import dask_executor  # what `kmseg segment --dask local` uses
+        from kmseg.batch.dask import dask_executor  # what `kmseg segment --dask local` uses
 
         with dask_executor("local", workers=2) as (ex, _):
             figures["dask_startup"] = time.perf_counter() - t

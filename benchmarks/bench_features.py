@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.datasets import load_sample_image
 
 import kmseg
-from kmseg._regions import components
+from kmseg.features._regions import components
 
 
 def best_time(fn, repeat: int):

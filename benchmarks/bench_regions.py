@@ -30,7 +30,7 @@ from _images import PHOTO_SIZE, add_noise, photo12mp, sample
 from PIL import Image
 
 import kmseg
-from kmseg._regions import components, merge_small
+from kmseg.features._regions import components, merge_small
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:

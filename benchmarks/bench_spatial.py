@@ -26,7 +26,7 @@ import numpy as np
 from _images import sample
 
 import kmseg
-from kmseg._regions import components
+from kmseg.features._regions import components
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:

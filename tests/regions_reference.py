@@ -1,4 +1,4 @@
-"""The NumPy implementation of kmseg._regions before it was compiled, kept
+"""The NumPy implementation of kmseg.features._regions before it was compiled, kept
 as the oracle of tests/test_regions.py (the same merging rule, written with
 array operations rather than a region graph)."""
 

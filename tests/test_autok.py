@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kmseg
-from kmseg._autok import _elbow
+from kmseg.features._autok import _elbow
 
 COLOURS = np.array(
     [[230, 30, 30], [30, 200, 40], [40, 60, 220], [240, 230, 60], [20, 20, 20], [240, 240, 240],

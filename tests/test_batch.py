@@ -234,7 +234,7 @@ def test_another_k_is_another_row(photos: Path, tmp_path: Path) -> None:
 
 
 def test_manifest_survives_a_cut_line(tmp_path: Path) -> None:
-    from kmseg.manifest import Manifest
+    from kmseg.batch.manifest import Manifest
 
     path = tmp_path / "kmseg-manifest.jsonl"
     path.write_text(json.dumps({"input": "a.jpg", "output": "o.png", "status": "done"}) + "\n{\"input\": \"b")
@@ -402,7 +402,7 @@ def test_name_patterns_may_use_subfolders_and_format_specs(photos: Path, tmp_pat
 
 
 def test_manifest_lines_of_any_bytes_or_length_are_counted_and_ignored(tmp_path: Path) -> None:
-    from kmseg.manifest import MAX_LINE_BYTES, Manifest
+    from kmseg.batch.manifest import MAX_LINE_BYTES, Manifest
 
     good = {"input": "a.jpg", "output": "out/a-k2.png", "status": "done"}
     long_row = {"input": "b.jpg", "output": "out/b-k2.png", "status": "done", "pad": "x" * MAX_LINE_BYTES}

@@ -437,7 +437,7 @@ def test_dask_without_the_dask_extra_says_how_to_install_it(folder: Path, tmp_pa
 
 
 def test_core_and_batch_do_not_import_dask(tmp_path: Path) -> None:
-    code = ("import sys, kmseg, kmseg.batch, kmseg.cli, kmseg.manifest; "
+    code = ("import sys, kmseg, kmseg.batch, kmseg.cli, kmseg.batch.manifest; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed', 'fsspec')))")
     r = subprocess.run([sys.executable, "-c", code], env=kmseg_env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmseg._color import ciede2000, lab_to_rgb, rgb_to_lab
+from kmseg.features._color import ciede2000, lab_to_rgb, rgb_to_lab
 
 # Sharma, Wu and Dalal (2005), table 1, a selection of pairs.
 SHARMA = [

@@ -1,4 +1,4 @@
-"""The histogram k-means (kmseg._colorfit) against independent answers:
+"""The histogram k-means (kmseg.engine._colorfit) against independent answers:
 a layout whose best clustering is known, and scikit-learn's Lloyd run to
 its fixed point."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from imagetools import sample_image
 
-from kmseg import _colorfit
+from kmseg.engine import _colorfit
 
 
 def histogram_of(img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

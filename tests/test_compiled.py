@@ -15,7 +15,7 @@ import pytest
 import reference
 from imagetools import sample_image
 
-from kmseg import _colorfit, _kmeans, _tree
+from kmseg.engine import _colorfit, _kmeans, _tree
 from kmseg.engine import _kernels
 
 
@@ -173,8 +173,8 @@ def test_a_fixed_seed_repeats_in_a_new_process():
 
 def test_spatial_fit_and_assignment_compiled(monkeypatch):
     import kmseg
-    from kmseg import _spatial
-    from kmseg._regions import connect
+    from kmseg.features import _spatial
+    from kmseg.features._regions import connect
 
     img = noisy_photo(scale=1, sigma=4.0)
     runs = []

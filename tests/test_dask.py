@@ -195,7 +195,7 @@ def _listening(pids: set[int]) -> set[tuple[int, str, int]]:
 def test_local_cluster_and_its_dashboard_listen_on_loopback_only() -> None:
     import psutil
 
-    from kmseg._dask import dask_executor
+    from kmseg.batch.dask import dask_executor
 
     me = psutil.Process()
     before = _listening({me.pid} | {p.pid for p in me.children(recursive=True)})

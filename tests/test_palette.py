@@ -133,7 +133,7 @@ def test_deeply_nested_palette_upload_is_a_422_not_a_500():
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buf, "PNG")
     files = {"image": ("a.png", buf.getvalue(), "image/png"),
              "palette_file": ("p.json", b"[" * 100_000, "application/json")}
-    with TestClient(create_app(ServiceSettings()), raise_server_exceptions=False) as client:
+    with TestClient(create_app(ServiceSettings()), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
         r = client.post("/api/segment", files=files)
     assert r.status_code == 422, r.text
     assert "palette_file" in r.text and "nested" in r.text

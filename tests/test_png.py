@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import kmseg
-from kmseg import _png
+from kmseg.io import _png
 
 
 def parse_png(data: bytes) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 import kmseg
 import regions_reference as ref
-from kmseg._regions import boundaries, components, connect, merge_small
+from kmseg.features._regions import boundaries, components, connect, merge_small
 
 
 def flood_count(labels: np.ndarray) -> tuple[int, np.ndarray]:
@@ -259,7 +259,7 @@ def test_connect_joins_a_fragment_to_the_neighbour_with_the_longest_border():
 
 @pytest.mark.parametrize("case", ["alpha", "palette", "lab"])
 def test_min_region_quality_figures_count_every_opaque_pixel(flower, case):
-    from kmseg._color import ciede2000, rgb_to_lab
+    from kmseg.features._color import ciede2000, rgb_to_lab
 
     img = flower[::2, ::2]
     rgba = np.dstack([img, np.full(img.shape[:2], 255, np.uint8)])

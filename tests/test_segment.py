@@ -52,7 +52,7 @@ def test_inertia_is_exact_and_labels_are_nearest(name, color_space):
     result = kmseg.segment(img, 12, seed=3, color_space=color_space)
     assert result.k == 12
     pixels = img.reshape(-1, 3)
-    feats = pixels.astype(float) if color_space == "rgb" else kmseg._color.rgb_to_lab(pixels)
+    feats = pixels.astype(float) if color_space == "rgb" else kmseg.features._color.rgb_to_lab(pixels)
     assert result.inertia == pytest.approx(direct_inertia(feats, result.labels, result.centers), rel=1e-9)
     # Every distinct colour carries the label of its nearest centre.
     colors, first = np.unique(pixels, axis=0, return_index=True)
@@ -200,7 +200,7 @@ def test_properties_on_random_images(seed, n_colors, k, noise, color_space):
     distinct = len(np.unique(pixels, axis=0))
     assert result.k == min(k, distinct)
     assert (result.counts > 0).all() and result.counts.sum() == pixels.shape[0]
-    feats = pixels.astype(float) if color_space == "rgb" else kmseg._color.rgb_to_lab(pixels)
+    feats = pixels.astype(float) if color_space == "rgb" else kmseg.features._color.rgb_to_lab(pixels)
     d = ((feats[:, None, :] - result.centers[None]) ** 2).sum(axis=2)
     own = d[np.arange(len(feats)), result.labels.ravel()]
     assert np.all(own <= d.min(axis=1) + 1e-7)

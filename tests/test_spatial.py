@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kmseg
-from kmseg._spatial import BLACK_TO_WHITE
+from kmseg.features._spatial import BLACK_TO_WHITE
 
 
 def two_squares() -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import kmseg
-from kmseg._color import rgb_to_lab
+from kmseg.features._color import rgb_to_lab
 
 PALETTE = np.array([[0, 0, 0], [255, 255, 255], [200, 40, 40], [30, 120, 60], [40, 60, 200]], np.uint8)
 

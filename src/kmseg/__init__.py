@@ -16,35 +16,33 @@ Examples
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from kmseg._version import __version__
 
 # Names load on first use (PEP 562), so that `kmseg --help` and other light
 # uses of the package do not import NumPy and Pillow.
 _HOMES = {
-    "._autok": ("elbow_of",),
-    "._errors": ("ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
-                 "UnsupportedFormatError"),
-    "._io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
-             "read_metadata"),
-    "._kmeans": ("KMeansResult", "kmeans"),
-    "._limits": ("DEFAULT_LIMITS", "Limits"),
-    "._palette": ("PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path",
-                  "read_palette"),
-    "._segment": ("COLOR_SPACES", "Segmentation", "segment"),
-    "._vector": ("labels_to_svg",),
+    "kmseg.errors": ("ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
+                     "UnsupportedFormatError"),
+    "kmseg.io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
+                 "read_metadata", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes",
+                 "palette_format_from_path", "read_palette"),
+    "kmseg.engine": ("KMeansResult", "kmeans"),
+    "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
+    "kmseg._segment": ("COLOR_SPACES", "Segmentation", "segment"),
+    "kmseg.features": ("elbow_of", "labels_to_svg"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:
-    from ._autok import elbow_of
-    from ._errors import (
+    from kmseg.features._autok import elbow_of
+    from kmseg.errors import (
         ImageDecodeError,
         ImageTooLargeError,
         InvalidParameterError,
         KmsegError,
         UnsupportedFormatError,
     )
-    from ._io import (
+    from kmseg.io._image import (
         INPUT_FORMATS,
         OUTPUT_FORMATS,
         LoadedImage,
@@ -53,11 +51,11 @@ if TYPE_CHECKING:
         normalize_format,
         read_metadata,
     )
-    from ._kmeans import KMeansResult, kmeans
-    from ._limits import DEFAULT_LIMITS, Limits
-    from ._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
-    from ._segment import COLOR_SPACES, Segmentation, segment
-    from ._vector import labels_to_svg
+    from kmseg.engine._kmeans import KMeansResult, kmeans
+    from kmseg.limits import DEFAULT_LIMITS, Limits
+    from kmseg.io._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
+    from kmseg._segment import COLOR_SPACES, Segmentation, segment
+    from kmseg.features._vector import labels_to_svg
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._errors import InvalidParameterError
+from kmseg.errors import InvalidParameterError
 
 __all__ = ["check_color"]
 

@@ -13,16 +13,18 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from . import _autok, _colorfit, _dither, _kmeans, _regions, _spatial, _transfer, options
-from ._color import ciede2000, lab_to_rgb, rgb_to_lab
-from ._errors import InvalidParameterError
-from ._features import check_color
-from ._io import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
-from ._parallel import parallel_map, threads
-from ._validate import as_generator, check_int
-from ._vector import DEFAULT_TOLERANCE, labels_to_svg
-from ._version import __version__
-from .engine import _kernels
+from kmseg.features import _autok, _dither, _regions, _spatial, _transfer
+from kmseg.engine import _colorfit, _kmeans
+from kmseg import options
+from kmseg.features._color import ciede2000, lab_to_rgb, rgb_to_lab
+from kmseg.errors import InvalidParameterError
+from kmseg._features import check_color
+from kmseg.io._image import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
+from kmseg._parallel import parallel_map, threads
+from kmseg._validate import as_generator, check_int
+from kmseg.features._vector import DEFAULT_TOLERANCE, labels_to_svg
+from kmseg._version import __version__
+import kmseg.engine._kernels as _kernels
 
 __all__ = ["COLOR_SPACES", "ColorSpace", "Segmentation", "segment"]
 

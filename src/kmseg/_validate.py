@@ -11,8 +11,8 @@ import numbers
 
 import numpy as np
 
-from . import options
-from ._errors import InvalidParameterError
+from kmseg import options
+from kmseg.errors import InvalidParameterError
 
 __all__ = ["as_generator", "check_int", "check_tol"]
 

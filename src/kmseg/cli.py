@@ -22,10 +22,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
-from . import options
-from ._errors import InvalidParameterError, printable
-from ._limits import DEFAULT_LIMITS
-from ._version import __version__
+from kmseg import options
+from kmseg.errors import InvalidParameterError, printable
+from kmseg.limits import DEFAULT_LIMITS
+from kmseg import __version__
 
 __all__ = ["build_parser", "main"]
 
@@ -346,7 +346,8 @@ def _usage_error(args: argparse.Namespace, message: str) -> int:
 def cmd_segment(args: argparse.Namespace) -> int:
     """``kmseg segment``: see the epilog of its parser."""
     import kmseg
-    from kmseg import batch, storage
+    from kmseg import batch
+    from kmseg.batch import storage
 
     try:
         args.inputs = [storage.localize(x) for x in args.inputs]  # file:// URLs are local paths
@@ -377,7 +378,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     book = None
     if not single:
-        from kmseg.manifest import Manifest, manifest_row
+        from kmseg.batch.manifest import Manifest, manifest_row
 
         book = Manifest.in_folder(args.output or ".")
         if book.bad_lines:
@@ -412,7 +413,7 @@ def _executor(args: argparse.Namespace) -> Iterator[Any]:
         yield None
         return
     try:
-        from kmseg._dask import DaskMissingError, dask_executor
+        from kmseg.batch.dask import DaskMissingError, dask_executor
     except ImportError as exc:  # pragma: no cover - _dask itself imports nothing optional
         raise _DaskError(f"--dask needs the dask extra: pip install 'kmseg[dask]' ({exc})") from None
     entered = False
@@ -480,7 +481,7 @@ def _palette_source(args: argparse.Namespace) -> Any:
         A combination that cannot work, naming the option.
     """
     import kmseg
-    from kmseg import storage
+    from kmseg.batch import storage
 
     def bad(message: str, param: str) -> kmseg.InvalidParameterError:
         return kmseg.InvalidParameterError(message, param=param)
@@ -632,7 +633,7 @@ def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> 
 
 def _prepare_dirs(folders: list[str]) -> None:
     """Create the output folders; one that cannot be made or written is a usage error."""
-    from kmseg.storage import is_url
+    from kmseg.batch.storage import is_url
 
     for folder in dict.fromkeys(folders):
         if is_url(folder):  # an object store: nothing to create
@@ -647,7 +648,7 @@ def _prepare_dirs(folders: list[str]) -> None:
 
 def _check_free_space(folders: list[str]) -> None:
     """A local output folder on a disk with no space left is a usage error, before anything runs."""
-    from kmseg.storage import is_url
+    from kmseg.batch.storage import is_url
 
     for folder in dict.fromkeys(folders):
         if is_url(folder):

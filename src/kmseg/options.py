@@ -18,7 +18,7 @@ Examples
 >>> options.validate("k", 0)
 Traceback (most recent call last):
 ...
-kmseg._errors.InvalidParameterError: k must be between 1 and 256, got 0
+kmseg.errors.InvalidParameterError: k must be between 1 and 256, got 0
 >>> options.get("k").range_for("app", "k_slider")
 Range(low=1, high=24, low_inclusive=True, high_inclusive=True)
 >>> [o.name for o in options.for_face("api")][:3]
@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import InvalidParameterError
-from ._limits import DEFAULT_LIMITS
+from kmseg.errors import InvalidParameterError
+from kmseg.limits import DEFAULT_LIMITS
 
 __all__ = [
     "FACES",
@@ -374,7 +374,10 @@ OPTIONS: tuple[Option, ...] = (
            ".gpl, .css, .txt) or of k colours fitted on another image", _SEGMENTING, nullable=True,
            group="features", cli_flags=("--palette-from",), api_name="palette_file"),
     Option("svg_tolerance", float, 1.0, "how far a simplified SVG edge may stray from the pixel edges "
-           "(0: exact pixel edges)", frozenset(("library",)), Range(0, 10000), unit="pixels",
+           "(0: exact pixel edges); an argument of to_svg(), not of segment()", frozenset(("cli",)),
+           Range(0, 10000), unit="pixels",
+           overrides=(Override("svg_tolerance_given", "cli", "None means 'not given', so --svg-tolerance "
+                               "without --svg is reported; to_svg's default (1) applies", default=None),),
            group="features"),
     # ---------------------------------------------------------------- outputs
     Option("format", str, None, "output image format (default: from the output name; PNG is written "

@@ -121,7 +121,7 @@ def _run_atheris(argv: list[str]) -> None:
         import kmseg  # noqa: F401
     # Decoders register lazily; import them all now, instrumented, not during the first run.
     with atheris.instrument_imports(include=["PIL"]):
-        from kmseg import _io  # noqa: F401
+        from kmseg.io import _image as _io
     atheris.Setup(argv, _test_one_input)
     atheris.Fuzz()
 

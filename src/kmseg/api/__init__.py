@@ -7,8 +7,8 @@ Run it with ``kmseg serve`` or :func:`run_server`; the endpoints are listed at
 ``/docs`` (OpenAPI schema at ``/openapi.json``).
 """
 
-from ._app import create_app
-from ._server import run_server
-from ._settings import ServiceSettings
+from kmseg.api._app import create_app
+from kmseg.api._server import run_server
+from kmseg.api._settings import ServiceSettings
 
 __all__ = ["ServiceSettings", "create_app", "run_server"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import KmsegError
+from kmseg import KmsegError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         "--token", default=None, help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)"
     )
     args = parser.parse_args(argv)
-    from . import run_server
+    from kmseg.api import run_server
 
     try:
         run_server(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import ApiError, error_response
+from kmseg.api._errors import ApiError, error_response
 
 __all__ = ["AccessMiddleware", "SecurityHeadersMiddleware", "host_allowed"]
 

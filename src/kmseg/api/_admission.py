@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._errors import ApiError, error_response
+from kmseg.api._errors import ApiError, error_response
 
 __all__ = ["Admission", "AdmissionMiddleware"]
 

@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 
-from .. import __version__
-from ._access import AccessMiddleware, SecurityHeadersMiddleware
-from ._admission import Admission, AdmissionMiddleware
-from ._errors import ApiError, install_error_handlers
-from ._form import ranges
-from ._guards import BodyGuardMiddleware, keep_uploads_in_memory, upload_too_large
-from ._html import CSP, error_page
-from ._page import build_page_router
-from ._routes import build_api_router
-from ._settings import ServiceSettings
+from kmseg import __version__
+from kmseg.api._access import AccessMiddleware, SecurityHeadersMiddleware
+from kmseg.api._admission import Admission, AdmissionMiddleware
+from kmseg.api._errors import ApiError, install_error_handlers
+from kmseg.api._form import ranges
+from kmseg.api._guards import BodyGuardMiddleware, keep_uploads_in_memory, upload_too_large
+from kmseg.api._html import CSP, error_page
+from kmseg.api._page import build_page_router
+from kmseg.api._routes import build_api_router
+from kmseg.api._settings import ServiceSettings
 
 __all__ = ["create_app"]
 

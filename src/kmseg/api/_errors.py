@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Scope
 
-from .. import (
+from kmseg import (
     ImageDecodeError,
     ImageTooLargeError,
     InvalidParameterError,

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import Request, UploadFile
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from .. import INPUT_FORMATS, InvalidParameterError, options
-from ._errors import ApiError
-from ._settings import ServiceSettings
+from kmseg import INPUT_FORMATS, InvalidParameterError, options
+from kmseg.api._errors import ApiError
+from kmseg.api._settings import ServiceSettings
 
 __all__ = ["API_ONLY", "FORM_LIMITS", "form_model", "page_value", "ranges", "strict_fields"]
 

@@ -38,8 +38,8 @@ from starlette.formparsers import MultiPartParser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ._errors import ApiError, error_response
-from ._settings import ServiceSettings
+from kmseg.api._errors import ApiError, error_response
+from kmseg.api._settings import ServiceSettings
 
 __all__ = ["BodyGuardMiddleware", "HeadTimeoutH11Protocol", "keep_uploads_in_memory", "upload_too_large"]
 

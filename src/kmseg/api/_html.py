@@ -7,10 +7,10 @@ import re
 from html import escape
 from typing import Any
 
-from .. import INPUT_FORMATS, __version__, options
-from ._errors import ApiError
-from ._settings import ServiceSettings
-from ._work import PageResult
+from kmseg import INPUT_FORMATS, __version__, options
+from kmseg.api._errors import ApiError
+from kmseg.api._settings import ServiceSettings
+from kmseg.api._work import PageResult
 
 __all__ = ["CSP", "docs_page", "error_page", "form_page", "result_page"]
 

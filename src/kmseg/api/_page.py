@@ -5,13 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from .. import KmsegError
-from ._errors import ApiError, kmseg_error_to_api
-from ._form import FORM_LIMITS, page_value
-from ._html import docs_page, error_page, form_page, result_page
-from ._routes import run_in_pool
-from ._settings import ServiceSettings
-from ._work import PageResult, RunParams, job_page
+from kmseg import KmsegError
+from kmseg.api._errors import ApiError, kmseg_error_to_api
+from kmseg.api._form import FORM_LIMITS, page_value
+from kmseg.api._html import docs_page, error_page, form_page, result_page
+from kmseg.api._routes import run_in_pool
+from kmseg.api._settings import ServiceSettings
+from kmseg.api._work import PageResult, RunParams, job_page
 
 __all__ = ["build_page_router"]
 

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from .. import __version__
-from ._admission import Admission
-from ._errors import ApiError, ErrorBody
-from ._form import FORM_LIMITS, form_model, strict_fields
-from ._models import HealthBody, PaletteBody, palette_body
-from ._settings import ServiceSettings
-from ._work import MEDIA_TYPES, RunParams, RunResult, job_boundaries, job_image, job_labels, job_summary
+from kmseg import __version__
+from kmseg.api._admission import Admission
+from kmseg.api._errors import ApiError, ErrorBody
+from kmseg.api._form import FORM_LIMITS, form_model, strict_fields
+from kmseg.api._models import HealthBody, PaletteBody, palette_body
+from kmseg.api._settings import ServiceSettings
+from kmseg.api._work import MEDIA_TYPES, RunParams, RunResult, job_boundaries, job_image, job_labels, job_summary
 
 __all__ = ["build_api_router", "run_in_pool"]
 

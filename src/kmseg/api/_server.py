@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .. import InvalidParameterError
-from ._settings import ServiceSettings
+from kmseg import InvalidParameterError
+from kmseg.api._settings import ServiceSettings
 
 __all__ = ["run_server"]
 
@@ -48,7 +48,7 @@ def run_server(
     """
     import uvicorn
 
-    from ._guards import HeadTimeoutH11Protocol
+    from kmseg.api._guards import HeadTimeoutH11Protocol
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise InvalidParameterError(
@@ -77,7 +77,7 @@ def run_server(
         "proxy_headers": False,
     }
     if workers == 1:
-        from ._app import create_app
+        from kmseg.api._app import create_app
 
         HeadTimeoutH11Protocol.head_timeout = final.read_timeout
         uvicorn.run(create_app(final), **options)

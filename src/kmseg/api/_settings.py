@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import DEFAULT_LIMITS, InvalidParameterError
+from kmseg import DEFAULT_LIMITS, InvalidParameterError
 
 __all__ = ["ENV_PREFIX", "ServiceSettings"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from kmseg import InvalidParameterError, options
 
-from ._state import ENV_MAX_PIXELS, ENV_MAX_UPLOAD_MB, MB, AppSettings
+from kmseg.app._state import ENV_MAX_PIXELS, ENV_MAX_UPLOAD_MB, MB, AppSettings
 
 if importlib.util.find_spec("streamlit") is None:  # pragma: no cover - depends on the install
     raise ImportError("kmseg app needs the web extra: pip install 'kmseg[web]'")
@@ -75,7 +75,7 @@ def build_command(
         env[ENV_MAX_UPLOAD_MB] = repr(float(max_upload_mb))
     if max_pixels is not None:
         env[ENV_MAX_PIXELS] = str(int(max_pixels))
-    from ._state import settings_from_env
+    from kmseg.app._state import settings_from_env
 
     settings: AppSettings = settings_from_env(env)[0]
     # Streamlit's own cap is whole megabytes; the page also checks the exact limit.

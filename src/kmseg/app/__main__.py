@@ -10,7 +10,7 @@ import sys
 
 from kmseg import KmsegError
 
-from . import run_app
+from kmseg.app import run_app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import streamlit as st
 
 import kmseg
 
-from . import _compute
+from kmseg.app import _compute
 
 __all__ = ["boundaries", "load", "palette_source", "quality", "segment"]
 

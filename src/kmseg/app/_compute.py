@@ -17,8 +17,8 @@ from PIL import Image
 
 import kmseg
 
-from ._state import download_name
-from ._views import downscale_index, side_for_pixels
+from kmseg.app._state import download_name
+from kmseg.app._views import downscale_index, side_for_pixels
 
 __all__ = [
     "Download",

@@ -19,7 +19,7 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 from kmseg import DEFAULT_LIMITS, KmsegError, options
-from kmseg._errors import printable
+from kmseg.errors import printable
 
 __all__ = [
     "ENV_MAX_PIXELS",

@@ -2,5 +2,9 @@
 cube trees, one implementation (C, wrapped by Cython) built at install.
 
 :mod:`kmseg.engine._kernels` holds the passes; the k-means built on them is
-in :mod:`kmseg._colorfit` and :mod:`kmseg._kmeans` for now.
+in :mod:`kmseg.engine._colorfit` and :mod:`kmseg.engine._kmeans` for now.
 """
+
+from kmseg.engine._kmeans import KMeansResult, kmeans
+
+__all__ = ["KMeansResult", "kmeans"]

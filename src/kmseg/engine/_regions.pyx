@@ -2,7 +2,7 @@
 """Connected regions of label maps (``regions.c``), called without the GIL.
 
 Label maps are 2-D C-contiguous uint8 or uint32 arrays (other dtypes are
-mapped to these by :mod:`kmseg._regions`); anything else is a TypeError or
+mapped to these by :mod:`kmseg.features._regions`); anything else is a TypeError or
 ValueError, never a wrong memory access. Regions are 4-connected and
 numbered in the raster order of their first pixel.
 """

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _colorfit, _kmeans
+from kmseg.engine import _colorfit, _kmeans
 
 __all__ = ["K_MAX", "AutoK", "choose"]
 

@@ -1,7 +1,7 @@
 """The cube tree and its items, on the compiled engine.
 
 The Python side of the Lloyd iterations over "items" of
-:mod:`kmseg._colorfit`: :class:`Tree` flattens the cube levels into the
+:mod:`kmseg.engine._colorfit`: :class:`Tree` flattens the cube levels into the
 arrays the engine's passes read (:class:`kmseg.engine._kernels.Tree`, which
 checks them), :class:`Items` keeps the partition and the clusters' sums
 between passes (:class:`kmseg.engine._kernels.Items`).
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import _kernels
+import kmseg.engine._kernels as _kernels
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Points:
 
 
 class Tree:
-    """The levels of :mod:`kmseg._colorfit` flattened for the passes.
+    """The levels of :mod:`kmseg.engine._colorfit` flattened for the passes.
 
     Items are named by global ids: ``0..npts-1`` are the points (level 0 of
     ``stats``), ``npts + j`` is cube j of the levels above, level by level.

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._parallel import parallel_map
+from kmseg._parallel import parallel_map
 
 __all__ = ["COMPRESS_LEVEL", "encode_png"]
 

@@ -1,7 +1,7 @@
 """Weighted k-means on (n, d) data: greedy k-means++ seeding and Lloyd passes.
 
 Both run in the compiled engine (:mod:`kmseg.engine._kernels`): the seeding
-directly, Lloyd over the items of a :class:`kmseg._tree.Tree` (points, or
+directly, Lloyd over the items of a :class:`kmseg.engine._tree.Tree` (points, or
 the cubes of a colour histogram) with Hamerly's bounds, so that only the
 items near a boundary have their distances recomputed. Restarts run in
 threads. The private functions assume validated input.
@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from . import _tree
-from ._parallel import parallel_map
-from ._validate import as_generator, check_int, check_tol
-from .engine import _kernels
+from kmseg.engine import _tree
+from kmseg._parallel import parallel_map
+from kmseg._validate import as_generator, check_int, check_tol
+import kmseg.engine._kernels as _kernels
 
 __all__ = ["KMeansResult", "kmeans"]
 
@@ -94,7 +94,7 @@ def kmeans(
     >>> sorted(result.centers[:, 0].tolist()), result.inertia
     ([0.5, 10.5], 1.0)
     """
-    from ._errors import InvalidParameterError
+    from kmseg.errors import InvalidParameterError
 
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:

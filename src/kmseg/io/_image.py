@@ -30,10 +30,11 @@ from PIL import (  # noqa: F401  isort: skip
     WebPImagePlugin,
 )
 
-from ._errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError, UnsupportedFormatError
-from ._limits import DEFAULT_LIMITS
-from ._validate import check_int
-from . import _png, options
+from kmseg.errors import ImageDecodeError, ImageTooLargeError, InvalidParameterError, UnsupportedFormatError
+from kmseg.limits import DEFAULT_LIMITS
+from kmseg._validate import check_int
+from kmseg.io import _png
+from kmseg import options
 
 __all__ = [
     "INPUT_FORMATS",

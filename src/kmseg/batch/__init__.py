@@ -7,9 +7,9 @@ API, so any :class:`concurrent.futures.Executor` can run it: the default is a
 local process pool, a Dask cluster through
 ``distributed.Client(...).get_executor()``. Errors are collected per image
 and returned as :class:`ItemResult` objects; nothing here prints. Inputs and
-outputs may be paths or fsspec URLs (:mod:`kmseg.storage`); the outcome of
+outputs may be paths or fsspec URLs (:mod:`kmseg.batch.storage`); the outcome of
 every input goes to ``kmseg-manifest.jsonl`` in the output folder
-(:mod:`kmseg.manifest`), written by this process only.
+(:mod:`kmseg.batch.manifest`), written by this process only.
 
 Examples
 --------
@@ -301,7 +301,7 @@ def find_images(
             seen.add(key)
             files.append(InputFile(path, subdir))
 
-    from kmseg import storage
+    from kmseg.batch import storage
 
     for raw in inputs:
         arg = storage.localize(raw)
@@ -355,7 +355,7 @@ def not_regular_reason(path: str) -> str | None:
     ever, a device could be read without end. A path that cannot be looked
     at (a dangling link) is left for the reader to report.
     """
-    from kmseg._io import special_file_kind
+    from kmseg.io import special_file_kind
 
     try:
         mode = os.stat(path).st_mode
@@ -442,7 +442,7 @@ def plan_jobs(
     """
     import kmseg
     from kmseg import options
-    from kmseg.storage import localize
+    from kmseg.batch.storage import localize
 
     fmt = kmseg.normalize_format(format) if format else None
     check_name_pattern(name)
@@ -594,14 +594,14 @@ def check_job(job: ItemJob, inputs_real: set[str], owner: dict[str, str]) -> str
 
 def _real(path: str) -> str:
     """A path with links resolved (a URL as it is), to compare outputs and inputs."""
-    from kmseg.storage import is_url
+    from kmseg.batch.storage import is_url
 
     return path if is_url(path) else os.path.realpath(path)
 
 
 def outputs_exist(job: ItemJob) -> bool:
     """Whether every requested output of ``job`` is already there (paths or URLs)."""
-    from kmseg.storage import exists
+    from kmseg.batch.storage import exists
 
     return all(exists(p) for p in job.plan.paths(job.params.mask_k))
 
@@ -621,7 +621,7 @@ def process_item(job: ItemJob) -> ItemResult:
 
     start = time.perf_counter()
     try:
-        from kmseg import storage
+        from kmseg.batch import storage
 
         source: Any = storage.read_bytes(job.source) if storage.is_url(job.source) else job.source
         original = None
@@ -633,7 +633,7 @@ def process_item(job: ItemJob) -> ItemResult:
         summary = seg.summary() if job.figures else _cheap_summary(seg)
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
     except kmseg.KmsegError as exc:
-        from kmseg._io import InputUnreadableError
+        from kmseg.io import InputUnreadableError
 
         reason, detail = str(exc), None
         failure = ENVIRONMENT if isinstance(exc, InputUnreadableError) else INPUT
@@ -662,7 +662,7 @@ def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
     Only kmseg's own names are removed (``.<output name>.<random>.tmp`` of
     an output of these jobs); each folder is listed once, not once per job.
     """
-    from kmseg.storage import is_url
+    from kmseg.batch.storage import is_url
 
     names: dict[str, set[str]] = {}
     mask_prefixes: dict[str, set[str]] = {}
@@ -698,7 +698,7 @@ def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
 def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, Any]:
     import kmseg
 
-    from kmseg.storage import is_url
+    from kmseg.batch.storage import is_url
 
     plan = job.plan
     if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg)):
@@ -730,7 +730,7 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
 def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dict[str, Any]:
     """:func:`_write_outputs` for fsspec URLs: each output encoded, then written in one piece."""
     import kmseg
-    from kmseg.storage import write_bytes
+    from kmseg.batch.storage import write_bytes
 
     plan = job.plan
     outputs: dict[str, Any] = {}
@@ -887,7 +887,7 @@ class _Recorder:
         self.finished += 1
         if self.manifest is not None and result.status != "cancelled":
             if row is ...:
-                from kmseg.manifest import manifest_row
+                from kmseg.batch.manifest import manifest_row
 
                 row = manifest_row(result, self.jobs[i].plan.image)
             if row is not None:
@@ -950,7 +950,7 @@ def run_jobs(
     max_in_flight : int, optional
         Most jobs submitted at once (default: twice the workers for the
         local pool, all of them for a given executor).
-    manifest : kmseg.manifest.Manifest, optional
+    manifest : kmseg.batch.manifest.Manifest, optional
         Rows are appended to it (in this process only) as images finish;
         inputs it records as done are skipped, and those it records as
         failed too unless ``retry_failed``. The caller closes it.
@@ -1151,7 +1151,7 @@ def segment_many(
         ``progress(result, finished, total)`` after every image.
     manifest : bool
         Keep ``kmseg-manifest.jsonl`` in ``output_dir`` (see
-        :mod:`kmseg.manifest`): a re-run skips the inputs it records as done
+        :mod:`kmseg.batch.manifest`): a re-run skips the inputs it records as done
         or failed.
     retry_failed : bool
         Run again the inputs the manifest records as failed.
@@ -1186,9 +1186,9 @@ def segment_many(
         masks_dir=masks_dir)
     book = None
     if manifest:
-        from kmseg.manifest import Manifest, manifest_row
+        from kmseg.batch.manifest import Manifest, manifest_row
 
-        from kmseg.storage import localize
+        from kmseg.batch.storage import localize
 
         book = Manifest.in_folder(localize(output_dir))
     try:
@@ -1241,9 +1241,9 @@ def _palette_param(palette: Any) -> tuple[tuple[int, int, int], ...] | str | Non
     path (segmented in every worker)."""
     if palette is None:
         return None
-    from kmseg import _transfer
+    from kmseg import features
 
-    if isinstance(palette, (str, os.PathLike)) and not _transfer.is_palette_source(palette):
+    if isinstance(palette, (str, os.PathLike)) and not features.is_palette_source(palette):
         return os.path.abspath(os.fspath(palette))
-    colours = _transfer.palette_colors(palette)
+    colours = features.palette_colors(palette)
     return tuple(tuple(int(v) for v in c) for c in colours.tolist())

@@ -9,8 +9,8 @@ import struct
 
 import numpy as np
 
-from ._errors import InvalidParameterError
-from ._limits import env_limit
+from kmseg.errors import InvalidParameterError
+from kmseg.limits import env_limit
 
 __all__ = ["PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path", "read_palette"]
 
@@ -136,7 +136,7 @@ def read_palette(path: str | os.PathLike, *, max_bytes: int | None = None,
         nested file, not a regular file, no colours, more than 256 colours,
         or values outside 0-255 (``param="palette"``).
     """
-    from ._io import read_regular_file
+    from kmseg.io._image import read_regular_file
 
     max_bytes = MAX_PALETTE_BYTES if max_bytes is None else max_bytes
     max_depth = MAX_PALETTE_DEPTH if max_depth is None else max_depth

@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import _kmeans, _tree
-from ._parallel import parallel_map
-from .engine import _kernels
+from kmseg.engine import _kmeans, _tree
+from kmseg._parallel import parallel_map
+import kmseg.engine._kernels as _kernels
 
 __all__ = ["codes_to_rgb", "fit_colors", "pixel_codes"]
 
@@ -151,7 +151,7 @@ def prepare(stats: list[_Level] | _tree.Tree) -> _tree.Tree:
 def _refine(stats: list[_Level] | _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int,
             tol_abs: float, items: _tree.Items | None = None,
             need_inertia: bool = True) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
-    """:func:`kmseg._kmeans.refine` over ``stats`` (levels, or a prepared tree)."""
+    """:func:`kmseg.engine._kmeans.refine` over ``stats`` (levels, or a prepared tree)."""
     return _kmeans.refine(prepare(stats), Y, C, max_iter, tol_abs, items, need_inertia)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import _regions
+import kmseg.engine._regions as _regions
 
 __all__ = ["boundaries", "components", "connect", "merge_small"]
 

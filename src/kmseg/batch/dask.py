@@ -10,7 +10,7 @@ died (up to ``distributed.scheduler.allowed-failures`` times, 3 by default).
 Examples
 --------
 >>> from kmseg import batch
->>> from kmseg._dask import dask_executor
+>>> from kmseg.batch.dask import dask_executor
 >>> with dask_executor("local", workers=2) as (executor, dashboard):  # doctest: +SKIP
 ...     batch.segment_many(["photos/"], "out/", 8, executor=executor)
 """

@@ -14,7 +14,7 @@ chunks of rows, which also gives the exact all-pixel inertia.
 
 A segmentation is then made of it as SLIC does: every cluster keeps its
 largest connected region and its other fragments join the neighbouring
-segment they share the longest border with (:func:`kmseg._regions.connect`),
+segment they share the longest border with (:func:`kmseg.features._regions.connect`),
 so K clusters give K connected segments. The inertia is then measured
 against the same centres.
 """
@@ -24,10 +24,11 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from . import _kmeans, _regions, _tree
-from ._color import rgb_to_lab
-from ._parallel import parallel_map
-from .engine import _kernels
+from kmseg.engine import _kmeans, _tree
+from kmseg.features import _regions
+from kmseg.features._color import rgb_to_lab
+from kmseg._parallel import parallel_map
+import kmseg.engine._kernels as _kernels
 
 __all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale", "segments"]
 
@@ -133,7 +134,7 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
 def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: float,
              color_space: str) -> tuple[np.ndarray, float, int]:
     """Connected segments: every pixel assigned to its nearest centre, then
-    every cluster made one connected region (:func:`kmseg._regions.connect`).
+    every cluster made one connected region (:func:`kmseg.features._regions.connect`).
 
     Returns the (H, W) uint8 labels, the inertia over the opaque pixels
     against ``centers``, and the number of connected fragments the nearest

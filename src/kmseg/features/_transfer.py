@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 
-from . import _kmeans
-from ._errors import InvalidParameterError
-from ._palette import READ_PALETTE_FORMATS, check_palette_array, read_palette
+from kmseg.engine import _kmeans
+from kmseg.errors import InvalidParameterError
+from kmseg.io._palette import READ_PALETTE_FORMATS, check_palette_array, read_palette
 
 __all__ = ["is_palette_source", "nearest", "palette_colors"]
 

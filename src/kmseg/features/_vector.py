@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _regions
-from ._errors import InvalidParameterError
-from . import options
+from kmseg.features import _regions
+from kmseg.errors import InvalidParameterError
+from kmseg import options
 
 __all__ = ["DEFAULT_TOLERANCE", "MAX_TOLERANCE", "labels_to_svg"]
 
@@ -488,6 +488,6 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
 def _pixel_regions(sides: _Sides, pixels: np.ndarray) -> np.ndarray:
     """Region of some painted pixels (raveled indices in the padded map):
     equal for two pixels exactly when they are 4-connected through their label
-    (the compiled labelling of :func:`kmseg._regions.components`)."""
+    (the compiled labelling of :func:`kmseg.features._regions.components`)."""
     regions, _ = _regions.components(sides.padded)
     return regions.ravel()[pixels]
