@@ -912,8 +912,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         from kmseg import app
     except ImportError as exc:
         return _missing_extra("app", "web", exc, args)
-    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels),
-                                ("allowed_hosts", args.allowed_host), ("token", args.token))
+    limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels))
               if v is not None}
     try:
         result = app.run_app(host=args.host, port=args.port, **limits)

@@ -32,14 +32,16 @@ def _health(url: str) -> bool:
         return False
 
 
-def test_sigterm_stops_streamlit_too(tmp_path: Path) -> None:
+# `kmseg app` is what `make run` starts; it once failed before Streamlit started.
+@pytest.mark.parametrize("launcher", [("-m", "kmseg.app"), ("-m", "kmseg", "app")], ids=["module", "kmseg-app"])
+def test_sigterm_stops_streamlit_too(tmp_path: Path, launcher: tuple[str, ...]) -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     src = str(Path(kmseg.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
     with (tmp_path / "app.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "kmseg.app", "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, *launcher, "--port", str(port)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
         try:
