@@ -32,8 +32,8 @@ def test_names_are_unique_and_the_cli_flags_too() -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
-    ("k", 0, "k must be between 1 and 256, got 0"),
-    ("k", 257, "k must be between 1 and 256, got 257"),
+    ("k", 0, "k must be between 1 and 256, or 'auto', got 0"),
+    ("k", 257, "k must be between 1 and 256, or 'auto', got 257"),
     ("k", "many", "k must be a whole number between 1 and 256, or 'auto', got 'many'"),
     ("k", 2.5, "k must be a whole number"),
     ("k", True, "k must be a whole number"),

@@ -18,7 +18,7 @@ Examples
 >>> options.validate("k", 0)
 Traceback (most recent call last):
 ...
-kmseg.errors.InvalidParameterError: k must be between 1 and 256, got 0
+kmseg.errors.InvalidParameterError: k must be between 1 and 256, or 'auto', got 0
 >>> options.get("k").range_for("app", "k_slider")
 Range(low=1, high=24, low_inclusive=True, high_inclusive=True)
 >>> [o.name for o in options.for_face("api")][:3]
@@ -271,7 +271,8 @@ class Option:
             return value
         if not self.range.contains(number):
             got = number if isinstance(number, int) else f"{number:g}"
-            raise InvalidParameterError(f"{label} must be {self.range.words()}, got {got}", param=self.name)
+            words = "".join(f", or {w!r}" for w in self.words)
+            raise InvalidParameterError(f"{label} must be {self.range.words()}{words}, got {got}", param=self.name)
         return number
 
 
@@ -442,6 +443,6 @@ def validate(name: str, value: Any, label: str | None = None) -> Any:
     ------
     InvalidParameterError
         Naming the option first, the allowed values and the value given:
-        ``k must be between 1 and 256, got 0``.
+        ``k must be between 1 and 256, or 'auto', got 0``.
     """
     return get(name).validate(value, label)
