@@ -323,21 +323,21 @@ def test_a_disk_full_failure_is_retried_by_the_next_run_and_a_corrupt_one_is_not
     import errno
 
     out = tmp_path / "out"
-    real_save = kmseg.Segmentation.save
+    real_write = kmseg.atomic_write  # what every local output is written by
 
-    def full_disk(self: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+    def full_disk(path: Any, data: bytes) -> Any:
         if "two" in str(path):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_save(self, path, *args, **kwargs)
+        return real_write(path, data)
 
-    monkeypatch.setattr(kmseg.Segmentation, "save", full_disk)
+    monkeypatch.setattr(kmseg, "atomic_write", full_disk)
     first = {Path(r.source).name: r for r in batch.segment_many([photos], out, 2, seed=1, executor=CountingExecutor())}
     assert first["two.png"].status == "failed" and first["two.png"].failure == "environment"
     assert first["broken.png"].status == "failed" and first["broken.png"].failure == "input"
     rows = read_manifest(out)
     assert rows["two.png"]["failure"] == "environment" and rows["broken.png"]["failure"] == "input"
 
-    monkeypatch.setattr(kmseg.Segmentation, "save", real_save)  # space freed
+    monkeypatch.setattr(kmseg, "atomic_write", real_write)  # space freed
     ex = CountingExecutor()
     second = {Path(r.source).name: r for r in batch.segment_many([photos], out, 2, seed=1, executor=ex)}
     assert [c[0].source for c in ex.calls] == [str(photos / "two.png")]
