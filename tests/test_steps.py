@@ -10,10 +10,10 @@ import pytest
 from imagetools import quadrants, same_partition, sample_image
 
 import kmseg
-from kmseg import _result, _segment
+from kmseg import _result, _steps
 
 
-@pytest.mark.parametrize("module", [_segment, _result])
+@pytest.mark.parametrize("module", [_steps, _result])
 def test_the_docstring_examples_run(module):
     failed, tried = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert tried > 0 and failed == 0

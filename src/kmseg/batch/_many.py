@@ -12,16 +12,20 @@ from kmseg import options
 from kmseg.batch import storage
 from kmseg.batch._find import find_images
 from kmseg.batch._params import SEGMENT_OPTIONS, SegmentParams, palette_param, validate_params
-from kmseg.batch._plan import DEFAULT_NAME, plan_jobs
+from kmseg.batch._plan import plan_jobs
 from kmseg.batch._results import ItemResult, ProgressCallback
 from kmseg.batch._run import run_jobs
 
-__all__ = ["TABLE_OPTIONS", "segment_many"]
+__all__ = ["PLAN_OPTIONS", "TABLE_OPTIONS", "segment_many"]
 
 #: The options of :mod:`kmseg.options` that :func:`segment_many` takes as keywords (besides ``k``): the
 #: clustering options of :class:`SegmentParams`, the output format and quality, the palette files'
 #: format and the number of worker processes. Its signature shows them with the table's defaults.
 TABLE_OPTIONS: tuple[str, ...] = tuple(o.name for o in options.for_face("batch") if o.name != "k")
+#: The keywords of :func:`plan_jobs` that :func:`segment_many` passes on to it (the output names and folders).
+PLAN_OPTIONS: tuple[str, ...] = tuple(
+    p.name for p in inspect.signature(plan_jobs).parameters.values()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in TABLE_OPTIONS)
 
 
 def segment_many(
@@ -29,17 +33,13 @@ def segment_many(
     output_dir: str | os.PathLike[str],
     k: int | str | None,
     *,
-    name: str = DEFAULT_NAME,
-    labels_dir: str | os.PathLike[str] | None = None,
-    palette_dir: str | os.PathLike[str] | None = None,
-    masks_dir: str | os.PathLike[str] | None = None,
     recursive: bool = False,
     overwrite: bool = False,
     executor: Executor | None = None,
     progress: ProgressCallback | None = None,
     manifest: bool = True,
     retry_failed: bool = False,
-    **table_options: Any,
+    **options_and_outputs: Any,
 ) -> list[ItemResult]:
     """Segment many images into ``output_dir``, one result per input.
 
@@ -56,14 +56,13 @@ def segment_many(
     palette : (n, 3) colours, palette file path or image path, optional
         As in :func:`kmseg.segment`: a palette file is read once, an image
         is segmented with ``k`` in every worker.
-    name : str
-        Output file name pattern; fields ``{stem}``, ``{name}``, ``{k}`` and
-        ``{ext}`` (extension of ``format``, png by default).
-    format, quality : optional
-        Output format (png, jpeg, webp; default from the name) and the
-        quality of lossy output, 1 to 100.
-    labels_dir, palette_dir, masks_dir : path, optional
-        Folders for label maps, palettes (in ``palette_format``) and masks.
+    format, quality, palette_format : optional
+        Output format (png, jpeg, webp; default from the name), the
+        quality of lossy output, 1 to 100, and the palette files' format.
+    name, labels_dir, palette_dir, masks_dir, boundaries_dir, svg_dir, svg_tolerance, figures : optional
+        As in :func:`plan_jobs`: the output name pattern (fields
+        ``{stem}``, ``{name}``, ``{k}``, ``{ext}``) and the folders of the
+        other outputs.
     overwrite : bool
         Redo images whose outputs all exist (by default they are skipped).
     jobs : int, optional
@@ -93,19 +92,17 @@ def segment_many(
     BatchInterrupted
         Ctrl-C; carries the results so far.
     """
-    unknown = sorted(set(table_options) - set(TABLE_OPTIONS))
+    unknown = sorted(set(options_and_outputs) - set(TABLE_OPTIONS) - set(PLAN_OPTIONS))
     if unknown:
         raise TypeError(f"segment_many() got an unexpected keyword argument {unknown[0]!r}")
-    given = {name: table_options.get(name, options.get(name).default_for("batch")) for name in TABLE_OPTIONS}
-    params = validate_params(SegmentParams(k, **{name: given[name] for name in SEGMENT_OPTIONS[1:]
-                                                 if name != "palette"}, palette=palette_param(given["palette"])))
-    quality, jobs, format, palette_format = (options.validate(name, given[name])
-                                             for name in ("quality", "jobs", "format", "palette_format"))
+    table = {name: options_and_outputs.get(name, options.get(name).default_for("batch")) for name in TABLE_OPTIONS}
+    params = validate_params(SegmentParams(k, **{name: table[name] for name in SEGMENT_OPTIONS[1:]
+                                                 if name != "palette"}, palette=palette_param(table["palette"])))
+    outputs = {name: options.validate(name, table[name]) for name in ("format", "quality", "palette_format")}
+    jobs = options.validate("jobs", table["jobs"])
+    plan = {name: value for name, value in options_and_outputs.items() if name in PLAN_OPTIONS}
     files, missing = find_images(inputs, recursive=recursive)
-    planned, conflicts = plan_jobs(
-        files, output_dir, params, name=name, format=format, quality=quality,
-        labels_dir=labels_dir, palette_dir=palette_dir, palette_format=palette_format,
-        masks_dir=masks_dir)
+    planned, conflicts = plan_jobs(files, output_dir, params, **outputs, **plan)
     book = None
     if manifest:
         from kmseg.batch.manifest import Manifest, manifest_row
@@ -124,7 +121,8 @@ def segment_many(
 
 
 def _signature() -> inspect.Signature:
-    """segment_many's signature with the table's options in place of ``**table_options``."""
+    """segment_many's signature with the table's options and plan_jobs' keywords in place of
+    ``**options_and_outputs``."""
     sig = inspect.signature(segment_many)
     fixed = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     table = []
@@ -133,7 +131,8 @@ def _signature() -> inspect.Signature:
         kind = "Any" if option.type is object else option.type.__name__
         table.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option.default_for("batch"),
                                        annotation=f"{kind} | None" if option.nullable else kind))
-    return sig.replace(parameters=fixed[:3] + table + fixed[3:])
+    plan = [inspect.signature(plan_jobs).parameters[name] for name in PLAN_OPTIONS]
+    return sig.replace(parameters=fixed[:3] + table + plan + fixed[3:])
 
 
 segment_many.__signature__ = _signature()  # type: ignore[attr-defined]
