@@ -13,6 +13,7 @@ be called alone (scikit-image style):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -66,7 +67,7 @@ class ColorHistogram:
     _pixels: _Pixels = field(default=None, repr=False)  # type: ignore[assignment]
     _features: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def _used(self) -> Any:
         """The colours seen in opaque pixels: a mask, or a slice of all when they all are (views, not copies)."""
         used = self.counts > 0
