@@ -323,21 +323,21 @@ def test_a_disk_full_failure_is_retried_by_the_next_run_and_a_corrupt_one_is_not
     import errno
 
     out = tmp_path / "out"
-    real_save = kmseg.Segmentation.save
+    real_write = kmseg.atomic_write  # what every local output is written by
 
-    def full_disk(self: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
+    def full_disk(path: Any, data: bytes) -> Any:
         if "two" in str(path):
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        return real_save(self, path, *args, **kwargs)
+        return real_write(path, data)
 
-    monkeypatch.setattr(kmseg.Segmentation, "save", full_disk)
+    monkeypatch.setattr(kmseg, "atomic_write", full_disk)
     first = {Path(r.source).name: r for r in batch.segment_many([photos], out, 2, seed=1, executor=CountingExecutor())}
     assert first["two.png"].status == "failed" and first["two.png"].failure == "environment"
     assert first["broken.png"].status == "failed" and first["broken.png"].failure == "input"
     rows = read_manifest(out)
     assert rows["two.png"]["failure"] == "environment" and rows["broken.png"]["failure"] == "input"
 
-    monkeypatch.setattr(kmseg.Segmentation, "save", real_save)  # space freed
+    monkeypatch.setattr(kmseg, "atomic_write", real_write)  # space freed
     ex = CountingExecutor()
     second = {Path(r.source).name: r for r in batch.segment_many([photos], out, 2, seed=1, executor=ex)}
     assert [c[0].source for c in ex.calls] == [str(photos / "two.png")]
@@ -414,3 +414,45 @@ def test_manifest_lines_of_any_bytes_or_length_are_counted_and_ignored(tmp_path:
     assert book.bad_lines == [2, 3, 4, 5, 6]
     assert set(book.rows) == {("a.jpg", "out/a-k2.png"), ("d", None)}
     assert "outputs" not in book.get("d", None)
+
+
+# ------------------------------------------------ issue 13: one writer, options from the table
+
+
+def test_local_paths_and_fsspec_urls_get_the_same_outputs_byte_for_byte(photos: Path, tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    root = "memory://kmseg-test-one-writer"
+    kinds = {"labels_dir": "labels", "palette_dir": "palettes", "masks_dir": "masks",
+             "boundaries_dir": "edges", "svg_dir": "svg"}
+    try:
+        local = batch.segment_many([photos / "one.jpg"], tmp_path / "out", 3, seed=4, executor=CountingExecutor(),
+                                   **{key: tmp_path / folder for key, folder in kinds.items()})
+        remote = batch.segment_many([photos / "one.jpg"], f"{root}/out", 3, seed=4, executor=CountingExecutor(),
+                                    **{key: f"{root}/{folder}" for key, folder in kinds.items()})
+        (mine,), (theirs,) = local, remote
+        assert mine.status == theirs.status == "done"
+        assert set(mine.outputs) == set(theirs.outputs) == {"image", "labels", "palette", "boundaries", "svg",
+                                                           "masks"}
+        for key in ("image", "labels", "palette", "boundaries", "svg"):
+            assert Path(mine.outputs[key]).read_bytes() == fs.cat_file(theirs.outputs[key]), key
+        assert len(mine.outputs["masks"]) == len(theirs.outputs["masks"]) == 3
+        for a, b in zip(mine.outputs["masks"], theirs.outputs["masks"]):
+            assert Path(a).read_bytes() == fs.cat_file(b)
+    finally:
+        fs.rm(root, recursive=True)
+
+
+def test_segment_many_takes_the_tables_options_and_plan_jobs_keywords_only() -> None:
+    import inspect
+
+    from kmseg import options
+
+    signature = inspect.signature(batch.segment_many).parameters
+    for option in options.for_face("batch"):
+        assert option.name in signature, option.name
+    for name, parameter in inspect.signature(batch.plan_jobs).parameters.items():
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            assert signature[name].default == parameter.default, name
+    with pytest.raises(TypeError, match="'colour_space'"):
+        batch.segment_many([], "out", 3, colour_space="lab")

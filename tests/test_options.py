@@ -257,7 +257,7 @@ def test_segment_many_refuses_bad_values_before_any_work(kwargs: dict[str, Any],
     def no_work(*args: Any, **kw: Any) -> Any:
         raise AssertionError("images were looked for before the parameters were checked")
 
-    monkeypatch.setattr(batch, "find_images", no_work)
+    monkeypatch.setattr("kmseg.batch._many.find_images", no_work)  # where segment_many looks it up
     with pytest.raises(kmseg.InvalidParameterError) as info:
         batch.segment_many([tmp_path], tmp_path / "out", **{"k": 3, **kwargs})
     assert info.value.param == param

@@ -28,7 +28,9 @@ _HOMES = {
                  "palette_format_from_path", "read_palette"),
     "kmseg.engine": ("KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
-    "kmseg._segment": ("COLOR_SPACES", "Segmentation", "segment"),
+    "kmseg._segment": ("COLOR_SPACES", "ColorHistogram", "MergedRegions", "PaletteFit", "Segmentation",
+                       "SpatialFit", "apply_palette", "apply_spatial", "choose_k", "color_histogram",
+                       "fit_palette", "fit_spatial", "merge_small_regions", "segment", "summarize"),
     "kmseg.features": ("elbow_of", "labels_to_svg"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -54,7 +56,23 @@ if TYPE_CHECKING:
     from kmseg.engine._kmeans import KMeansResult, kmeans
     from kmseg.limits import DEFAULT_LIMITS, Limits
     from kmseg.io._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
-    from kmseg._segment import COLOR_SPACES, Segmentation, segment
+    from kmseg._segment import (
+        COLOR_SPACES,
+        ColorHistogram,
+        MergedRegions,
+        PaletteFit,
+        Segmentation,
+        SpatialFit,
+        apply_palette,
+        apply_spatial,
+        choose_k,
+        color_histogram,
+        fit_palette,
+        fit_spatial,
+        merge_small_regions,
+        segment,
+        summarize,
+    )
     from kmseg.features._vector import labels_to_svg
 
 
@@ -78,6 +96,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "PALETTE_FORMATS",
     "READ_PALETTE_FORMATS",
+    "ColorHistogram",
     "ImageDecodeError",
     "ImageTooLargeError",
     "InvalidParameterError",
@@ -85,18 +104,29 @@ __all__ = [
     "KmsegError",
     "Limits",
     "LoadedImage",
+    "MergedRegions",
+    "PaletteFit",
     "Segmentation",
+    "SpatialFit",
     "UnsupportedFormatError",
     "__version__",
+    "apply_palette",
+    "apply_spatial",
     "atomic_write",
+    "choose_k",
+    "color_histogram",
     "elbow_of",
+    "fit_palette",
+    "fit_spatial",
     "kmeans",
     "labels_to_svg",
     "load_image",
+    "merge_small_regions",
     "normalize_format",
     "palette_bytes",
     "palette_format_from_path",
     "read_metadata",
     "read_palette",
     "segment",
+    "summarize",
 ]

@@ -536,46 +536,25 @@ def _looks_like_dir(path: str) -> bool:
 
 
 def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[Any]]:
-    import kmseg
     from kmseg import batch
 
     src = args.inputs[0]
     special = batch.not_regular_reason(src)
     if special:
         return [], [batch.ItemResult(src, "failed", special, failure=batch.INPUT)]
-    stem = os.path.splitext(os.path.basename(src))[0]
-    base = f"{stem}-k{params.name_k}"
     if args.output and not _looks_like_dir(args.output):
         if args.name:
             raise _OutputError("--name sets file names inside an output folder; with one input, "
                                "give the file name with -o")
         image = args.output
     else:
-        name = args.name or _default_name(args.format)
-        fields = {"stem": stem, "name": os.path.basename(src), "k": params.name_k,
-                  "ext": "jpg" if args.format in ("jpg", "jpeg") else (args.format or "png")}
-        image = os.path.join(args.output or ".", _format_name(name, fields))
-    fmt = batch.output_format(image, args.format)
-    _check_quality(args, fmt)
-    labels = args.labels
-    if labels and _looks_like_dir(labels):
-        labels = os.path.join(labels, f"{base}-labels.png")
-    palette, pal_fmt = args.palette, args.palette_format
-    if palette:
-        if _looks_like_dir(palette):
-            pal_fmt = pal_fmt or "json"
-            palette = os.path.join(palette, f"{base}-palette.{pal_fmt}")
-        elif pal_fmt is None:
-            pal_fmt = kmseg.palette_format_from_path(palette)
-    masks = os.path.join(args.masks, f"{base}-mask-") if args.masks else None
-    boundaries = args.boundaries
-    if boundaries and _looks_like_dir(boundaries):
-        boundaries = os.path.join(boundaries, f"{base}-boundaries.png")
-    svg = args.svg
-    if svg and _looks_like_dir(svg):
-        svg = os.path.join(svg, f"{base}.svg")
-    plan = batch.OutputPlan(image, fmt, args.quality, labels, palette, pal_fmt, masks, boundaries,
-                            svg, args.svg_tolerance)
+        image = batch.output_image_path(src, args.output or ".", args.name or _default_name(args.format),
+                                        params.name_k, args.format)
+    _check_quality(args, batch.output_format(image, args.format))
+    plan = batch.plan_outputs(src, params.name_k, image, format=args.format, quality=args.quality,
+                              labels=args.labels, palette=args.palette, palette_format=args.palette_format,
+                              masks=args.masks, boundaries=args.boundaries, svg=args.svg,
+                              svg_tolerance=args.svg_tolerance, is_folder=_looks_like_dir)
     job = batch.ItemJob(src, params, plan, figures=args.json or args.verbose)
     reason = batch.check_job(job, {os.path.realpath(src)}, {})
     if reason:
@@ -609,12 +588,6 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
 
 def _default_name(fmt: str | None) -> str:
     return "{stem}-k{k}.{ext}" if fmt else "{stem}-k{k}.png"
-
-
-def _format_name(pattern: str, fields: dict[str, Any]) -> str:
-    from kmseg import batch
-
-    return batch.output_name(pattern, fields)
 
 
 def _check_quality(args: argparse.Namespace, fmt: str | None) -> None:

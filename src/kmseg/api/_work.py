@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 import os
 import tempfile
 import time
@@ -77,74 +76,33 @@ class PageResult:
     server_seconds: float = 0.0
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def clean_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """Make ``Segmentation.summary()`` strictly JSON: non-finite floats become ``None``."""
-    out: dict[str, Any] = {}
-    for key, value in summary.items():
-        if isinstance(value, (list, tuple)):
-            out[key] = [_finite(v) for v in value]
-        else:
-            out[key] = _finite(value)
-    return out
-
-
 def figures(seg: kmseg.Segmentation, metrics: bool) -> dict[str, Any]:
-    """The run's figures, shaped like ``Segmentation.summary()``.
+    """The run's figures: :func:`kmseg.summarize`, plus the API's fixed keys.
 
     PSNR and the CIEDE2000 differences cost about as much as the clustering on
-    large images, so they are computed (through ``summary()``) only when
-    ``metrics`` is true; otherwise they are ``None``.
+    large images, so they are computed only when ``metrics`` is true;
+    otherwise they are ``None``.
     """
-    if metrics:
-        out = clean_summary(seg.summary())
-    else:
-        out = {
-            "k_requested": int(seg.k_requested),
-            "k": int(seg.k),
-            "width": int(seg.width),
-            "height": int(seg.height),
-            "color_space": seg.color_space,
-            "seed": int(seg.seed),
-            "inertia": _finite(float(seg.inertia)),
-            "psnr": None,
-            "delta_e_mean": None,
-            "delta_e_p95": None,
-            "n_iter": int(seg.n_iter),
-            "converged": bool(seg.converged),
-            "seconds": round(float(seg.seconds), 4),
-            "palette": ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in seg.palette],
-            "counts": [int(c) for c in seg.counts],
-            "shares": [float(x) for x in seg.shares],
-            "notes": list(seg.notes),
-        }
+    out = kmseg.summarize(seg, psnr=metrics, delta_e=metrics)
     out["metrics"] = metrics
-    out.update(feature_figures(seg))
+    out.update(feature_figures(out))
     return out
 
 
-def feature_figures(seg: kmseg.Segmentation) -> dict[str, Any]:
-    """The figures of the optional features: automatic K, regions, spatial weight, dither."""
-    auto = seg.k_curve is not None
-    out: dict[str, Any] = {
+def feature_figures(summary: dict[str, Any]) -> dict[str, Any]:
+    """The figures of the optional features from a :func:`kmseg.summarize`
+    summary, every key present (None or False when the run did not use it):
+    automatic K, regions, spatial weight, dither."""
+    auto = summary.get("k_curve") is not None
+    return {
         "k_auto": auto,
-        "k_chosen": int(seg.k) if auto else None,
-        "k_curve": (
-            [{"k": int(k), "inertia": _finite(float(i)), "psnr": _finite(float(p))} for k, i, p in seg.k_curve]
-            if seg.k_curve is not None
-            else None
-        ),
-        "regions": None if seg.regions is None else int(seg.regions),
-        "regions_before": None if seg.regions_before is None else int(seg.regions_before),
-        "spatial_weight": float(seg.spatial_weight),
-        "dither": bool(seg.dither),
+        "k_chosen": summary["k"] if auto else None,
+        "k_curve": summary.get("k_curve"),
+        "regions": summary.get("regions"),
+        "regions_before": summary.get("regions_before"),
+        "spatial_weight": float(summary.get("spatial_weight", 0.0)),
+        "dither": bool(summary.get("dither")),
     }
-    return out
 
 
 # A memory-backed directory when there is one, so the palette upload stays off the disk.

@@ -13,6 +13,7 @@ visitor of the app.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -80,12 +81,10 @@ def boundaries(run_id: str, _seg: kmseg.Segmentation, _original: np.ndarray) -> 
 
 
 @st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
-def quality(run_id: str, _seg: kmseg.Segmentation) -> tuple[float, float, float]:
-    """PSNR, mean and 95th-percentile CIEDE2000 of a result, keyed by its run.
+def figures(run_id: str, _seg: kmseg.Segmentation) -> dict[str, Any]:
+    """:func:`kmseg.summarize` of a result, keyed by its run.
 
-    Segmentation computes these lazily, and a cached Segmentation comes back
-    as a fresh copy on every rerun, so they are cached separately.
+    Segmentation computes PSNR and ΔE lazily, and a cached Segmentation comes
+    back as a fresh copy on every rerun, so its figures are cached separately.
     """
-    return float(_seg.psnr), float(_seg.delta_e_mean), float(_seg.delta_e_p95)
-
-
+    return kmseg.summarize(_seg)

@@ -210,33 +210,35 @@ if labels_small.shape != seg.labels.shape:
 for note in dict.fromkeys((*loaded.notes, *seg.notes)):
     st.caption(f":material/info: {note}")
 
+summary = _cache.figures(run_id, seg)  # kmseg.summarize: the figures --json and the API show
 figures = st.container(horizontal=True, gap="small")
 figure = partial(figures.metric, border=True, width="content")
-figure("Clusters", seg.k, help=f"Asked for {seg.k_requested}; an image with fewer "
+figure("Clusters", summary["k"], help=f"Asked for {summary['k_requested']}; an image with fewer "
        "distinct colours gives fewer clusters.")
-figure("Iterations", seg.n_iter, help=f"At most {max_iter}.")
-figure("Converged", "yes" if seg.converged else "no",
+figure("Iterations", summary["n_iter"], help=f"At most {max_iter}.")
+figure("Converged", "yes" if summary["converged"] else "no",
        help="No: the iteration limit was reached first; raise it for a steadier result.")
-figure("Inertia", views.format_inertia(seg.inertia),
+figure("Inertia", views.format_inertia(summary["inertia"]),
        help=f"Sum of squared {SPACES[space]} distances of pixels to their cluster centre.")
-figure("Seed", seg.seed, help="Type it in Seed to repeat this result." if not seed_fixed
+figure("Seed", summary["seed"], help="Type it in Seed to repeat this result." if not seed_fixed
        else "The seed you chose.")
-figure("Time", f"{seg.seconds:.2f} s", delta="from cache" if from_cache else None,
+figure("Time", f"{summary['seconds']:.2f} s", delta="from cache" if from_cache else None,
        delta_color="off", delta_arrow="off", help="Time spent in kmseg.segment for this result.")
-psnr, de_mean, de_p95 = _cache.quality(run_id, seg)
-figure("PSNR", f"{psnr:.1f} dB", help="Peak signal-to-noise ratio of result against original.")
-figure("ΔE mean", f"{de_mean:.2f}", help=f"CIEDE2000 colour difference; 95th percentile {de_p95:.2f}.")
-if seg.regions is not None:
-    figure("Regions", f"{seg.regions:,}", help=f"Connected regions after merging those under {min_region} "
-           f"pixels; {seg.regions_before:,} before.")
-    st.caption(f"Regions: {seg.regions_before:,} before merging, {seg.regions:,} after "
+figure("PSNR", "inf dB" if summary["psnr"] is None else f"{summary['psnr']:.1f} dB",
+       help="Peak signal-to-noise ratio of result against original.")
+figure("ΔE mean", f"{summary['delta_e_mean']:.2f}", help=f"CIEDE2000 colour difference; 95th percentile "
+       f"{summary['delta_e_p95']:.2f}.")
+if "regions" in summary:
+    figure("Regions", f"{summary['regions']:,}", help=f"Connected regions after merging those under {min_region} "
+           f"pixels; {summary['regions_before']:,} before.")
+    st.caption(f"Regions: {summary['regions_before']:,} before merging, {summary['regions']:,} after "
                f"(min region {min_region:,} pixels).")
 
-if seg.k_curve is not None:
+if "k_curve" in summary:
     how = f"the smallest K reaching {target_psnr:g} dB" if target_psnr is not None else "the elbow"
     st.markdown(f"**Automatic K chose K = {seg.k}** ({how}).")
-    curve_ks = [int(c[0]) for c in seg.k_curve]
-    curve_psnr = [None if not np.isfinite(c[2]) else float(c[2]) for c in seg.k_curve]
+    curve_ks = [point["k"] for point in summary["k_curve"]]
+    curve_psnr = [point["psnr"] for point in summary["k_curve"]]
     st.line_chart({"K": curve_ks, "PSNR (dB)": curve_psnr}, x="K", y="PSNR (dB)", height=200)
     st.caption("K tried by the automatic choice and the PSNR each reached (Segmentation.k_curve).")
 

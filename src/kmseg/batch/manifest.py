@@ -36,10 +36,7 @@ def manifest_row(result: Any, output: str | None) -> dict[str, Any]:
 
     ``output`` is the planned output image of the input (part of the key).
     """
-    s = result.summary or {}
-    inertia = s.get("inertia")
-    if isinstance(inertia, float) and (inertia != inertia or inertia in (float("inf"), float("-inf"))):
-        inertia = None
+    s = result.summary or {}  # made by kmseg.summarize: JSON values only
     return {
         "input": result.source,
         "output": output,
@@ -48,7 +45,7 @@ def manifest_row(result: Any, output: str | None) -> dict[str, Any]:
         "failure": getattr(result, "failure", None),
         "k": s.get("k"),
         "k_requested": s.get("k_requested"),
-        "inertia": inertia,
+        "inertia": s.get("inertia"),
         "iterations": s.get("n_iter"),
         "seconds": round(float(result.seconds), 4),
         "outputs": result.outputs,

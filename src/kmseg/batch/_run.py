@@ -1,0 +1,277 @@
+"""Run planned jobs: skip what is done, the rest on a process pool or any
+executor (Dask), recording results and manifest rows in order; Ctrl-C lets
+running images finish."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from typing import Any
+
+from kmseg.batch._plan import outputs_exist
+from kmseg.batch._results import ENVIRONMENT, INPUT, BatchInterrupted, ItemJob, ItemResult, ProgressCallback
+from kmseg.batch._work import init_worker, process_item
+from kmseg.batch._write import sweep_temporaries
+
+__all__ = ["default_jobs", "run_jobs", "run_jobs_inline"]
+
+
+def default_jobs() -> int:
+    """Number of CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _split_skipped(
+    jobs: Sequence[ItemJob], overwrite: bool, record: _Recorder, retry_failed: bool = False
+) -> list[int]:
+    """Record the jobs that need no work as skipped; return the others' indices.
+
+    Without ``overwrite`` a job is skipped when the manifest says it is done
+    (and its outputs are there), when the manifest says it failed because of
+    the input (unless ``retry_failed``; a failure of the environment is
+    always tried again), or when all its outputs exist.
+    """
+    manifest = record.manifest
+    todo: list[int] = []
+    for i, job in enumerate(jobs):
+        row = manifest.get(job.source, job.plan.image) if manifest is not None and not overwrite else None
+        if (row is not None and row.get("status") == "failed" and not retry_failed
+                and row.get("failure") != ENVIRONMENT):  # the disk's fault, say: always tried again
+            reason = f"failed in an earlier run ({row.get('reason')}); use --retry-failed to try again"
+            record(i, ItemResult(job.source, "skipped", reason, failure=INPUT), row=None)
+        elif not overwrite and outputs_exist(job):
+            plan = job.plan
+            found: dict[str, Any] = {key: path for key, path in
+                                     (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette),
+                                      ("boundaries", plan.boundaries), ("svg", plan.svg))
+                                     if path}
+            if row is not None and row.get("status") in ("done", "skipped"):
+                reason = "done in an earlier run (see the manifest; use --overwrite to redo)"
+                new_row = {**row, "status": "skipped", "reason": reason}
+            else:
+                # No row (e.g. interrupted between the write and the manifest line): record one now.
+                reason, new_row = "outputs exist (use --overwrite to redo)", ...
+            record(i, ItemResult(job.source, "skipped", reason, row.get("outputs", found) if row else found),
+                   row=new_row)
+        else:
+            todo.append(i)
+    return todo
+
+
+class _Recorder:
+    """Keeps the results in job order, calls ``progress`` and writes the manifest rows."""
+
+    def __init__(self, jobs: Sequence[ItemJob], progress: ProgressCallback | None, manifest: Any = None):
+        self.jobs = jobs
+        self.results: list[ItemResult | None] = [None] * len(jobs)
+        self.finished = 0
+        self.progress = progress
+        self.manifest = manifest
+
+    def __call__(self, i: int, result: ItemResult, row: Any = ...) -> None:
+        """Record ``result`` of job ``i``; ``row`` is the manifest row to write
+        (default: made from the result; None: write nothing)."""
+        self.results[i] = result
+        self.finished += 1
+        if self.manifest is not None and result.status != "cancelled":
+            if row is ...:
+                from kmseg.batch.manifest import manifest_row
+
+                row = manifest_row(result, self.jobs[i].plan.image)
+            if row is not None:
+                self.manifest.append(row)
+        if self.progress is not None:
+            self.progress(result, self.finished, len(self.results))
+
+    def final(self, jobs: Sequence[ItemJob]) -> list[ItemResult]:
+        return [r if r is not None else ItemResult(jobs[i].source, "cancelled", "not started (interrupted)")
+                for i, r in enumerate(self.results)]
+
+
+def run_jobs_inline(
+    jobs: Sequence[ItemJob], *, overwrite: bool = False, progress: ProgressCallback | None = None,
+    manifest: Any = None, retry_failed: bool = False,
+) -> list[ItemResult]:
+    """Run ``jobs`` one after the other in this process: no pool start-up.
+
+    Same contract as :func:`run_jobs`; the quickest way for one image.
+    """
+    record = _Recorder(jobs, progress, manifest)
+    sweep_temporaries(jobs, manifest)
+    todo = _split_skipped(jobs, overwrite, record, retry_failed)
+    try:
+        for i in todo:
+            record(i, process_item(jobs[i]))
+    except KeyboardInterrupt:
+        sweep_temporaries([jobs[i] for i in todo])
+        raise BatchInterrupted(record.final(jobs)) from None
+    return record.final(jobs)
+
+
+def run_jobs(
+    jobs: Sequence[ItemJob],
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    max_in_flight: int | None = None,
+    manifest: Any = None,
+    retry_failed: bool = False,
+) -> list[ItemResult]:
+    """Run ``jobs`` and return one result per job, in order.
+
+    Jobs whose outputs all exist are skipped unless ``overwrite``. Without an
+    ``executor`` a process pool of ``workers`` (default: one per core) runs
+    them, each worker on one core (its BLAS/OpenMP thread pools set to one
+    thread, unless the environment already says otherwise), so ``workers``
+    is the number of cores used. The workers ignore SIGINT: on Ctrl-C the
+    running images finish (atomic writes: never a half-written file), the
+    others are cancelled and :class:`BatchInterrupted` is raised with the
+    results.
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called in this process as ``progress(result, finished, total)``
+        after every image, skipped ones included.
+    max_in_flight : int, optional
+        Most jobs submitted at once (default: twice the workers for the
+        local pool, all of them for a given executor).
+    manifest : kmseg.batch.manifest.Manifest, optional
+        Rows are appended to it (in this process only) as images finish;
+        inputs it records as done are skipped, and those it records as
+        failed too unless ``retry_failed``. The caller closes it.
+    retry_failed : bool
+        Run again the inputs the manifest records as failed.
+    """
+    record = _Recorder(jobs, progress, manifest)
+    sweep_temporaries(jobs, manifest)
+    todo = _split_skipped(jobs, overwrite, record, retry_failed)
+    if not todo:
+        return record.final(jobs)
+    own = executor is None
+    if own:
+        workers = max(1, min(workers or default_jobs(), len(todo)))
+        window = max_in_flight or 2 * workers
+    else:
+        window = max_in_flight or len(todo)
+    pending: dict[Future[ItemResult], int] = {}
+    queue = iter(todo)
+    interrupted = False
+    try:
+        try:
+            if own:
+                executor = _start_pool(workers, jobs, queue, pending, window)
+            else:
+                _fill(executor, jobs, queue, pending, window)
+            assert executor is not None
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    record(i, _result_of(fut, jobs[i]))
+                _fill(executor, jobs, queue, pending, window)
+        except KeyboardInterrupt:
+            interrupted = True
+            _drain(pending, jobs, record)
+            raise BatchInterrupted(record.final(jobs)) from None
+    finally:
+        if own and executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+        if own or not interrupted:  # nothing of this run is writing any more (a given executor's
+            sweep_temporaries([jobs[i] for i in todo])  # interrupted tasks may still be)
+    return record.final(jobs)
+
+
+#: Thread-pool sizes of BLAS and OpenMP libraries (read when NumPy is imported) and kmseg's own.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "KMSEG_THREADS")
+
+
+def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> Executor:
+    """A process pool of fresh ("spawn") single-threaded workers, with its first jobs.
+
+    The workers are started, by the first submissions, while the thread
+    variables are set to 1 in the environment they inherit; the parent's own
+    environment is restored right after.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    saved = {name: os.environ.get(name) for name in _THREAD_VARS}
+    # Workers are born ignoring SIGINT (Python keeps an inherited SIG_IGN), so
+    # a Ctrl-C that reaches them while they start up cannot print a traceback
+    # before their initializer runs. Only the main thread may set handlers.
+    main = threading.current_thread() is threading.main_thread()
+    old_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        for name in _THREAD_VARS:
+            os.environ.setdefault(name, "1")
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=init_worker)
+        _fill(executor, jobs, queue, pending, window)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old_sigint)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return executor
+
+
+def _fill(executor: Executor, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> None:
+    while len(pending) < window:
+        i = next(queue, None)
+        if i is None:
+            return
+        pending[executor.submit(process_item, jobs[i])] = i
+
+
+def _result_of(fut: Future[ItemResult], job: ItemJob) -> ItemResult:
+    try:
+        return fut.result()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the worker died, was terminated, or could not be reached
+        from concurrent.futures.process import BrokenProcessPool
+
+        if isinstance(exc, SystemExit):
+            return ItemResult(job.source, "cancelled", "stopped while running (the worker was terminated)")
+        if isinstance(exc, BrokenProcessPool):
+            reason = "the worker process died (out of memory?); try fewer --jobs or a smaller --max-pixels"
+        else:
+            reason = f"worker error: {type(exc).__name__}: {exc}"
+        return ItemResult(job.source, "failed", reason, detail="".join(traceback.format_exception(exc)),
+                          failure=ENVIRONMENT)
+
+
+def _drain(pending: dict, jobs: Sequence[ItemJob], record: Callable[[int, ItemResult], None]) -> None:
+    """After Ctrl-C: cancel what has not started, let running items finish.
+
+    A second Ctrl-C stops waiting; temporary files of unfinished writes are
+    then removed by the interrupted workers' atomic writes where possible.
+    """
+    for fut in list(pending):
+        if fut.cancel():
+            pending.pop(fut)
+    try:
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                record(i, _result_of(fut, jobs[i]))
+    except KeyboardInterrupt:
+        for fut, i in pending.items():
+            fut.cancel()
+            record(i, ItemResult(jobs[i].source, "cancelled", "interrupted while running"))
+        pending.clear()
