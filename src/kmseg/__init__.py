@@ -25,10 +25,11 @@ _HOMES = {
                      "UnsupportedFormatError"),
     "kmseg.io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
                  "read_metadata", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes",
-                 "palette_format_from_path", "read_palette"),
+                 "palette_format_from_path", "read_palette", "ANIMATION_FORMATS", "Frames", "load_frames"),
     "kmseg.engine": ("KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
     "kmseg._segment": ("COLOR_SPACES", "Segmentation", "segment"),
+    "kmseg._animation": ("AnimationSegmentation", "segment_frames"),
     "kmseg.features": ("elbow_of", "labels_to_svg"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -55,6 +56,8 @@ if TYPE_CHECKING:
     from kmseg.limits import DEFAULT_LIMITS, Limits
     from kmseg.io._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
     from kmseg._segment import COLOR_SPACES, Segmentation, segment
+    from kmseg._animation import AnimationSegmentation, segment_frames
+    from kmseg.io._frames import ANIMATION_FORMATS, Frames, load_frames
     from kmseg.features._vector import labels_to_svg
 
 
@@ -72,6 +75,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ANIMATION_FORMATS",
+    "AnimationSegmentation",
     "COLOR_SPACES",
     "DEFAULT_LIMITS",
     "INPUT_FORMATS",
@@ -79,6 +84,7 @@ __all__ = [
     "PALETTE_FORMATS",
     "READ_PALETTE_FORMATS",
     "ImageDecodeError",
+    "Frames",
     "ImageTooLargeError",
     "InvalidParameterError",
     "KMeansResult",
@@ -92,6 +98,7 @@ __all__ = [
     "elbow_of",
     "kmeans",
     "labels_to_svg",
+    "load_frames",
     "load_image",
     "normalize_format",
     "palette_bytes",
@@ -99,4 +106,5 @@ __all__ = [
     "read_metadata",
     "read_palette",
     "segment",
+    "segment_frames",
 ]

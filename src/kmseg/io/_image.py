@@ -225,6 +225,29 @@ def read_regular_file(path: str | os.PathLike, *, max_bytes: int | None = None) 
 
 
 def _from_file(source: ImageSource, limit: int) -> LoadedImage:
+    im, notes, what = open_image(source, limit)
+    try:
+        _check_pixels(im.width, im.height, limit)
+        frames = _frame_count(im)
+        if frames > 1:
+            notes.append(f"first of {frames} frames used")
+        return _from_pil(im, notes, limit, decode=True, fmt=im.format)
+    except ImageDecodeError as e:
+        raise ImageDecodeError(f"{what}{e}") from None
+    finally:
+        im.close()
+
+
+def open_image(source: ImageSource, limit: int) -> tuple[Image.Image, list[str], str]:
+    """The file, bytes or binary file ``source`` opened by Pillow (header read,
+    no pixel decoded), the notes so far, and ``"<path>: "`` to put before
+    messages ("" for bytes). The caller closes the image.
+
+    Raises
+    ------
+    ImageDecodeError, UnsupportedFormatError, ImageTooLargeError, InvalidParameterError
+        As :func:`load_image`.
+    """
     name = None
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
@@ -274,16 +297,7 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
         raise ImageDecodeError(f"{what}not an image kmseg can read (unknown or corrupt data)") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageDecodeError(f"{what}corrupt image: {_reason(e)}") from None
-    try:
-        _check_pixels(im.width, im.height, limit)
-        frames = _frame_count(im)
-        if frames > 1:
-            notes.append(f"first of {frames} frames used")
-        return _from_pil(im, notes, limit, decode=True, fmt=im.format)
-    except ImageDecodeError as e:
-        raise ImageDecodeError(f"{what}{e}") from None
-    finally:
-        im.close()
+    return im, notes, what
 
 
 def _drop_png_chunks(data: bytes, notes: list[str]) -> bytes:
