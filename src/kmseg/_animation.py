@@ -114,6 +114,12 @@ class AnimationSegmentation:
     k_curve = _of_whole("k_curve", "The fits tried when K was 'auto', else None.")
     delta_e_mean = _of_whole("delta_e_mean", "Mean CIEDE2000 difference over all frames' pixels.")
     delta_e_p95 = _of_whole("delta_e_p95", "95th percentile of the CIEDE2000 difference.")
+    # The per-frame features are off for a whole animation (see segment_frames).
+    spatial_weight = _of_whole("spatial_weight", "0: colour only.")
+    positions = _of_whole("positions", "None: no spatial weight.")
+    regions = _of_whole("regions", "None: no region merging.")
+    regions_before = _of_whole("regions_before", "None: no region merging.")
+    dither = _of_whole("dither", "False: whole animations are not dithered.")
 
     def frame_image(self, i: int, *, gif: bool = False) -> Image.Image:
         """Frame ``i`` of the segmented animation: indexed ("P") without
@@ -280,7 +286,8 @@ def segment_frames(
         if value != off:
             raise InvalidParameterError(
                 f"{name} is not available when an animation is segmented as a whole (it works frame by "
-                "frame and would make the colours flicker); segment the first frame only to use it",
+                "frame and would make the colours flicker); segment the first frame only (first_frame, "
+                "--first-frame) to use it",
                 param=name)
     options.validate("fit_size", fit_size)
     max_pixels = options.validate("max_pixels", max_pixels)

@@ -234,7 +234,7 @@ def _assert_error(r, status: int, field: str | None = None, *words: str) -> dict
         ("max_iter", "10001", ("max_iter", "10000")),
         ("seed", "-1", ("seed", "0")),
         ("seed", "99999999999", ("seed", "4,294,967,295")),
-        ("format", "gif", ("format", "png", "jpeg", "webp")),
+        ("format", "bmp", ("format", "png", "jpeg", "webp", "gif")),
         ("color_space", "hsv", ("color_space", "rgb", "lab")),
         ("metrics", "maybe", ("metrics",)),
     ],

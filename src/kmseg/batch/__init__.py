@@ -53,7 +53,7 @@ __all__ = [
 
 #: Default output name pattern; ``{ext}`` is the extension of the output format.
 DEFAULT_NAME = "{stem}-k{k}.{ext}"
-_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
 _GLOB_CHARS = frozenset("*?[")
 #: :attr:`ItemResult.failure` values: the input's fault (skipped on a re-run unless failures are
 #: retried) or the environment's (disk full, permissions, I/O, a lost worker: retried on every re-run).
@@ -85,6 +85,8 @@ class SegmentParams:
     dither: bool = False
     palette: tuple[tuple[int, int, int], ...] | str | None = None
     """Palette transfer: colours (a tuple of RGB tuples) or the path of an image to fit them on."""
+    first_frame: bool = False
+    """Segment only the first frame of an animation written as gif, png or webp (not passed to segment)."""
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`kmseg.segment` (everything but ``k``).
@@ -628,7 +630,11 @@ def process_item(job: ItemJob) -> ItemResult:
         if job.plan.boundaries:  # the overlay is drawn on the loaded original
             original = kmseg.load_image(source, max_pixels=job.params.max_pixels)
             source = original
-        seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
+        source = _whole_animation(source, job)
+        if isinstance(source, kmseg.Frames):
+            seg = kmseg.segment_frames(source, job.params.k, **job.params.as_kwargs())
+        else:
+            seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
         outputs = _write_outputs(seg, job, original)
         summary = seg.summary() if job.figures else _cheap_summary(seg)
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
@@ -648,6 +654,29 @@ def process_item(job: ItemJob) -> ItemResult:
         reason = f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)"
         detail, failure = traceback.format_exc(), INPUT
     return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail, failure)
+
+
+def _whole_animation(source: Any, job: ItemJob) -> Any:
+    """The input's frames (:class:`kmseg.Frames`) when it is an animation to be
+    segmented as a whole (written as gif, png or webp, and not ``first_frame``),
+    else the input to segment as it is."""
+    import kmseg
+
+    plan = job.plan
+    if (job.params.first_frame or isinstance(source, kmseg.LoadedImage)
+            or (plan.format or "png") not in kmseg.ANIMATION_FORMATS or not plan.image):
+        return source
+    frames = kmseg.load_frames(source, max_pixels=job.params.max_pixels)
+    if frames.n_frames == 1:
+        return frames.frame(0)
+    extras = [what for what, path in (("masks", plan.masks), ("boundaries", plan.boundaries), ("svg", plan.svg))
+              if path]
+    if extras:
+        raise kmseg.InvalidParameterError(
+            f"this input is an animation of {frames.n_frames} frames: {', '.join(extras)} "
+            f"{'is' if len(extras) == 1 else 'are'} written for one image; segment its first frame only "
+            "(first_frame, --first-frame) for them", param="first_frame")
+    return frames
 
 
 def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
@@ -1102,6 +1131,7 @@ def segment_many(
     target_psnr: float | None = None,
     dither: bool = False,
     palette: Any = None,
+    first_frame: bool = False,
     name: str = DEFAULT_NAME,
     format: str | None = None,
     quality: int | None = None,
@@ -1132,6 +1162,10 @@ def segment_many(
     palette : (n, 3) colours, palette file path or image path, optional
         As in :func:`kmseg.segment`: a palette file is read once, an image
         is segmented with ``k`` in every worker.
+    first_frame : bool
+        Segment only the first frame of an animated input. By default an
+        animation written as gif, png (APNG) or webp is segmented as a whole
+        (:func:`kmseg.segment_frames`).
     name : str
         Output file name pattern; fields ``{stem}``, ``{name}``, ``{k}`` and
         ``{ext}`` (extension of ``format``, png by default).
@@ -1174,7 +1208,7 @@ def segment_many(
     params = validate_params(SegmentParams(
         k, max_iter, tol, n_init, seed, color_space, max_pixels, spatial_weight=spatial_weight,
         fit_size=fit_size, min_region=min_region, target_psnr=target_psnr, dither=dither,
-        palette=_palette_param(palette)))
+        palette=_palette_param(palette), first_frame=first_frame))
     quality = options.validate("quality", quality)
     jobs = options.validate("jobs", jobs)
     format = options.validate("format", format)
@@ -1218,7 +1252,7 @@ def validate_params(params: SegmentParams) -> SegmentParams:
 
     checked = {name: options.validate(name, getattr(params, name))
                for name in ("k", "max_iter", "tol", "n_init", "seed", "color_space", "max_pixels",
-                            "spatial_weight", "min_region", "target_psnr", "dither")}
+                            "spatial_weight", "min_region", "target_psnr", "dither", "first_frame")}
     checked["fit_size"] = None if params.fit_size is None else options.validate("fit_size", params.fit_size)
     k, given = checked["k"], isinstance(params.palette, tuple)
     if k is None and not given:

@@ -194,12 +194,14 @@ def _check_frames(count: int, width: int, height: int, limit: int, most: int) ->
     if count > most:
         raise ImageTooLargeError(
             f"animation has {count:,} frames, more than the limit of {most:,}; raise max_frames "
-            f"(or {ENV_MAX_FRAMES}) to accept it, or use its first frame only")
+            f"(or {ENV_MAX_FRAMES} in the environment) to accept it, or segment its first frame only "
+            "(first_frame, --first-frame)")
     total = count * width * height
     if total > limit:
         raise ImageTooLargeError(
             f"animation is {count:,} frames of {width} x {height} = {total:,} pixels in all, more than "
-            f"the limit of {limit:,}; raise max_pixels to accept it, or use its first frame only")
+            f"the limit of {limit:,}; raise max_pixels to accept it, or segment its first frame only "
+            "(first_frame, --first-frame)")
 
 
 def _read_frames(im: Image.Image, count: int, notes: list[str]) -> Frames:

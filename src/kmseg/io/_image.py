@@ -52,8 +52,8 @@ __all__ = [
 #: Pillow format names kmseg decodes; anything else is refused before decoding.
 INPUT_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
 #: Formats kmseg writes.
-OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp")
-_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
+OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "gif")
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif"}
 
 # Magic numbers of formats we recognise but do not open (for a precise error).
 _REFUSED_SIGNATURES = (
@@ -531,7 +531,7 @@ def normalize_format(name: str) -> str:
     key = str(name).lower().lstrip(".")
     if key not in _FORMAT_ALIASES:
         raise InvalidParameterError(
-            f"output format must be one of png, jpg, webp, got {name!r}", param="format"
+            f"output format must be one of png, jpg, webp, gif, got {name!r}", param="format"
         )
     return _FORMAT_ALIASES[key]
 
@@ -562,6 +562,12 @@ def encode_image(
         elif im.mode != "RGB":
             im = im.convert("RGB")
         im.save(buf, "JPEG", quality=quality or 90)
+    elif fmt == "gif":
+        if quality is not None:
+            raise InvalidParameterError("quality applies to jpeg and webp output, not gif", param="quality")
+        if im.mode == "L":
+            im = im.convert("P")
+        im.save(buf, "GIF")  # an RGBA picture: Pillow keeps a transparent entry
     else:
         if im.mode not in ("RGB", "RGBA"):
             im = im.convert("RGB")
