@@ -85,7 +85,8 @@ def test_the_pixel_limit_counts_every_frame(anim_files: Path) -> None:
     assert proc.returncode == 1 and "6 frames of 36 x 24 = 5,184 pixels in all" in proc.stderr
 
 
-@pytest.mark.parametrize("option", [["--min-region", "5"], ["--dither"], ["--masks", "m/"], ["--svg", "a.svg"]])
+@pytest.mark.parametrize("option", [["--min-region", "5"], ["--dither"], ["--masks", "m/"], ["--svg", "a.svg"],
+                                    ["--boundaries", "b.png"]])
 def test_per_frame_options_on_a_whole_animation_say_to_use_first_frame(anim_files: Path, option: list[str]) -> None:
     proc = run_kmseg("segment", "anim.gif", "-k", 6, "-o", "out.gif", *option, cwd=anim_files)
     assert proc.returncode == 1 and "--first-frame" in proc.stderr and "Traceback" not in proc.stderr

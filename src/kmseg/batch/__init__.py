@@ -627,10 +627,10 @@ def process_item(job: ItemJob) -> ItemResult:
 
         source: Any = storage.read_bytes(job.source) if storage.is_url(job.source) else job.source
         original = None
+        source = _whole_animation(source, job)
         if job.plan.boundaries:  # the overlay is drawn on the loaded original
             original = kmseg.load_image(source, max_pixels=job.params.max_pixels)
             source = original
-        source = _whole_animation(source, job)
         if isinstance(source, kmseg.Frames):
             seg = kmseg.segment_frames(source, job.params.k, **job.params.as_kwargs())
         else:
