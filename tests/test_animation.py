@@ -271,3 +271,20 @@ def test_a_corrupt_later_frame_is_a_decode_error() -> None:
     broken = data[: len(data) * 2 // 3]
     with pytest.raises(kmseg.ImageDecodeError):
         kmseg.segment_frames(broken, 6)
+
+
+# ------------------------------------------------------------------ still GIF output
+
+
+def test_a_still_segmentation_is_written_as_gif_with_its_colours_and_transparency() -> None:
+    rgb = COLOURS[truth()[0]].astype(np.uint8)
+    alpha = np.full(rgb.shape[:2], 255, np.uint8)
+    alpha[:5, :5] = 0
+    seg = kmseg.segment(np.dstack([rgb, alpha]), 6, seed=0)
+    with Image.open(io.BytesIO(seg.to_bytes("gif"))) as im:
+        assert im.format == "GIF"
+        got = np.asarray(im.convert("RGBA"))
+    assert np.array_equal(got[..., 3] > 0, alpha > 0)
+    assert np.array_equal(got[..., :3][alpha > 0], rgb[alpha > 0])
+    with pytest.raises(kmseg.InvalidParameterError, match="quality"):
+        seg.to_bytes("gif", quality=80)
