@@ -225,7 +225,7 @@ USAGE_ERRORS = [
     ("segment", "x.png", "-k", "3", "--tol", "-1"),
     ("segment", "x.png", "-k", "3", "--colour-space", "lab"),
     ("segment", "x.png", "-k", "3", "--color-space", "hsv"),
-    ("segment", "x.png", "-k", "3", "-o", "x.gif"),
+    ("segment", "x.png", "-k", "3", "-o", "x.bmp"),
     ("segment", "x.png", "-k", "3", "--palette", "p.pdf"),
     ("segment", "x.png", "-k", "3", "--quality", "80"),
     ("segment", "x.png", "-k", "3", "-o", "file.txt/out.png"),

@@ -192,7 +192,9 @@ def cli_runs(corpus: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
         out = work / "out"
         limit = ["--max-pixels", max_pixels] if max_pixels else []
         names = [case.disk_name for case in cases]
-        proc = run_kmseg("segment", *names, "-k", k, *limit, "-o", f"{out}/", "--json", "--jobs", 1,
+        # --first-frame: the corpus pins how the first frame of a 1000-frame GIF is read (whole
+        # animations: tests/test_cli_animation.py)
+        proc = run_kmseg("segment", *names, "-k", k, *limit, "-o", f"{out}/", "--json", "--jobs", 1, "--first-frame",
                          "--seed", 0, cwd=inputs)
         assert proc.stdout.startswith("{"), proc.stderr
         doc = json.loads(proc.stdout)

@@ -168,8 +168,8 @@ def test_save_formats_and_metadata(tmp_path):
             assert im.format == fmt and "exif" not in im.info and "icc_profile" not in im.info
     labels = result.save_labels(tmp_path / "labels.png")
     assert np.array_equal(np.asarray(Image.open(labels)), result.labels)
-    with pytest.raises(kmseg.InvalidParameterError, match="png, jpg, webp"):
-        result.save(tmp_path / "out.gif")
+    with pytest.raises(kmseg.InvalidParameterError, match="png, jpg, webp, gif"):
+        result.save(tmp_path / "out.bmp")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.png", "out.jpg", "out.png", "out.webp"]
 
 

@@ -25,12 +25,13 @@ _HOMES = {
                      "UnsupportedFormatError"),
     "kmseg.io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
                  "read_metadata", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes",
-                 "palette_format_from_path", "read_palette"),
+                 "palette_format_from_path", "read_palette", "ANIMATION_FORMATS", "Frames", "load_frames"),
     "kmseg.engine": ("KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
     "kmseg._segment": ("COLOR_SPACES", "ColorHistogram", "MergedRegions", "PaletteFit", "Segmentation",
                        "SpatialFit", "apply_palette", "apply_spatial", "choose_k", "color_histogram",
                        "fit_palette", "fit_spatial", "merge_small_regions", "segment", "summarize"),
+    "kmseg._animation": ("AnimationSegmentation", "segment_frames"),
     "kmseg.features": ("elbow_of", "labels_to_svg"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
@@ -73,6 +74,8 @@ if TYPE_CHECKING:
         segment,
         summarize,
     )
+    from kmseg._animation import AnimationSegmentation, segment_frames
+    from kmseg.io._frames import ANIMATION_FORMATS, Frames, load_frames
     from kmseg.features._vector import labels_to_svg
 
 
@@ -90,6 +93,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ANIMATION_FORMATS",
+    "AnimationSegmentation",
     "COLOR_SPACES",
     "DEFAULT_LIMITS",
     "INPUT_FORMATS",
@@ -98,6 +103,7 @@ __all__ = [
     "READ_PALETTE_FORMATS",
     "ColorHistogram",
     "ImageDecodeError",
+    "Frames",
     "ImageTooLargeError",
     "InvalidParameterError",
     "KMeansResult",
@@ -120,6 +126,7 @@ __all__ = [
     "fit_spatial",
     "kmeans",
     "labels_to_svg",
+    "load_frames",
     "load_image",
     "merge_small_regions",
     "normalize_format",
@@ -128,5 +135,6 @@ __all__ = [
     "read_metadata",
     "read_palette",
     "segment",
+    "segment_frames",
     "summarize",
 ]

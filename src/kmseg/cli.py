@@ -30,7 +30,7 @@ from kmseg import __version__
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 _PALETTE_EXTS = (".json", ".gpl", ".css", ".txt", ".ase")
 
 MAIN_EPILOG = """\
@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("max_iter", "tol", "n_init", "seed", "color_space", "max_pixels"):
         _add_option(opt, name)
     feat = seg.add_argument_group("features")
-    for name in ("target_psnr", "spatial_weight", "fit_size", "min_region", "dither", "palette"):
+    for name in ("target_psnr", "spatial_weight", "fit_size", "min_region", "dither", "palette", "first_frame"):
         _add_option(feat, name)
     out = seg.add_argument_group("outputs")
     out.add_argument("-o", "--output", metavar="PATH",
@@ -360,7 +360,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         params = batch.validate_params(batch.SegmentParams(
             None if isinstance(given, tuple) else args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels,
             spatial_weight=args.spatial_weight, fit_size=args.fit_size, min_region=args.min_region,
-            target_psnr=args.target_psnr, dither=args.dither, palette=given))
+            target_psnr=args.target_psnr, dither=args.dither, palette=given, first_frame=args.first_frame))
         # One named file (a pipe or device too: it is then reported, not taken for a folder).
         single = (len(args.inputs) == 1 and os.path.exists(args.inputs[0])
                   and not os.path.isdir(args.inputs[0]))
@@ -591,8 +591,8 @@ def _default_name(fmt: str | None) -> str:
 
 
 def _check_quality(args: argparse.Namespace, fmt: str | None) -> None:
-    if args.quality is not None and fmt == "png":
-        raise _OutputError("--quality applies to jpg and webp output; PNG is lossless")
+    if args.quality is not None and fmt in ("png", "gif"):
+        raise _OutputError(f"--quality applies to jpg and webp output; {fmt.upper()} is lossless")
 
 
 def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> list[str]:
@@ -763,7 +763,7 @@ def _describe(result: Any) -> str:
                         if (p := result.outputs.get(key)))
     if result.outputs.get("masks"):
         written += f"{', ' if written else ''}{len(result.outputs['masks'])} masks"
-    figures = [f"K {s.get('k')} of {s.get('k_requested')}"]
+    figures = [f"K {s.get('k')} of {s.get('k_requested')}"] + ([f"{s['frames']} frames"] if s.get("frames") else [])
     if s.get("regions") is not None:
         figures.append(f"{s['regions']} regions (of {s.get('regions_before')})")
     if s.get("psnr") is not None:

@@ -32,12 +32,17 @@ class Limits:
         Largest number of Lloyd iterations a caller may ask for.
     max_upload_bytes : int
         Largest upload the web app and the HTTP service accept.
+    max_frames : int
+        Most frames of an animation segmented as a whole (the environment
+        variable ``KMSEG_MAX_FRAMES`` changes it); all frames together also
+        count against ``max_pixels``.
     """
 
     max_pixels: int = 50_000_000
     max_k: int = 256
     max_iter: int = 10_000
     max_upload_bytes: int = 25 * 1024 * 1024
+    max_frames: int = 1000
 
 
 DEFAULT_LIMITS = Limits()

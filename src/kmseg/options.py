@@ -380,9 +380,13 @@ OPTIONS: tuple[Option, ...] = (
            overrides=(Override("svg_tolerance_given", "cli", "None means 'not given', so --svg-tolerance "
                                "without --svg is reported; to_svg's default (1) applies", default=None),),
            group="features"),
+    Option("first_frame", bool, False, "segment only the first frame of an animated GIF, APNG or WebP "
+           "(by default an animation written as gif, png or webp is segmented as a whole, with one "
+           "palette for every frame)", frozenset(("cli", "batch", "api")), group="features"),
     # ---------------------------------------------------------------- outputs
     Option("format", str, None, "output image format (default: from the output name; PNG is written "
-           "indexed)", frozenset(("cli", "batch", "api")), choices=("png", "jpeg", "webp"), aliases=(("jpg", "jpeg"),),
+           "indexed; an animation is written as gif, APNG (png) or webp)", frozenset(("cli", "batch", "api")),
+           choices=("png", "jpeg", "webp", "gif"), aliases=(("jpg", "jpeg"),),
            nullable=True,
            group="outputs",
            overrides=(Override("format_form", "api", "the HTTP response has no file name to take the "

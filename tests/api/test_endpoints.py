@@ -192,7 +192,7 @@ def test_openapi_documents_every_field_with_its_limits():
     assert k_int["minimum"] == 1 and k_int["maximum"] == 32
     assert {"const": "auto", "type": "string"} in props["k"]["anyOf"]
     assert props["max_iter"]["maximum"] == 500
-    assert props["format"]["enum"] == ["png", "jpeg", "webp"]
+    assert props["format"]["enum"] == ["png", "jpeg", "webp", "gif"]
     assert props["color_space"]["enum"] == ["rgb", "lab"]
     for name, prop in props.items():
         assert prop.get("description"), f"{name} has no description"
@@ -204,6 +204,7 @@ def test_openapi_documents_every_field_with_its_limits():
         "image/png",
         "image/jpeg",
         "image/webp",
+        "image/gif",
     }
 
 
@@ -234,7 +235,7 @@ def _assert_error(r, status: int, field: str | None = None, *words: str) -> dict
         ("max_iter", "10001", ("max_iter", "10000")),
         ("seed", "-1", ("seed", "0")),
         ("seed", "99999999999", ("seed", "4,294,967,295")),
-        ("format", "gif", ("format", "png", "jpeg", "webp")),
+        ("format", "bmp", ("format", "png", "jpeg", "webp", "gif")),
         ("color_space", "hsv", ("color_space", "rgb", "lab")),
         ("metrics", "maybe", ("metrics",)),
     ],

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_K = kmseg.options.get("k").default_for("api")
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 PAGE_PALETTE_FORMATS = ("json", "gpl", "css", "txt")
 _PALETTE_MEDIA = {"json": "application/json", "gpl": "text/plain", "css": "text/css", "txt": "text/plain"}
 
@@ -48,6 +48,7 @@ class RunParams:
     target_psnr: float | None = None
     dither: bool = False
     palette: bytes | None = None
+    first_frame: bool = False
 
 
 @dataclass
@@ -147,18 +148,24 @@ def _palette_source(data: bytes, max_pixels: int) -> Any:
         ) from None
 
 
-def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
-    loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    return _segment_loaded(loaded, params, max_pixels)
+def _segment(data: bytes, params: RunParams, max_pixels: int) -> Any:
+    """The upload segmented: an animation as a whole (``kmseg.segment_frames``)
+    when the answer's format holds one and ``first_frame`` is not set."""
+    if params.first_frame or params.format not in kmseg.ANIMATION_FORMATS:
+        return _segment_loaded(kmseg.load_image(data, max_pixels=max_pixels), params, max_pixels)
+    frames = kmseg.load_frames(data, max_pixels=max_pixels)
+    if frames.n_frames == 1:
+        return _segment_loaded(frames.frame(0), params, max_pixels)
+    return _segment_loaded(frames, params, max_pixels, kmseg.segment_frames)
 
 
-def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
+def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = kmseg.segment) -> Any:
     palette = None if params.palette is None else _palette_source(params.palette, max_pixels)
     k = params.k
     if k is None and not (palette is not None and not isinstance(palette, kmseg.LoadedImage)):
         k = DEFAULT_K
     try:
-        return kmseg.segment(
+        return run(
             loaded,
             k,
             max_iter=params.max_iter,

@@ -22,7 +22,7 @@ import kmseg
 
 from kmseg.app import _compute
 
-__all__ = ["boundaries", "load", "palette_source", "quality", "segment"]
+__all__ = ["boundaries", "figures", "load", "palette_source", "segment", "segment_animation"]
 
 
 @st.cache_data(max_entries=4, ttl=3600, show_spinner=False)
@@ -66,6 +66,25 @@ def segment(
         target_psnr=target_psnr, dither=dither, palette=_palette,
     )
     return seg, time.time()
+
+
+@st.cache_data(max_entries=2, ttl=3600, show_spinner=False)
+def segment_animation(
+    key: str,
+    k: int | str | None,
+    max_iter: int,
+    color_space: str,
+    seed: int,
+    max_pixels: int,
+    _data: bytes,
+    palette_key: str | None = None,
+    _palette: np.ndarray | bytes | None = None,
+) -> tuple[kmseg.AnimationSegmentation, bytes]:
+    """Every frame of an animated upload segmented with one palette, and the
+    result as a GIF to show (browsers play it)."""
+    anim = kmseg.segment_frames(_data, k, max_iter=max_iter, color_space=color_space, seed=seed,
+                                max_pixels=max_pixels, palette=_palette)
+    return anim, anim.to_bytes("gif" if anim.alpha is None or anim.k < 256 else "webp")
 
 
 @st.cache_data(max_entries=4, ttl=3600, show_spinner=False)

@@ -22,6 +22,7 @@ from kmseg.app._views import downscale_index, side_for_pixels
 
 __all__ = [
     "Download",
+    "animation_downloads",
     "curve_point",
     "curve_sample",
     "downloads",
@@ -128,6 +129,18 @@ def downloads(seg: kmseg.Segmentation, source_name: str) -> list[Download]:
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "gpl")),
     ]
     return items
+
+
+def animation_downloads(anim: kmseg.AnimationSegmentation, source_name: str) -> list[Download]:
+    """The downloads of an animation segmented as a whole: GIF, APNG and WebP
+    (lossless), with the upload's frame durations and loop count."""
+    tag = f"k{anim.k}-animation"
+    name = lambda ext: download_name(source_name, tag, ext)  # noqa: E731
+    return [
+        Download("animation-gif", "Animation (GIF)", name("gif"), "image/gif", lambda: anim.to_bytes("gif")),
+        Download("animation-png", "Animation (APNG)", name("png"), "image/png", lambda: anim.to_bytes("png")),
+        Download("animation-webp", "Animation (WebP)", name("webp"), "image/webp", lambda: anim.to_bytes("webp")),
+    ]
 
 
 def palette_source(name: str, data: bytes) -> np.ndarray | bytes:

@@ -18,8 +18,9 @@ import streamlit as st
 import kmseg
 from kmseg.app import _cache
 from kmseg.app import _views as views
-from kmseg.app._compute import downloads, image_array, png_bytes, rgb_preview
+from kmseg.app._compute import animation_downloads, downloads, image_array, png_bytes, rgb_preview
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
+from kmseg.io import ANIMATED_INPUT_FORMATS
 from kmseg.app._state import (digest, download_name, failure_message, format_bytes, settings_from_env,
                               shown_name, sync_pair, widget_defaults, widget_range)
 
@@ -291,6 +292,28 @@ for item in items:
     buttons.download_button(item.label, item.make, file_name=item.file_name, mime=item.mime,
                             key=f"download-{item.key}", on_click="ignore", icon=":material/download:",
                             type="primary" if item.key == "png" else "secondary")
+
+# ---------------------------------------------------------------- animation
+# The page above shows an animation's first frame; here all frames share one palette.
+if loaded.format in ANIMATED_INPUT_FORMATS and any(n.startswith("first of ") for n in loaded.notes):
+    st.subheader("Animation")
+    try:
+        with st.spinner("Clustering every frame…"):
+            anim, shown_animation = _cache.segment_animation(key, k_arg, max_iter, space, seed,
+                                                             settings.max_pixels, data, palette_key, palette_given)
+    except Exception as exc:  # noqa: BLE001 - the page shows a message, never a traceback
+        st.error(failure_message(source, exc))
+    else:
+        st.image(shown_animation, caption=f"All {anim.n_frames} frames of {source} · one palette of "
+                 f"K = {anim.k} for every frame", width="content")
+        st.caption("The frames are clustered together, so a colour keeps its cluster in every frame and "
+                   "nothing flickers. Min region, spatial weight, dither and recolouring work on one "
+                   "image and are not applied here.")
+        anim_buttons = st.container(horizontal=True)
+        for item in animation_downloads(anim, source):
+            anim_buttons.download_button(item.label, item.make, file_name=item.file_name, mime=item.mime,
+                                         key=f"download-{item.key}", on_click="ignore",
+                                         icon=":material/download:")
 
 # ---------------------------------------------------------------- inertia against K
 # The curve and the elbow are those of Automatic K (k="auto", with this image,

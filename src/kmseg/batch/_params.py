@@ -35,10 +35,12 @@ class SegmentParams:
     dither: bool = False
     palette: tuple[tuple[int, int, int], ...] | str | None = None
     """Palette transfer: colours (a tuple of RGB tuples) or the path of an image to fit them on."""
+    first_frame: bool = False
+    """Segment only the first frame of an animation written as gif, png or webp (not passed to segment)."""
 
     def as_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`kmseg.segment` (everything but ``k``)."""
-        out = {name: getattr(self, name) for name in SEGMENT_OPTIONS[1:] if name not in ("fit_size", "palette")}
+        out = {name: getattr(self, name) for name in SEGMENT_OPTIONS[1:] if name not in ("fit_size", "palette", "first_frame")}
         if self.fit_size is not None:
             out["fit_size"] = self.fit_size
         if self.palette is not None:

@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_NAME", "NAME_FIELDS", "OutputPlan", "check_job", "check_name
 
 #: Default output name pattern; ``{ext}`` is the extension of the output format.
 DEFAULT_NAME = "{stem}-k{k}.{ext}"
-_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
 
 
 @dataclass(frozen=True)

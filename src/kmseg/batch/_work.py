@@ -28,12 +28,17 @@ def process_item(job: ItemJob) -> ItemResult:
     try:
         source: Any = storage.read_bytes(job.source) if storage.is_url(job.source) else job.source
         original = None
+        source = _whole_animation(source, job)
         if job.plan.boundaries:  # the overlay is drawn on the loaded original
             original = kmseg.load_image(source, max_pixels=job.params.max_pixels)
             source = original
-        seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
+        if isinstance(source, kmseg.Frames):
+            seg = kmseg.segment_frames(source, job.params.k, **job.params.as_kwargs())
+        else:
+            seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
         outputs = write_outputs(seg, job.plan, job.params.mask_k, original)
-        summary = kmseg.summarize(seg, delta_e=job.figures)  # ΔE costs about as much as the clustering
+        summary = (seg.summary(delta_e=job.figures) if isinstance(seg, kmseg.AnimationSegmentation)
+                   else kmseg.summarize(seg, delta_e=job.figures))  # ΔE costs about as much as the clustering
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
     except kmseg.KmsegError as exc:
         from kmseg.io import InputUnreadableError
@@ -51,6 +56,27 @@ def process_item(job: ItemJob) -> ItemResult:
         reason = f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)"
         detail, failure = traceback.format_exc(), INPUT
     return ItemResult(job.source, "failed", reason, {}, None, time.perf_counter() - start, detail, failure)
+
+
+def _whole_animation(source: Any, job: ItemJob) -> Any:
+    """The input's frames (:class:`kmseg.Frames`) when it is an animation to be
+    segmented as a whole (written as gif, png or webp, and not ``first_frame``),
+    else the input to segment as it is."""
+    plan = job.plan
+    if (job.params.first_frame or isinstance(source, kmseg.LoadedImage)
+            or (plan.format or "png") not in kmseg.ANIMATION_FORMATS or not plan.image):
+        return source
+    frames = kmseg.load_frames(source, max_pixels=job.params.max_pixels)
+    if frames.n_frames == 1:
+        return frames.frame(0)
+    extras = [what for what, path in (("masks", plan.masks), ("boundaries", plan.boundaries), ("svg", plan.svg))
+              if path]
+    if extras:
+        raise kmseg.InvalidParameterError(
+            f"this input is an animation of {frames.n_frames} frames: {', '.join(extras)} "
+            f"{'is' if len(extras) == 1 else 'are'} written for one image; segment its first frame only "
+            "(first_frame, --first-frame) for them", param="first_frame")
+    return frames
 
 
 def _os_reason(exc: OSError) -> str:

@@ -52,8 +52,8 @@ __all__ = [
 #: Pillow format names kmseg decodes; anything else is refused before decoding.
 INPUT_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
 #: Formats kmseg writes.
-OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp")
-_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp"}
+OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "gif")
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif"}
 
 # Magic numbers of formats we recognise but do not open (for a precise error).
 _REFUSED_SIGNATURES = (
@@ -225,6 +225,29 @@ def read_regular_file(path: str | os.PathLike, *, max_bytes: int | None = None) 
 
 
 def _from_file(source: ImageSource, limit: int) -> LoadedImage:
+    im, notes, what = open_image(source, limit)
+    try:
+        _check_pixels(im.width, im.height, limit)
+        frames = _frame_count(im)
+        if frames > 1:
+            notes.append(f"first of {frames} frames used")
+        return _from_pil(im, notes, limit, decode=True, fmt=im.format)
+    except ImageDecodeError as e:
+        raise ImageDecodeError(f"{what}{e}") from None
+    finally:
+        im.close()
+
+
+def open_image(source: ImageSource, limit: int) -> tuple[Image.Image, list[str], str]:
+    """The file, bytes or binary file ``source`` opened by Pillow (header read,
+    no pixel decoded), the notes so far, and ``"<path>: "`` to put before
+    messages ("" for bytes). The caller closes the image.
+
+    Raises
+    ------
+    ImageDecodeError, UnsupportedFormatError, ImageTooLargeError, InvalidParameterError
+        As :func:`load_image`.
+    """
     name = None
     if isinstance(source, (str, os.PathLike)):
         name = os.fspath(source)
@@ -274,16 +297,7 @@ def _from_file(source: ImageSource, limit: int) -> LoadedImage:
         raise ImageDecodeError(f"{what}not an image kmseg can read (unknown or corrupt data)") from None
     except (OSError, ValueError, SyntaxError) as e:
         raise ImageDecodeError(f"{what}corrupt image: {_reason(e)}") from None
-    try:
-        _check_pixels(im.width, im.height, limit)
-        frames = _frame_count(im)
-        if frames > 1:
-            notes.append(f"first of {frames} frames used")
-        return _from_pil(im, notes, limit, decode=True, fmt=im.format)
-    except ImageDecodeError as e:
-        raise ImageDecodeError(f"{what}{e}") from None
-    finally:
-        im.close()
+    return im, notes, what
 
 
 def _drop_png_chunks(data: bytes, notes: list[str]) -> bytes:
@@ -517,7 +531,7 @@ def normalize_format(name: str) -> str:
     key = str(name).lower().lstrip(".")
     if key not in _FORMAT_ALIASES:
         raise InvalidParameterError(
-            f"output format must be one of png, jpg, webp, got {name!r}", param="format"
+            f"output format must be one of png, jpg, webp, gif, got {name!r}", param="format"
         )
     return _FORMAT_ALIASES[key]
 
@@ -548,6 +562,12 @@ def encode_image(
         elif im.mode != "RGB":
             im = im.convert("RGB")
         im.save(buf, "JPEG", quality=quality or 90)
+    elif fmt == "gif":
+        if quality is not None:
+            raise InvalidParameterError("quality applies to jpeg and webp output, not gif", param="quality")
+        if im.mode == "L":
+            im = im.convert("P")
+        im.save(buf, "GIF")  # an RGBA picture: Pillow keeps a transparent entry
     else:
         if im.mode not in ("RGB", "RGBA"):
             im = im.convert("RGB")
