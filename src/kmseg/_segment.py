@@ -21,6 +21,7 @@ from kmseg import options
 from kmseg.features._color import ciede2000, lab_to_rgb, rgb_to_lab
 from kmseg.errors import InvalidParameterError
 from kmseg._features import check_color
+from kmseg.io._decoded import BAND_PIXELS
 from kmseg.io._image import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
 from kmseg._parallel import parallel_map, threads
 from kmseg._validate import as_generator, check_int
@@ -180,7 +181,9 @@ class Segmentation:
             im.putpalette(self.palette.tobytes())
             return im
         rgba = np.empty(self.labels.shape + (4,), dtype=np.uint8)
-        rgba[:, :, :3] = self.palette[index]
+        rows = max(1, BAND_PIXELS // self.width)
+        for top in range(0, self.height, rows):  # no full-size temporary of palette[index]
+            rgba[top:top + rows, :, :3] = self.palette[index[top:top + rows]]
         rgba[:, :, 3] = self.alpha
         return Image.fromarray(rgba, "RGBA")
 
@@ -465,7 +468,7 @@ def segment(
 
     notes = list(img.notes)
     pixels = _Pixels(img)
-    opaque = None if img.alpha is None else img.alpha.reshape(-1) > 0
+    opaque = _opaque_pixels(img.alpha, full_mask=spatial_weight > 0 or bool(min_region))
     if opaque is not None and not opaque.any():
         notes.append("every pixel is fully transparent; colours clustered regardless")
         opaque = None
@@ -679,15 +682,25 @@ class _Pixels:
         return out
 
 
+def _opaque_pixels(alpha: np.ndarray | None, full_mask: bool) -> np.ndarray | None:
+    """Which pixels count: None (all of them), the (n,) bool mask ``alpha > 0``
+    or, when ``full_mask`` is False (only :func:`_histogram` reads it), the
+    (n,) uint8 ``alpha`` itself, compared there band by band: a full mask
+    would cost another byte a pixel."""
+    if alpha is None:
+        return None
+    return alpha.reshape(-1) > 0 if full_mask else alpha.reshape(-1)
+
+
 def _histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct colour codes (of every pixel, opaque or not) and their
-    opaque pixel counts (float64)."""
+    opaque pixel counts (float64); ``opaque``: see :func:`_opaque_pixels`."""
     counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # fewer than 2**32 pixels: see Limits
     seen = np.zeros(0 if opaque is None else _colorfit.N_CODES, dtype=np.uint32)
     everywhere = np.zeros(0, dtype=bool)
     for part, flat in _read_ahead(pixels.bands()):
-        _kernels.histogram(flat, everywhere if opaque is None else opaque[part], *_colorfit.MORTON_TABLES,
-                           counts, seen)
+        mask = everywhere if opaque is None else opaque[part]
+        _kernels.histogram(flat, mask if mask.dtype == bool else mask > 0, *_colorfit.MORTON_TABLES, counts, seen)
     if opaque is None:
         return _kernels.nonzero_counts(counts)
     distinct = np.flatnonzero(seen).astype(np.uint32)
