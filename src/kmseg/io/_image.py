@@ -204,12 +204,45 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> LoadedI
         return source
     if isinstance(source, np.ndarray):
         return _from_array(source, limit)
-    if isinstance(source, Image.Image):
-        _check_pixels(source.width, source.height, limit)
-        loaded = _from_pil(source, [], limit, decode=True)
-        loaded.rgb  # noqa: B018 - read now: the caller may change their image afterwards
-        return loaded
-    return _from_file(source, limit)
+    with _pillow_pixel_limit(limit):
+        if isinstance(source, Image.Image):
+            _check_pixels(source.width, source.height, limit)
+            loaded = _from_pil(source, [], limit, decode=True)
+            loaded.rgb  # noqa: B018 - read now: the caller may change their image afterwards
+            return loaded
+        return _from_file(source, limit)
+
+
+# Decodes in progress that raised Pillow's pixel limit, and its value before them.
+_RAISED_LIMITS: list[int] = []
+_PILLOW_LIMIT: list[int | None] = [None]
+_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(limit: int) -> Iterator[None]:
+    """Let Pillow open images of up to ``limit`` pixels.
+
+    Pillow refuses any image of more than 2 x ``Image.MAX_IMAGE_PIXELS``
+    (179 MP by default) whatever kmseg's own limit, which is checked from
+    the header. While a decode with a larger ``limit`` runs, that global is
+    raised to the largest such limit, and put back when the last one ends.
+    """
+    with _LIMIT_LOCK:
+        base = _PILLOW_LIMIT[0] if _RAISED_LIMITS else Image.MAX_IMAGE_PIXELS
+        needed = base is not None and limit > base
+        if needed:
+            if not _RAISED_LIMITS:
+                _PILLOW_LIMIT[0] = base
+            _RAISED_LIMITS.append(limit)
+            Image.MAX_IMAGE_PIXELS = max(_RAISED_LIMITS)
+    try:
+        yield
+    finally:
+        if needed:
+            with _LIMIT_LOCK:
+                _RAISED_LIMITS.remove(limit)
+                Image.MAX_IMAGE_PIXELS = max(_RAISED_LIMITS) if _RAISED_LIMITS else _PILLOW_LIMIT[0]
 
 
 def _check_pixels(width: int, height: int, limit: int) -> None:
