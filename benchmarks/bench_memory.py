@@ -94,10 +94,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1 and 12 MP only")
     ap.add_argument("--ks", default="16,256", help="comma-separated K values (default 16,256)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed per run (longer: not timed)")
-    ap.add_argument("--kmseg", default=f"{sys.executable} -m kmseg", help="the command to measure")
+    ap.add_argument("--kmseg", default=None, help="the command to measure (default: this Python -m kmseg)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_memory.md")
     args = ap.parse_args()
-    kmseg = shlex.split(args.kmseg)
+    kmseg = shlex.split(args.kmseg) if args.kmseg else [sys.executable, "-m", "kmseg"]
+    shown = args.kmseg or "python -m kmseg"
     ks = [int(k) for k in args.ks.split(",")]
     sizes = {name: t for name, t in SIZES.items() if not args.quick or t <= 1}
     rows = []
@@ -125,7 +126,7 @@ def main() -> None:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     table = "\n".join(lines)
-    note = (f"`{shlex.join(kmseg)} segment IMAGE -k K --seed 0 -o out.png` (JPEG in, indexed PNG out), "
+    note = (f"`{shown} segment IMAGE -k K --seed 0 -o out.png` (JPEG in, indexed PNG out), "
             f"one run each; {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
             f"{time.strftime('%Y-%m-%d')}. Growth: (peak - the previous image's peak) / (pixels - its "
             "pixels). The 48 and 194 MP images are tiles of the 12 MP one, with the same colours, so "
