@@ -17,6 +17,8 @@ from kmseg.features import _dither, _regions
 from kmseg.features._color import ciede2000, rgb_to_lab
 from kmseg.errors import InvalidParameterError
 from kmseg._features import check_color
+from kmseg.io._decoded import BAND_PIXELS
+from kmseg.io._png import encode_png
 from kmseg.io._image import ImageSource, atomic_write, encode_image, load_image, normalize_format
 from kmseg._validate import check_int
 from kmseg.features._vector import DEFAULT_TOLERANCE, labels_to_svg
@@ -162,17 +164,23 @@ class Segmentation:
     def to_image(self) -> Image.Image:
         """The segmented image: indexed ("P") without alpha, RGBA with it.
         Floyd-Steinberg dithered to the palette when ``dither`` is set."""
-        index = self.labels
-        if self.dither and self._rgb is not None:
-            index = _dither.dither_labels(self._rgb, self.palette)
+        index = self._picture_index()
         if self.alpha is None:
             im = Image.fromarray(index, "L")
             im.putpalette(self.palette.tobytes())
             return im
         rgba = np.empty(self.labels.shape + (4,), dtype=np.uint8)
-        rgba[:, :, :3] = self.palette[index]
+        rows = max(1, BAND_PIXELS // self.width)
+        for top in range(0, self.height, rows):  # no full-size temporary of palette[index]
+            rgba[top:top + rows, :, :3] = self.palette[index[top:top + rows]]
         rgba[:, :, 3] = self.alpha
         return Image.fromarray(rgba, "RGBA")
+
+    def _picture_index(self) -> np.ndarray:
+        """(H, W) uint8: the palette index of every pixel of the picture outputs."""
+        if self.dither and self._rgb is not None:
+            return _dither.dither_labels(self._rgb, self.palette)
+        return self.labels
 
     def boundaries_image(self, original: ImageSource | None = None,
                          color: tuple[int, int, int] = (255, 0, 0)) -> Image.Image:
@@ -216,6 +224,8 @@ class Segmentation:
     def to_bytes(self, format: str = "png", quality: int | None = None) -> bytes:
         """The segmented image encoded as PNG (indexed), JPEG or WebP."""
         fmt = normalize_format(format)
+        if fmt == "png" and self.alpha is None:  # indexed, from the label map itself: no full-size copy
+            return encode_png(self._picture_index(), self.palette.tobytes(), self.metadata())
         return encode_image(self.to_image(), fmt, quality, self.metadata() if fmt == "png" else None)
 
     def save(self, path: str | os.PathLike, format: str | None = None, quality: int | None = None) -> Path:
@@ -244,7 +254,7 @@ class Segmentation:
 
     def label_bytes(self) -> bytes:
         """The label map encoded as a greyscale PNG (pixel value = label)."""
-        return encode_image(self.label_image(), "png", None, self.metadata())
+        return encode_png(self.labels, None, self.metadata())
 
     def save_labels(self, path: str | os.PathLike) -> Path:
         """Write the label map as a PNG, atomically."""

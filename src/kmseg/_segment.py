@@ -348,7 +348,7 @@ def _moved_pairs(pixels: _Pixels, opaque: np.ndarray | None, old: np.ndarray, ne
     moved = np.flatnonzero(old.reshape(-1) != new.reshape(-1))
     if opaque is not None:
         moved = moved[opaque[moved]]
-    key = _colorfit.pixel_codes(pixels.flat[moved]).astype(np.uint64) << np.uint64(8)
+    key = _colorfit.pixel_codes(pixels.take(moved)).astype(np.uint64) << np.uint64(8)
     key |= new.reshape(-1)[moved]
     uniq, n = np.unique(key, return_counts=True)
     moved_codes = (uniq >> np.uint64(8)).astype(np.uint32)

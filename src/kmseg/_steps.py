@@ -12,6 +12,8 @@ be called alone (scikit-image style):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
@@ -106,8 +108,11 @@ def color_histogram(image: ImageSource, *, max_pixels: int | None = None) -> Col
     ([[0, 0, 0], [255, 0, 0]], [5.0, 1.0])
     """
     img = load_image(image, max_pixels=options.validate("max_pixels", max_pixels))
-    opaque, notes = _opaque_pixels(img)
-    pixels = _Pixels(img.rgb)
+    if img.alpha is None or not img.alpha.any():
+        opaque, notes = None, _opaque_pixels(img)[1] if img.alpha is not None else ()
+    else:  # alpha itself, compared band by band in _histogram: a full mask would cost a byte a pixel
+        opaque, notes = img.alpha.reshape(-1), ()
+    pixels = _Pixels(img)
     distinct, weights = _histogram(pixels, opaque)
     return ColorHistogram(img, _colorfit.codes_to_rgb(distinct), weights, notes, distinct, pixels)
 
@@ -348,7 +353,7 @@ def apply_palette(
         all_labels = np.empty(hist._codes.size, dtype=np.uint8)
         all_labels[used] = fit._color_labels
         all_labels[~used] = _kmeans.nearest(hist._in(fit.color_space)[~used], fit.centers)[0]
-    return _label_pixels(hist._pixels, hist._codes, all_labels).reshape(hist.image.rgb.shape[:2])
+    return _label_pixels(hist._pixels, hist._codes, all_labels).reshape(hist.image.height, hist.image.width)
 
 
 # ------------------------------------------------------------------ spatial steps
@@ -553,14 +558,22 @@ def _fit(distinct, Y, colors, weights, used, k, max_iter, tol, n_init, rng, colo
 
 
 class _Pixels:
-    """The pixels of an (h, w, 3) uint8 image, with their Morton codes made
-    when first asked for (the compiled passes count and label the pixels
-    without a code array)."""
+    """The pixels of an image (a :class:`LoadedImage`, or an (h, w, 3) uint8
+    array), read in bands of whole rows, with their Morton codes made when
+    first asked for (the compiled passes count and label the pixels without
+    a code array). A decoded file stays as decoded: each pass converts one
+    band at a time, so no full-size RGB copy is made."""
 
-    def __init__(self, rgb: np.ndarray) -> None:
-        self.flat = rgb.reshape(-1, 3)
-        self.size = self.flat.shape[0]
+    def __init__(self, image: LoadedImage | np.ndarray) -> None:
+        self._image = image if isinstance(image, LoadedImage) else LoadedImage(image)
+        self.width = self._image.width
+        self.size = self.width * self._image.height
         self._codes: np.ndarray | None = None
+
+    @property
+    def flat(self) -> np.ndarray:
+        """(n, 3) uint8: every pixel (makes the full RGB array of a decoded image)."""
+        return self._image.rgb.reshape(-1, 3)
 
     @property
     def codes(self) -> np.ndarray:
@@ -568,18 +581,53 @@ class _Pixels:
             self._codes = _colorfit.pixel_codes(self.flat)
         return self._codes
 
+    def bands(self) -> list[tuple[slice, Any]]:
+        """(pixels, read) for bands of whole rows in order: the band's slice of
+        the flat pixel index and a function giving its (m, 3) uint8 pixels."""
+        w = self.width
+        return [(slice(top * w, bottom * w), (lambda read=read: read().reshape(-1, 3)))
+                for top, bottom, read in self._image._row_bands()]
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """(m, 3) uint8: the pixels at sorted flat indices ``index``."""
+        out = np.empty((index.size, 3), dtype=np.uint8)
+        for part, read in self.bands():
+            a, b = np.searchsorted(index, (part.start, part.stop))
+            if b > a:
+                out[a:b] = read()[index[a:b] - part.start]
+        return out
+
 
 def _histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct colour codes (of every pixel, opaque or not) and their
-    opaque pixel counts (float64)."""
+    opaque pixel counts (float64); ``opaque``: None (every pixel counts), a
+    flat bool mask, or the flat uint8 alpha (compared band by band)."""
     counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # fewer than 2**32 pixels: see Limits
     seen = np.zeros(0 if opaque is None else _colorfit.N_CODES, dtype=np.uint32)
-    _kernels.histogram(pixels.flat, np.zeros(0, dtype=bool) if opaque is None else opaque,
-                       *_colorfit.MORTON_TABLES, counts, seen)
+    everywhere = np.zeros(0, dtype=bool)
+    for part, flat in _read_ahead(pixels.bands()):
+        mask = everywhere if opaque is None else opaque[part]
+        _kernels.histogram(flat, mask if mask.dtype == bool else mask > 0, *_colorfit.MORTON_TABLES, counts, seen)
     if opaque is None:
         return _kernels.nonzero_counts(counts)
     distinct = np.flatnonzero(seen).astype(np.uint32)
     return distinct, counts[distinct].astype(np.float64)
+
+
+def _read_ahead(bands: list[tuple[slice, Any]]) -> Iterator[tuple[slice, np.ndarray]]:
+    """(slice, pixels) of every band in order; with several bands the next is
+    read (converted by Pillow, which releases the GIL) while the caller works
+    on this one."""
+    if len(bands) == 1:
+        yield bands[0][0], bands[0][1]()
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kmseg-read") as reader:
+        pending = reader.submit(bands[0][1])
+        for i, (part, _) in enumerate(bands):
+            flat = pending.result()
+            if i + 1 < len(bands):
+                pending = reader.submit(bands[i + 1][1])
+            yield part, flat
 
 
 def _label_pixels(pixels: _Pixels, distinct: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -587,7 +635,12 @@ def _label_pixels(pixels: _Pixels, distinct: np.ndarray, labels: np.ndarray) -> 
     lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
     lut[distinct] = labels
     out = np.empty(pixels.size, dtype=np.uint8)
-    bounds = np.linspace(0, pixels.size, threads() + 1).astype(int)
-    parallel_map(lambda part: _kernels.label_pixels(pixels.flat[part], *_colorfit.MORTON_TABLES, lut, out[part]),
-                 [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])
+    bands = pixels.bands()
+    if len(bands) == 1:  # an array: split it among the threads
+        flat = bands[0][1]()
+        bounds = np.linspace(0, pixels.size, threads() + 1).astype(int)
+        parts = [(slice(a, b), lambda a=a, b=b: flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    else:
+        parts = bands
+    parallel_map(lambda job: _kernels.label_pixels(job[1](), *_colorfit.MORTON_TABLES, lut, out[job[0]]), parts)
     return out

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import os
 import stat
 import tempfile
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Union
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFile, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
 # The decoders of INPUT_FORMATS (JPEG also opens MPO), registered explicitly:
 # Image.open(formats=...) only knows plugins that were imported.
@@ -34,6 +35,8 @@ from kmseg.errors import ImageDecodeError, ImageTooLargeError, InvalidParameterE
 from kmseg.limits import DEFAULT_LIMITS
 from kmseg._validate import check_int
 from kmseg.io import _png
+from kmseg.io._decoded import (GREY_MODES, DecodedPixels, check_float_range, scale_float, scale_uint16,
+                               upright_method)
 from kmseg import options
 
 __all__ = [
@@ -76,11 +79,12 @@ _TEXT_NOTE_BYTES = 1 << 20
 
 _UMASK_LOCK = threading.Lock()
 _WARNINGS_LOCK = threading.Lock()
+_MATERIALIZE_LOCK = threading.Lock()
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray, "LoadedImage"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, eq=False)
 class LoadedImage:
     """An image as kmseg works on it.
 
@@ -88,6 +92,8 @@ class LoadedImage:
     ----------
     rgb : (H, W, 3) uint8
         Colours (greyscale and CMYK are converted, 16-bit is reduced to 8-bit).
+        A decoded file is kept as decoded and converted band by band where
+        kmseg reads it; this array is made on first access (3 bytes a pixel).
     alpha : (H, W) uint8 or None
         Opacity, or None when every pixel is opaque.
     format : str or None
@@ -96,24 +102,74 @@ class LoadedImage:
         What was done to the image on the way in (EXIF rotation, frames, bit depth).
     """
 
-    rgb: np.ndarray
-    alpha: np.ndarray | None = None
-    format: str | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    alpha: np.ndarray | None
+    format: str | None
+    notes: tuple[str, ...]
+    _rgb: np.ndarray | None = field(repr=False)
+    _decoded: DecodedPixels | None = field(repr=False)
+
+    def __init__(self, rgb: np.ndarray, alpha: np.ndarray | None = None, format: str | None = None,
+                 notes: tuple[str, ...] = ()) -> None:
+        self._set(rgb, None, alpha, format, notes)
+
+    @classmethod
+    def _from_decoded(cls, decoded: DecodedPixels, alpha: np.ndarray | None, format: str | None,
+                      notes: tuple[str, ...]) -> LoadedImage:
+        """An image whose colours stay in ``decoded`` until :attr:`rgb` is read."""
+        image = cls.__new__(cls)
+        image._set(None, decoded, alpha, format, notes)
+        return image
+
+    def _set(self, rgb: np.ndarray | None, decoded: DecodedPixels | None, alpha: np.ndarray | None,
+             format: str | None, notes: tuple[str, ...]) -> None:
+        for name, value in (("_rgb", rgb), ("_decoded", decoded), ("alpha", alpha), ("format", format),
+                            ("notes", tuple(notes))):
+            object.__setattr__(self, name, value)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """(H, W, 3) uint8: the colours (made from the decoded image when first read)."""
+        if self._rgb is None:
+            with _MATERIALIZE_LOCK:
+                decoded = self._decoded
+                if decoded is not None:  # else another thread made it meanwhile
+                    object.__setattr__(self, "_rgb", decoded.to_array())
+                    object.__setattr__(self, "_decoded", None)  # one full-size copy, not two
+        assert self._rgb is not None
+        return self._rgb
 
     @property
     def width(self) -> int:
-        return int(self.rgb.shape[1])
+        decoded = self._decoded
+        return decoded.size[0] if decoded is not None else int(self.rgb.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.rgb.shape[0])
+        decoded = self._decoded
+        return decoded.size[1] if decoded is not None else int(self.rgb.shape[0])
+
+    def _row_bands(self) -> Iterator[tuple[int, int, Callable[[], np.ndarray]]]:
+        """(top, bottom, read) for bands of whole rows covering the image, in
+        order; ``read()`` gives rows top:bottom as (rows, W, 3) uint8, maybe a
+        strided view. An array is one band; a decoded image is read in bands
+        of about :data:`BAND_PIXELS` pixels, converted on every read."""
+        decoded = self._decoded
+        if decoded is None:
+            rgb = self.rgb
+            yield 0, rgb.shape[0], lambda: rgb
+            return
+        for top, bottom in decoded.row_bands():
+            yield top, bottom, functools.partial(_band_rgb, decoded, top, bottom)
 
     def to_pil(self) -> Image.Image:
         """The image as a PIL image, RGB or RGBA."""
         if self.alpha is None:
             return Image.fromarray(self.rgb, "RGB")
         return Image.fromarray(np.dstack([self.rgb, self.alpha]), "RGBA")
+
+
+def _band_rgb(decoded: DecodedPixels, top: int, bottom: int) -> np.ndarray:
+    return decoded.band(top, bottom)[0]
 
 
 def load_image(source: ImageSource, *, max_pixels: int | None = None) -> LoadedImage:
@@ -148,10 +204,45 @@ def load_image(source: ImageSource, *, max_pixels: int | None = None) -> LoadedI
         return source
     if isinstance(source, np.ndarray):
         return _from_array(source, limit)
-    if isinstance(source, Image.Image):
-        _check_pixels(source.width, source.height, limit)
-        return _from_pil(source, [], limit, decode=True)
-    return _from_file(source, limit)
+    with _pillow_pixel_limit(limit):
+        if isinstance(source, Image.Image):
+            _check_pixels(source.width, source.height, limit)
+            loaded = _from_pil(source, [], limit, decode=True)
+            loaded.rgb  # noqa: B018 - read now: the caller may change their image afterwards
+            return loaded
+        return _from_file(source, limit)
+
+
+# Decodes in progress that raised Pillow's pixel limit, and its value before them.
+_RAISED_LIMITS: list[int] = []
+_PILLOW_LIMIT: list[int | None] = [None]
+_LIMIT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _pillow_pixel_limit(limit: int) -> Iterator[None]:
+    """Let Pillow open images of up to ``limit`` pixels.
+
+    Pillow refuses any image of more than 2 x ``Image.MAX_IMAGE_PIXELS``
+    (179 MP by default) whatever kmseg's own limit, which is checked from
+    the header. While a decode with a larger ``limit`` runs, that global is
+    raised to the largest such limit, and put back when the last one ends.
+    """
+    with _LIMIT_LOCK:
+        base = _PILLOW_LIMIT[0] if _RAISED_LIMITS else Image.MAX_IMAGE_PIXELS
+        needed = base is not None and limit > base
+        if needed:
+            if not _RAISED_LIMITS:
+                _PILLOW_LIMIT[0] = base
+            _RAISED_LIMITS.append(limit)
+            Image.MAX_IMAGE_PIXELS = max(_RAISED_LIMITS)
+    try:
+        yield
+    finally:
+        if needed:
+            with _LIMIT_LOCK:
+                _RAISED_LIMITS.remove(limit)
+                Image.MAX_IMAGE_PIXELS = max(_RAISED_LIMITS) if _RAISED_LIMITS else _PILLOW_LIMIT[0]
 
 
 def _check_pixels(width: int, height: int, limit: int) -> None:
@@ -226,16 +317,22 @@ def read_regular_file(path: str | os.PathLike, *, max_bytes: int | None = None) 
 
 def _from_file(source: ImageSource, limit: int) -> LoadedImage:
     im, notes, what = open_image(source, limit)
+    stream = im.fp
     try:
         _check_pixels(im.width, im.height, limit)
         frames = _frame_count(im)
         if frames > 1:
             notes.append(f"first of {frames} frames used")
-        return _from_pil(im, notes, limit, decode=True, fmt=im.format)
+        loaded = _from_pil(im, notes, limit, decode=True, fmt=im.format)
     except ImageDecodeError as e:
-        raise ImageDecodeError(f"{what}{e}") from None
-    finally:
         im.close()
+        raise ImageDecodeError(f"{what}{e}") from None
+    except BaseException:
+        im.close()
+        raise
+    if stream is not None:
+        stream.close()  # the decoded image is kept (read in bands); the file's bytes are not
+    return loaded
 
 
 def open_image(source: ImageSource, limit: int) -> tuple[Image.Image, list[str], str]:
@@ -368,23 +465,44 @@ def _from_pil(im: Image.Image, notes: list[str], limit: int, *, decode: bool, fm
     except Exception as e:  # noqa: BLE001 - decoders fail on corrupt data with OSError, ValueError,
         # SyntaxError, EOFError, but also TypeError, struct.error ... (found by fuzzing, tests/fuzz)
         raise ImageDecodeError(f"corrupt image: {_reason(e)}") from None
-    source_format = fmt or im.format  # before exif_transpose, whose copy has no format
+    source_format = fmt or im.format
+    method = None
     try:
         with _pillow_warnings() as caught:
             orientation = im.getexif().get(0x0112)
-            if orientation not in (None, 1):  # else exif_transpose would only copy the image
-                im = ImageOps.exif_transpose(im)
+            method = upright_method(orientation)  # as ImageOps.exif_transpose, applied band by band
         notes.extend(_warning_notes(caught))
         if orientation not in (None, 1):
             notes.append(f"EXIF orientation {orientation} applied")
     except Exception:  # noqa: BLE001 - any broken EXIF block: use the pixels as stored
         notes.append("EXIF data unreadable; image used as stored")
-    if im.mode == "CMYK" and source_format == "JPEG" and "adobe" not in im.info:
-        # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without an
-        # Adobe (APP14) marker the values are plain CMYK, so invert them back.
-        im = ImageChops.invert(im)
-    rgb, alpha = _pil_to_arrays(im, notes)
-    return LoadedImage(rgb, alpha, fmt, tuple(dict.fromkeys(notes)))
+    # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without an
+    # Adobe (APP14) marker the values are plain CMYK, so invert them back.
+    invert = im.mode == "CMYK" and source_format == "JPEG" and "adobe" not in im.info
+    decoded = DecodedPixels(im, orientation=method, invert=invert)
+    alpha = _check_decoded(decoded, im, notes)
+    return LoadedImage._from_decoded(decoded, alpha, fmt, tuple(dict.fromkeys(notes)))
+
+
+def _check_decoded(decoded: DecodedPixels, im: Image.Image, notes: list[str]) -> np.ndarray | None:
+    """Check that every band of ``decoded`` converts (else an error now, not
+    in the middle of a segmentation), note the conversions, and return the
+    opacity ((H, W) uint8, or None when every pixel is opaque)."""
+    mode = im.mode
+    if mode in GREY_MODES:
+        finite, low, high, keyed = decoded.grey_range()
+        if mode == "F":
+            check_float_range(finite, low, high)
+        else:
+            bits = _integer_bits(im)
+            notes.append(f"{bits}-bit image reduced to 8 bits per channel")
+            if bits > 16 and (low < 0 or high > 65535):
+                notes.append("values outside 0-65535 clipped")
+        return decoded.alpha() if keyed else None
+    if mode == "CMYK":
+        notes.append("CMYK converted to RGB")
+    decoded.band(0, 1)  # a mode Pillow cannot convert fails here
+    return decoded.alpha()
 
 
 @contextlib.contextmanager
@@ -420,44 +538,6 @@ def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
     return notes
 
 
-def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    mode = im.mode
-    key = im.info.get("transparency")  # a tRNS colour key (PNG): pixels of that value are transparent
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        a = np.asarray(im)
-        if mode == "F":
-            grey = _scale_float(a.astype(np.float64))
-        else:
-            grey = _scale_uint16(a)
-            bits = _integer_bits(im)
-            notes.append(f"{bits}-bit image reduced to 8 bits per channel")
-            if bits > 16 and (a.min() < 0 or a.max() > 65535):
-                notes.append("values outside 0-65535 clipped")
-        alpha = None
-        if isinstance(key, int) and mode != "F" and (a == key).any():
-            alpha = np.where(a == key, 0, 255).astype(np.uint8)
-        return np.repeat(grey[:, :, None], 3, axis=2), alpha
-    if mode in ("1", "L", "RGB") and key is not None:
-        im = im.convert("RGBA")  # Pillow turns the colour key into alpha
-    elif mode in ("P", "PA") and (mode == "PA" or "transparency" in im.info):
-        im = im.convert("RGBA")
-    elif mode in ("LA", "La", "RGBa", "PA"):
-        im = im.convert("RGBA")
-    elif mode != "RGBA" and mode != "RGB":
-        if mode == "CMYK":
-            notes.append("CMYK converted to RGB")
-        try:
-            im = im.convert("RGB")
-        except (ValueError, OSError) as e:
-            raise ImageDecodeError(f"cannot convert image mode {mode} to RGB: {e}") from None
-    a = np.asarray(im)
-    if im.mode == "RGBA":
-        alpha = np.ascontiguousarray(a[:, :, 3])
-        rgb = np.ascontiguousarray(a[:, :, :3])
-        return rgb, (None if alpha.min() == 255 else alpha)
-    return np.ascontiguousarray(a), None
-
-
 def _integer_bits(im: Image.Image) -> int:
     """Bits per sample of a greyscale integer image: 16, or 32 for a 32-bit TIFF
     (Pillow opens both as mode ``I``)."""
@@ -468,23 +548,6 @@ def _integer_bits(im: Image.Image) -> int:
     if isinstance(bits, tuple):
         bits = bits[0] if bits else None
     return 32 if bits == 32 or (im.format == "TIFF" and bits is None) else 16
-
-
-def _scale_uint16(a: np.ndarray) -> np.ndarray:
-    a = a.astype(np.int64)
-    if a.min() < 0 or a.max() > 65535:
-        a = np.clip(a, 0, 65535)
-    return ((a * 255 + 32767) // 65535).astype(np.uint8)
-
-
-def _scale_float(a: np.ndarray) -> np.ndarray:
-    if not np.isfinite(a).all():
-        raise ImageDecodeError("image contains NaN or infinite values")
-    if a.min() < 0 or a.max() > 1:
-        raise InvalidParameterError(
-            f"float images must have values in [0, 1], got {a.min():g}..{a.max():g}", param="image"
-        )
-    return np.rint(a * 255).astype(np.uint8)
 
 
 def _from_array(a: np.ndarray, limit: int) -> LoadedImage:
@@ -499,12 +562,12 @@ def _from_array(a: np.ndarray, limit: int) -> LoadedImage:
     if a.dtype == np.uint8:
         b = a  # only read, never written: no copy needed
     elif a.dtype == np.uint16:
-        b = _scale_uint16(a)
+        b = scale_uint16(a)
         notes.append("16-bit image reduced to 8 bits per channel")
     elif a.dtype == np.bool_:
         b = a.astype(np.uint8) * 255
     elif np.issubdtype(a.dtype, np.floating):
-        b = _scale_float(a.astype(np.float64))
+        b = scale_float(a.astype(np.float64))
     else:
         raise InvalidParameterError(
             f"image arrays must be uint8, uint16 or float in [0, 1], got {a.dtype}", param="image"

@@ -76,8 +76,8 @@ def _compress_piece(data: memoryview, primer: bytes, last: bool, level: int) -> 
     return z.compress(data) + z.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
 
 
-def _deflate(raw: bytes, level: int) -> bytes:
-    """A zlib stream of ``raw``, its pieces compressed in parallel."""
+def _deflate(raw: bytes | np.ndarray, level: int) -> bytes:
+    """A zlib stream of ``raw`` (bytes or a 1-D uint8 array), its pieces compressed in parallel."""
     view = memoryview(raw)
     starts = range(0, max(len(raw), 1), _PIECE)
     jobs = [(view[s:s + _PIECE], bytes(view[max(0, s - _WINDOW):s]), s + _PIECE >= len(raw), level)
@@ -128,5 +128,5 @@ def encode_png(pixels: np.ndarray, palette: bytes | None = None,
     if palette is not None:
         head.append(_chunk(b"PLTE", bytes(palette)))
     head.extend(_text_chunk(key, value) for key, value in (text or {}).items())
-    data = _deflate(_rows(pixels, bits).tobytes(), level)
+    data = _deflate(_rows(pixels, bits).reshape(-1), level)  # the rows' memory itself, not a bytes copy
     return b"".join(head) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
