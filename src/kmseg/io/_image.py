@@ -538,6 +538,17 @@ def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
     return notes
 
 
+def _pil_to_arrays(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The whole of a loaded Pillow image at once, as (H, W, 3) uint8 RGB and
+    (H, W) uint8 opacity (None when every pixel is opaque): for small images
+    read whole, such as the frames of an animation."""
+    decoded = DecodedPixels(im)
+    rgb, alpha = decoded.band(0, decoded.size[1])
+    if alpha is not None and alpha.min() == 255:
+        alpha = None
+    return np.ascontiguousarray(rgb), None if alpha is None else np.ascontiguousarray(alpha)
+
+
 def _integer_bits(im: Image.Image) -> int:
     """Bits per sample of a greyscale integer image: 16, or 32 for a 32-bit TIFF
     (Pillow opens both as mode ``I``)."""
