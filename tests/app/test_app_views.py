@@ -182,3 +182,38 @@ def test_the_charts_elbow_is_the_automatic_k(name: str) -> None:
     ks = list(range(1, 17))
     curve = [kmseg.segment(img[::2, ::2], k, seed=0, max_iter=30).inertia for k in ks]
     assert views.suggest_k(ks, curve) == kmseg.segment(img, "auto", seed=0).k
+
+
+def test_boundary_overlay_draws_solid_wide_lines_with_a_dark_rim() -> None:
+    from kmseg.app._views import boundary_overlay
+
+    labels = np.zeros((600, 1000), np.uint8)
+    labels[:, 500:] = 1  # one vertical edge between columns 499 and 500
+    grey = np.full((600, 1000, 3), 128, np.uint8)
+    out = boundary_overlay(grey, labels)
+    row = out[300, :, 0]
+    white = np.flatnonzero(row == 255)
+    black = np.flatnonzero(row == 0)
+    assert len(white) == 3 and white.max() - white.min() == 2  # solid, 3 px at 1000 px wide
+    assert len(black) == 2 and black.min() == white.min() - 1 and black.max() == white.max() + 1
+    assert (out[:, white] == 255).all()  # the whole height: no dots
+    untouched = np.ones(1000, bool)
+    untouched[black.min():black.max() + 1] = False
+    assert (out[:, untouched] == 128).all()
+    assert (grey == 128).all()  # the input is not changed
+
+    small = boundary_overlay(grey[:300, :400], labels[:300, 300:700])  # 400 px: a 1-pixel line
+    assert (small[150, :, 0] == 255).sum() == 1
+    wide = boundary_overlay(grey, labels, width=6)
+    assert (wide[300, :, 0] == 255).sum() == 6
+    rgba = boundary_overlay(np.zeros((600, 1000, 4), np.uint8), labels)
+    assert (rgba[300, white, 3] == 255).all() and rgba[300, 0, 3] == 0
+    with pytest.raises(ValueError, match="differ in size"):
+        boundary_overlay(grey, labels[:10])
+
+
+def test_app_icon_is_made_here() -> None:
+    from kmseg.app._views import app_icon
+
+    icon = app_icon()
+    assert icon.size == (64, 64) and len(icon.getcolors()) == 4
