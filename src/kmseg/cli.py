@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allowed-host", action="append", default=None, metavar="NAME",
                        help="a Host header to answer besides localhost and --host (repeatable; '*' for any)")
     serve.add_argument("--token", default=None,
-                       help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)")
+                       help="require a token: programs send 'Authorization: Bearer TOKEN', a browser asks "
+                            "for it (any user name, TOKEN as the password) (default: $KMSEG_TOKEN, or none)")
     serve.set_defaults(func=cmd_serve, parser=serve)
 
     app = sub.add_parser(
