@@ -160,6 +160,12 @@ def test_another_k_without_choosing_the_file_again(new_page, server, tmp_path):
     page.wait_for_selector("#segmented")
     assert page.inner_text("h2") == "Result: 3 colours"
     assert page.locator("a[download='china-k3.png']").count() == 1
+    page.click("form.again button[value='5']")
+    page.wait_for_selector("#segmented")
+    shot = tmp_path / "api-page.png"
+    page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1280, "height": 900})
+    if os.environ.get("KMSEG_SCREENSHOTS") == "1":  # the picture of docs/api.md
+        shutil.copyfile(shot, Path(__file__).resolve().parents[2] / "docs" / "images" / "api-page.png")
 
 
 def test_no_page_asks_another_host(new_page, server, outside):

@@ -6,7 +6,7 @@ Chromium or Playwright is missing; under CI that is a failure.
 
 The time from the upload to the visible result is printed (run pytest with
 ``-s`` to see it); it is measured, never asserted. With
-``KMSEG_SCREENSHOTS=1`` the screenshot also replaces ``docs/images/webapp.png``.
+``KMSEG_SCREENSHOTS=1`` the screenshots also replace ``docs/images/webapp*.png``.
 """
 
 from __future__ import annotations
@@ -177,9 +177,9 @@ def test_upload_segment_download(browser_page, two_mp_jpeg: Path, tmp_path: Path
     assert 1 < len(np.unique(pixels, axis=0)) <= k
 
 
-def _screenshot(page, tmp_path: Path, name: str) -> None:
+def _screenshot(page, tmp_path: Path, name: str, element=None) -> None:  # noqa: ANN001
     shot = tmp_path / name
-    page.screenshot(path=str(shot))
+    (element or page).screenshot(path=str(shot))
     print(f"screenshot: {shot}")
     if os.environ.get("KMSEG_SCREENSHOTS") == "1":
         target = REPO / "docs" / "images" / name
@@ -211,7 +211,7 @@ def test_non_image_gets_a_message(browser_page, tmp_path: Path) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def test_the_page_asks_no_other_host(browser_page, outside: list[str]) -> None:
+def test_the_page_asks_no_other_host(browser_page, outside: list[str], tmp_path: Path) -> None:
     """Issue 15, item 7: offline, nothing of the page is missing (the page icon once
     came from Google's font server)."""
     page = browser_page
@@ -224,3 +224,5 @@ def test_the_page_asks_no_other_host(browser_page, outside: list[str]) -> None:
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
     page.wait_for_load_state("networkidle")
     assert outside == [], outside
+    edges = page.locator('[data-testid="stImage"]').filter(has=page.get_by_text("Segment boundaries on"))
+    _screenshot(page, tmp_path, "webapp-boundaries.png", edges)

@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+#: The boundaries preview's line colour, on a black rim.
+LINE_COLOUR = (255, 221, 0)
 
 
 def hex_color(rgb: Sequence[int] | np.ndarray) -> str:
@@ -210,9 +212,10 @@ def boundary_overlay(image: np.ndarray, labels: np.ndarray, width: int | None = 
     """The segment edges drawn on a preview, readable at its size.
 
     The edges are found on ``labels`` at the preview's own size (edges found
-    at full size and then scaled down break into dots), drawn as solid white
+    at full size and then scaled down break into dots), drawn as solid yellow
     lines ``width`` pixels wide with a one-pixel black rim, so they stand out
-    on light and dark areas alike.
+    on light and dark areas alike (and a busy photo's many edges still leave
+    the picture visible between them).
 
     Parameters
     ----------
@@ -221,8 +224,8 @@ def boundary_overlay(image: np.ndarray, labels: np.ndarray, width: int | None = 
     labels : (H, W) integer array
         The label map scaled to the same size (:func:`downscale_index`).
     width : int, optional
-        Width of the white line; default one pixel per 500 pixels of the
-        longer side, rounded to an odd number (3 at 1000 pixels).
+        Width of the yellow line; default 1 below 2000 pixels on the longer
+        side, 3 from 2000, 5 from 4000 (with the rim: 3, 5, 7 pixels).
 
     Returns
     -------
@@ -232,7 +235,7 @@ def boundary_overlay(image: np.ndarray, labels: np.ndarray, width: int | None = 
     if image.shape[:2] != labels.shape:
         raise ValueError(f"image {image.shape[:2]} and labels {labels.shape} differ in size")
     if width is None:
-        width = 2 * max(0, round(max(labels.shape) / 1000)) + 1
+        width = 2 * (max(labels.shape) // 2000) + 1
     if width < 1:
         raise ValueError("width must be at least 1")
     edge = np.zeros(labels.shape, bool)
@@ -244,7 +247,7 @@ def boundary_overlay(image: np.ndarray, labels: np.ndarray, width: int | None = 
     rim = _grow(line, 1) & ~line
     out = np.array(image, dtype=np.uint8, copy=True)
     out[rim, :3] = 0
-    out[line, :3] = 255
+    out[line, :3] = LINE_COLOUR
     if out.shape[2] == 4:
         out[rim | line, 3] = 255
     return out
