@@ -141,8 +141,9 @@ def test_palette_from_image_fits_k_colours(images: Path, tmp_path: Path) -> None
 def test_bad_values_exit_2(images: Path, tmp_path: Path, args: tuple[str, ...], option: str) -> None:
     proc = run_kmseg("segment", images / "photo.png", *args, "-o", tmp_path / "x.png", cwd=images)
     assert proc.returncode == 2, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert option in last, last
+    *_, error, hint = proc.stderr.strip().splitlines()  # the error, then where the help is
+    assert option in error and "error:" in error, error
+    assert hint == "see 'kmseg segment --help'"
     assert no_traceback(proc.stderr)
     assert not (tmp_path / "x.png").exists()
 

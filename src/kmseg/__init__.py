@@ -25,7 +25,7 @@ _HOMES = {
                      "UnsupportedFormatError"),
     "kmseg.io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
                  "read_metadata", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes",
-                 "palette_format_from_path", "read_palette", "ANIMATION_FORMATS", "Frames", "load_frames"),
+                 "palette_format_from_path", "parse_palette", "read_palette", "ANIMATION_FORMATS", "Frames", "load_frames"),
     "kmseg.engine": ("KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
     "kmseg._segment": ("COLOR_SPACES", "ColorHistogram", "MergedRegions", "PaletteFit", "Segmentation",
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     )
     from kmseg.engine._kmeans import KMeansResult, kmeans
     from kmseg.limits import DEFAULT_LIMITS, Limits
-    from kmseg.io._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
+    from kmseg.io._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, parse_palette, read_palette
     from kmseg._segment import (
         COLOR_SPACES,
         ColorHistogram,
@@ -132,6 +132,7 @@ __all__ = [
     "normalize_format",
     "palette_bytes",
     "palette_format_from_path",
+    "parse_palette",
     "read_metadata",
     "read_palette",
     "segment",

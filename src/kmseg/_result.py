@@ -286,7 +286,9 @@ def summarize(seg: Segmentation, *, psnr: bool = True, delta_e: bool = True) -> 
 
     Parameters
     ----------
-    seg : Segmentation
+    seg : Segmentation or AnimationSegmentation
+        An animation gives the figures of all its frames together, with its
+        ``frames``, ``durations`` and ``loop``.
     psnr, delta_e : bool
         Compute the PSNR and the CIEDE2000 differences (``delta_e_mean``,
         ``delta_e_p95``). The PSNR costs a pass over the distinct colours, the
@@ -313,6 +315,8 @@ def summarize(seg: Segmentation, *, psnr: bool = True, delta_e: bool = True) -> 
     >>> figures["k"], figures["palette"], figures["psnr"]
     (2, ['#000000', '#ff0000'], None)
     """
+    if isinstance(getattr(seg, "whole", None), Segmentation):  # kmseg.AnimationSegmentation
+        return seg.summary(psnr=psnr, delta_e=delta_e)  # type: ignore[attr-defined]
     out: dict[str, Any] = {
         "k_requested": int(seg.k_requested),
         "k": seg.k,

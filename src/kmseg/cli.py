@@ -187,12 +187,24 @@ def _megabytes(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are three short lines: the usage, the
+    error, and where the help is (not argparse's full list of options)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, self.error_text(message))
+
+    def error_text(self, message: str) -> str:
+        """What a usage error prints on stderr."""
+        return f"{self.format_usage()}{self.prog}: error: {message}\nsee '{self.prog} --help'\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``kmseg`` command."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show Python tracebacks of unexpected errors")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kmseg",
         description="K-means colour-clustering image segmentation.",
         epilog=MAIN_EPILOG,
@@ -203,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     seg = sub.add_parser(
         "segment", parents=[common], help="segment images (one, a folder, or a thousand)",
+        usage="%(prog)s [options] INPUT...",
         description="Cluster the colours of images with k-means and write the segmented\n"
                     "images, label maps, palettes and masks.",
         epilog=SEGMENT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -257,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.set_defaults(func=cmd_segment, parser=seg)
 
     info = sub.add_parser(
-        "info", parents=[common], help="show how a kmseg PNG was made",
+        "info", parents=[common], help="show how a kmseg PNG was made", usage="%(prog)s [--json] FILE...",
         description="Print the kmseg version, parameters and seed recorded in PNGs written\n"
                     "by kmseg, and a command line that makes the same file again.",
         epilog=INFO_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -267,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(func=cmd_info, parser=info)
 
     serve = sub.add_parser(
-        "serve", parents=[common], help="run the HTTP API (needs kmseg[api])",
+        "serve", parents=[common], help="run the HTTP API (needs kmseg[api])", usage="%(prog)s [options]",
         description="Serve the kmseg HTTP API with uvicorn.",
         epilog="example:\n  kmseg serve --port 8000 --max-upload-mb 10\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -281,11 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allowed-host", action="append", default=None, metavar="NAME",
                        help="a Host header to answer besides localhost and --host (repeatable; '*' for any)")
     serve.add_argument("--token", default=None,
-                       help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)")
+                       help="require a token: programs send 'Authorization: Bearer TOKEN', a browser asks "
+                            "for it (any user name, TOKEN as the password) (default: $KMSEG_TOKEN, or none)")
     serve.set_defaults(func=cmd_serve, parser=serve)
 
     app = sub.add_parser(
-        "app", parents=[common], help="run the web app (needs kmseg[web])",
+        "app", parents=[common], help="run the web app (needs kmseg[web])", usage="%(prog)s [options]",
         description="Start the kmseg web app (Streamlit) and open it in a browser.",
         epilog="example:\n  kmseg app --port 8502\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -334,9 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _usage_error(args: argparse.Namespace, message: str) -> int:
-    parser: argparse.ArgumentParser = args.parser
-    parser.print_usage(sys.stderr)
-    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    parser: _Parser = args.parser
+    print(parser.error_text(message), end="", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -778,6 +791,9 @@ def _describe(result: Any) -> str:
 # ---------------------------------------------------------------------- info
 
 
+_ONLY_OURS = "kmseg info reads only the record kmseg writes into its own PNG outputs"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """``kmseg info``: print the record kmseg wrote into PNGs."""
     import kmseg
@@ -789,17 +805,23 @@ def cmd_info(args: argparse.Namespace) -> int:
             if not os.path.isfile(path):
                 raise FileNotFoundError(2, "no such file" if not os.path.exists(path) else "not a file")
             meta = kmseg.read_metadata(path)
+        except kmseg.ImageDecodeError:
+            print(f"kmseg: failed: {printable(path)}: not a PNG; {_ONLY_OURS} (segmented images, label maps, "
+                  "masks)", file=sys.stderr)
+            status = EXIT_FAILED
+            continue
         except (kmseg.KmsegError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             print(f"kmseg: failed: {printable(path)}: {printable(reason)}", file=sys.stderr)
             status = EXIT_FAILED
             continue
         if "kmseg-params" not in meta:
-            print(f"kmseg: failed: {printable(path)}: no kmseg record (not a PNG written by kmseg)", file=sys.stderr)
+            print(f"kmseg: failed: {printable(path)}: a PNG without a kmseg record (not written by kmseg); "
+                  f"{_ONLY_OURS}", file=sys.stderr)
             status = EXIT_FAILED
             continue
         kind = _png_kind(path, meta)
-        command = rerun_command(meta, path, kind)
+        command = rerun_command(meta, path, kind, source=_recorded_input(path))
         records.append({"file": path, "kind": kind, "metadata": meta, "command": command})
         if not args.json:
             print(path)
@@ -812,12 +834,30 @@ def cmd_info(args: argparse.Namespace) -> int:
     return status
 
 
-def rerun_command(meta: dict[str, str], path: str, kind: str = "image") -> str:
+def _recorded_input(path: str) -> str | None:
+    """The input that ``path`` was made from, as the manifest of its folder records
+    it (batch runs keep one); None when no manifest there names ``path``."""
+    from kmseg.batch.manifest import MANIFEST_NAME, Manifest
+
+    folder = os.path.dirname(path) or "."
+    if not os.path.isfile(os.path.join(folder, MANIFEST_NAME)):
+        return None
+    target = os.path.realpath(path)
+    for row in reversed(list(Manifest.in_folder(folder).rows.values())):
+        outputs = row.get("outputs") or {}
+        written = [p for value in outputs.values() for p in (value if isinstance(value, list) else [value])]
+        if row.get("status") == "done" and any(
+                isinstance(p, str) and os.path.realpath(p) == target for p in written):
+            return str(row["input"])
+    return None
+
+
+def rerun_command(meta: dict[str, str], path: str, kind: str = "image", *, source: str | None = None) -> str:
     """A ``kmseg segment`` command line that writes ``path`` again from its record.
 
     ``kind`` is what ``path`` is: ``"image"`` (the segmented image),
-    ``"labels"`` or ``"mask"``. kmseg does not record the input file's name,
-    so the command says ``INPUT``.
+    ``"labels"`` or ``"mask"``. ``source`` is the input file, when known (a
+    batch's manifest records it; the PNG does not), else the command says ``INPUT``.
     """
     try:
         params = json.loads(meta.get("kmseg-params", "{}"))
@@ -825,7 +865,7 @@ def rerun_command(meta: dict[str, str], path: str, kind: str = "image") -> str:
         params = {}
     if not isinstance(params, dict):
         params = {}
-    words = ["kmseg", "segment", "INPUT"]
+    words = ["kmseg", "segment", source or "INPUT"]
     for name in ("k", "max_iter", "tol", "n_init", "seed", "color_space"):
         if params.get(name) is not None:
             words += [options.get(name).flags[0], str(params[name])]

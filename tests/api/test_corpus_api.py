@@ -135,10 +135,15 @@ def test_corpus_error_on_the_upload_page(servers, case: Case):
     assert r.status_code == STATUS[case.expect], (case.name, r.status_code, r.text[:300])
     assert r.headers["content-type"].startswith("text/html")
     assert "Traceback" not in r.text
-    alert = re.search(r'<p class="error" role="alert">(.*?)</p>', r.text, flags=re.S)
+    alert = re.search(r'<p class="error" role="alert" data-status="(\d+)" data-field="(\w*)">(.*?)</p>', r.text,
+                      flags=re.S)
     assert alert, r.text[:500]
-    assert f"Error {r.status_code}" in alert.group(1)
-    assert f"<code>{case.param if case.expect == 'param' else 'image'}</code>" in alert.group(1)
+    field = case.param if case.expect == "param" else "image"
+    assert alert.group(1) == str(r.status_code) and alert.group(2) == field
+    # The field in words (as the form labels it), not "Error 422 (field image)".
+    words = {"image": "image", "k": "Number of segments K", "max_iter": "Max iterations", "seed": "Seed",
+             "color_space": "Colour space", "min_region": "Merge regions under"}
+    assert words[field] in alert.group(3) and "Error" not in alert.group(3)
 
 
 def test_servers_stay_healthy_after_the_corpus(servers):

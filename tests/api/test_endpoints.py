@@ -460,7 +460,8 @@ def test_form_errors_are_pages_with_the_message(client):
         files={"image": ("x.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml")},
         data={"k": "3"},
     )
-    assert r.status_code == 415 and "Error 415" in r.text
+    assert r.status_code == 415 and 'data-status="415"' in r.text
+    assert "<strong>The image is in a format kmseg does not read</strong>" in r.text and "Error 415" not in r.text
     r = client.post("/", files={"image": ("", b"", "application/octet-stream")}, data={"k": "3"})
     assert r.status_code == 422 and "choose an image" in r.text
 

@@ -6,7 +6,7 @@ Chromium or Playwright is missing; under CI that is a failure.
 
 The time from the upload to the visible result is printed (run pytest with
 ``-s`` to see it); it is measured, never asserted. With
-``KMSEG_SCREENSHOTS=1`` the screenshot also replaces ``docs/images/webapp.png``.
+``KMSEG_SCREENSHOTS=1`` the screenshots also replace ``docs/images/webapp*.png``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -90,8 +91,20 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+def is_local(url: str) -> bool:
+    """Whether the browser's request stays on this machine (or in the page itself)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob", "about") or parts.hostname in ("127.0.0.1", "localhost")
+
+
 @pytest.fixture(scope="module")
-def browser_page(app_url: str) -> Iterator[object]:
+def outside() -> list[str]:
+    """Every request of the module's browser for another host (each one refused)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser_page(app_url: str, outside: list[str]) -> Iterator[object]:
     _need(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
           f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")  # fmt: skip
     try:
@@ -101,6 +114,15 @@ def browser_page(app_url: str) -> Iterator[object]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         context = browser.new_context(viewport={"width": 1440, "height": 1300}, accept_downloads=True)
+
+        def offline(route, request) -> None:  # noqa: ANN001 - as if this machine had no internet
+            if is_local(request.url):
+                route.continue_()
+            else:
+                outside.append(request.url)
+                route.abort()
+
+        context.route("**/*", offline)
         page = context.new_page()
         page.set_default_timeout(60_000)
         page.goto(app_url)
@@ -155,9 +177,9 @@ def test_upload_segment_download(browser_page, two_mp_jpeg: Path, tmp_path: Path
     assert 1 < len(np.unique(pixels, axis=0)) <= k
 
 
-def _screenshot(page, tmp_path: Path, name: str) -> None:
+def _screenshot(page, tmp_path: Path, name: str, element=None) -> None:  # noqa: ANN001
     shot = tmp_path / name
-    page.screenshot(path=str(shot))
+    (element or page).screenshot(path=str(shot))
     print(f"screenshot: {shot}")
     if os.environ.get("KMSEG_SCREENSHOTS") == "1":
         target = REPO / "docs" / "images" / name
@@ -187,3 +209,20 @@ def test_non_image_gets_a_message(browser_page, tmp_path: Path) -> None:
     alert.wait_for()
     assert "not an image" in alert.inner_text()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_the_page_asks_no_other_host(browser_page, outside: list[str], tmp_path: Path) -> None:
+    """Issue 15, item 7: offline, nothing of the page is missing (the page icon once
+    came from Google's font server)."""
+    page = browser_page
+    page.reload()
+    page.get_by_text("Segmented").first.wait_for()
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+    page.get_by_text("Advanced").click()
+    page.get_by_text("Show boundaries").click()
+    page.get_by_text("Segment boundaries on").wait_for()
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+    page.wait_for_load_state("networkidle")
+    assert outside == [], outside
+    edges = page.locator('[data-testid="stImage"]').filter(has=page.get_by_text("Segment boundaries on"))
+    _screenshot(page, tmp_path, "webapp-boundaries.png", edges)

@@ -114,7 +114,47 @@ def test_spatial_weight_fit_size_and_min_region(small_png: bytes) -> None:
 
     at = run(at.toggle(key="auto_k").set_value(True))  # not allowed together with spatial
     at = run(at.number_input(key="spatial_weight").set_value(1.0))
-    assert len(at.error) == 1 and "spatial_weight" in at.error[0].value
+    assert len(at.error) == 1 and "Spatial weight" in at.error[0].value
+
+
+def test_settings_that_do_not_go_together_are_named_in_the_pages_words(small_png: bytes) -> None:
+    """Issue 15, item 6: the widgets' names, not the library's, and not the image's fault."""
+    at = with_upload("tiny.png", small_png)
+    at = run(at.toggle(key="auto_k").set_value(True))
+    at = run(at.number_input(key="spatial_weight").set_value(2.0))
+    (error,) = at.error
+    assert error.value.startswith("**Automatic K** cannot be combined with **Spatial weight**")
+    assert "choose a number of clusters" in error.value
+    assert "tiny.png" not in error.value and "spatial_weight" not in error.value
+    assert "Which K?" not in [h.value for h in at.subheader]  # no empty panel either
+
+    at = run(at.toggle(key="auto_k").set_value(False))
+    at.sidebar.file_uploader(key="palette_upload").upload("mine.json", b"[[0, 0, 0], [255, 255, 255]]",
+                                                          "application/json")
+    at = run(at)
+    (error,) = at.error
+    assert error.value.startswith("**Palette transfer** cannot be combined with **Spatial weight**")
+
+
+def test_the_page_says_what_the_spatial_weight_does(small_png: bytes) -> None:
+    from kmseg import options
+
+    at = with_upload("tiny.png", small_png)
+    assert not [c for c in at.caption if "Spatial weight" in c.value]
+    at = run(at.number_input(key="spatial_weight").set_value(2.5))
+    (said,) = [c.value for c in at.caption if "Spatial weight" in c.value]
+    assert said.startswith(":material/info: Spatial weight 2.5: the weight of pixel position beside colour")
+    assert options.get("spatial_weight").help in said  # the option table's words
+    assert "compact blobs" in said
+
+
+def test_a_failed_upload_leaves_no_empty_which_k_heading(small_png: bytes) -> None:
+    at = with_upload("tiny.png", small_png)
+    assert "Which K?" in [h.value for h in at.subheader]
+    at.file_uploader(key="upload").upload("notes.png", b"not a picture" * 20, "image/png")
+    at = run(at)
+    assert len(at.error) == 1 and "notes.png" in at.error[0].value
+    assert "Which K?" not in [h.value for h in at.subheader]
 
 
 def test_dither_changes_the_picture_not_the_labels(

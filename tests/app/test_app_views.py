@@ -182,3 +182,41 @@ def test_the_charts_elbow_is_the_automatic_k(name: str) -> None:
     ks = list(range(1, 17))
     curve = [kmseg.segment(img[::2, ::2], k, seed=0, max_iter=30).inertia for k in ks]
     assert views.suggest_k(ks, curve) == kmseg.segment(img, "auto", seed=0).k
+
+
+def test_boundary_overlay_draws_solid_lines_with_a_dark_rim() -> None:
+    from kmseg.app._views import boundary_overlay
+
+    yellow = (255, 221, 0)
+    labels = np.zeros((600, 1000), np.uint8)
+    labels[:, 500:] = 1  # one vertical edge between columns 499 and 500
+    grey = np.full((600, 1000, 3), 128, np.uint8)
+    out = boundary_overlay(grey, labels)
+    row = out[300]
+    line = np.flatnonzero((row == yellow).all(axis=1))
+    rim = np.flatnonzero((row == 0).all(axis=1))
+    assert line.tolist() == [500] and rim.tolist() == [499, 501]  # 3 px: black, yellow, black
+    assert (out[:, 500] == yellow).all() and (out[:, [499, 501]] == 0).all()  # the whole height: no dots
+    untouched = np.ones(1000, bool)
+    untouched[499:502] = False
+    assert (out[:, untouched] == 128).all()
+    assert (grey == 128).all()  # the input is not changed
+
+    big_labels = np.zeros((1500, 2500), np.uint8)
+    big_labels[:, 1000:] = 1
+    big = boundary_overlay(np.full((1500, 2500, 3), 128, np.uint8), big_labels)  # 2500 px: wider
+    assert np.flatnonzero((big[700] == yellow).all(axis=1)).tolist() == [999, 1000, 1001]
+    assert np.flatnonzero((big[700] == 0).all(axis=1)).tolist() == [998, 1002]
+    wide = boundary_overlay(grey, labels, width=6)
+    assert (wide[300] == yellow).all(axis=1).sum() == 6
+    rgba = boundary_overlay(np.zeros((600, 1000, 4), np.uint8), labels)
+    assert rgba[300, 500, 3] == 255 and rgba[300, 499, 3] == 255 and rgba[300, 0, 3] == 0
+    with pytest.raises(ValueError, match="differ in size"):
+        boundary_overlay(grey, labels[:10])
+
+
+def test_app_icon_is_made_here() -> None:
+    from kmseg.app._views import app_icon
+
+    icon = app_icon()
+    assert icon.size == (64, 64) and len(icon.getcolors()) == 4

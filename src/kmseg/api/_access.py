@@ -1,4 +1,4 @@
-"""Who may be answered: allowed ``Host`` headers, an optional bearer token, and safe headers.
+"""Who may be answered: allowed ``Host`` headers, an optional token (Bearer, or Basic for browsers), and safe headers.
 
 Starlette's ``TrustedHostMiddleware`` does the host check too, but answers
 plain text; this one answers with the uniform JSON error body, like every
@@ -7,13 +7,14 @@ other refusal of the API.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kmseg.api._errors import ApiError, error_response
+from kmseg.api._errors import ApiError, HtmlRenderer, error_response, wants_html
 
 __all__ = ["AccessMiddleware", "SecurityHeadersMiddleware", "host_allowed"]
 
@@ -42,10 +43,12 @@ def host_allowed(header: str | None, allowed: tuple[str, ...]) -> bool:
 class AccessMiddleware:
     """Refuse requests for another host (400) or without the token (401), before reading them."""
 
-    def __init__(self, app: ASGIApp, *, allowed_hosts: tuple[str, ...], token: str | None) -> None:
+    def __init__(self, app: ASGIApp, *, allowed_hosts: tuple[str, ...], token: str | None,
+                 html: HtmlRenderer | None = None) -> None:
         self.app = app
         self.allowed_hosts = allowed_hosts
         self.token = token
+        self.html = html  # renders the browser form's refusals as a page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,13 +67,17 @@ class AccessMiddleware:
             await error_response(error)(scope, receive, send)
             return
         if self.token is not None and not self._open(scope) and not self._authorized(headers):
+            page = scope.get("path") == "/"
             error = ApiError(
                 401,
-                "this server needs a token: send the header 'Authorization: Bearer <token>'",
+                "this server needs a token: programs send the header 'Authorization: Bearer <token>'; "
+                "in a browser, give any user name and the token as the password",
                 code="unauthorized",
-                headers={"WWW-Authenticate": "Bearer"},
+                # The page's challenge is Basic, so that a browser asks for the token itself.
+                headers={"WWW-Authenticate": 'Basic realm="kmseg", charset="UTF-8"' if page else "Bearer"},
             )
-            await error_response(error)(scope, receive, send)
+            html = self.html if self.html is not None and wants_html(scope) else None
+            await error_response(error, html=html)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -79,9 +86,21 @@ class AccessMiddleware:
         return scope.get("path") in OPEN_PATHS or (scope.get("path") == "/" and scope["method"] in ("GET", "HEAD"))
 
     def _authorized(self, headers: Headers) -> bool:
+        """Bearer ``<token>``, or HTTP Basic with any user name and the token as the password."""
         scheme, _, given = headers.get("authorization", "").partition(" ")
         assert self.token is not None
-        return scheme.lower() == "bearer" and secrets.compare_digest(given.strip().encode(), self.token.encode())
+        scheme, given = scheme.lower(), given.strip()
+        if scheme == "basic":
+            try:
+                user_and_password = base64.b64decode(given, validate=True).decode("utf-8")
+            except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+                return False
+            _, colon, given = user_and_password.partition(":")
+            if not colon:
+                return False
+        elif scheme != "bearer":
+            return False
+        return secrets.compare_digest(given.encode(), self.token.encode())
 
 
 class SecurityHeadersMiddleware:

@@ -97,6 +97,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     # The last added is the outermost.
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_upload_bytes, seconds=settings.read_timeout)
     app.add_middleware(AdmissionMiddleware, admission=admission)
-    app.add_middleware(AccessMiddleware, allowed_hosts=settings.allowed_hosts, token=settings.token)
+    app.add_middleware(AccessMiddleware, allowed_hosts=settings.allowed_hosts, token=settings.token,
+                       html=lambda error: error_page(error, settings))
     app.add_middleware(SecurityHeadersMiddleware, extra_for=_page_headers)
     return app

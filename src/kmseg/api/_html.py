@@ -12,7 +12,7 @@ from kmseg.api._errors import ApiError
 from kmseg.api._settings import ServiceSettings
 from kmseg.api._work import PageResult
 
-__all__ = ["CSP", "docs_page", "error_page", "form_page", "result_page"]
+__all__ = ["CSP", "FIELD_LABELS", "KEEP_MINUTES", "docs_page", "error_page", "form_page", "result_page"]
 
 DEFAULT_K = options.get("k").default_for("api")
 DEFAULT_MAX_ITER = options.get("max_iter").default_for("api")
@@ -33,6 +33,9 @@ form.upload label{display:flex;flex-direction:column;font-size:.9rem;gap:.25rem}
 form.upload input[type=number]{width:7rem} form.upload button{padding:.45rem 1.2rem;font-size:1rem}
 .hint{color:#555;font-size:.85rem;margin:.4rem 0 0}
 .error{border:1px solid #c33;background:#fee;color:#800;padding:.6rem 1rem;border-radius:6px}
+[aria-invalid=true]{outline:2px solid #c33} .kept{flex-basis:100%;margin:0;font-size:.9rem}
+form.again{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.2rem 0 1rem}
+form.again button{padding:.25rem .8rem}
 .pair{display:flex;flex-wrap:wrap;gap:1rem} .pair figure{flex:1 1 380px;margin:0}
 .pair img{width:100%;height:auto;border:1px solid #ddd;image-rendering:auto}
 figcaption{font-size:.9rem;color:#444;margin-top:.3rem}
@@ -56,35 +59,90 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _form(settings: ServiceSettings, values: dict[str, Any] | None = None) -> str:
+#: The form's fields in words: its labels, and how a message names a field.
+FIELD_LABELS = {
+    "image": "Image",
+    "k": "Number of segments K",
+    "max_iter": "Max iterations",
+    "color_space": "Colour space",
+    "seed": "Seed",
+    "min_region": "Merge regions under (px)",
+    "spatial_weight": "Spatial weight",
+    "dither": "Dither",
+}
+SPATIAL_HELP = options.get("spatial_weight").help
+SPATIAL_MAX = options.get("spatial_weight").range.high
+#: How long, and how many, uploads the page keeps for "try another K" (see _uploads).
+KEEP_MINUTES = 15
+
+
+def _field(name: str, control: str, invalid: str | None) -> str:
+    """A labelled control; the one a message is about is marked invalid."""
+    if name == invalid:
+        control = control.replace("<input ", '<input aria-invalid="true" autofocus ', 1)
+        control = control.replace("<select ", '<select aria-invalid="true" autofocus ', 1)
+    return f"<label>{FIELD_LABELS[name]} {control}</label>"
+
+
+def _hidden(values: dict[str, Any], leave_out: str) -> str:
+    """The form's values as hidden fields (for the "try another K" buttons)."""
+    out = []
+    for name in ("max_iter", "color_space", "seed", "min_region", "spatial_weight", "upload"):
+        if name != leave_out and values.get(name) not in (None, ""):
+            out.append(f'<input type="hidden" name="{name}" value="{escape(str(values[name]))}">')
+    if values.get("dither"):
+        out.append('<input type="hidden" name="dither" value="true">')
+    return "".join(out)
+
+
+def _form(settings: ServiceSettings, values: dict[str, Any] | None = None, invalid: str | None = None) -> str:
     values = values or {}
     k = escape(str(values.get("k", DEFAULT_K)))
     max_iter = escape(str(values.get("max_iter", DEFAULT_MAX_ITER)))
     seed = escape(str(values.get("seed") if values.get("seed") is not None else ""))
     space = values.get("color_space", "rgb")
     min_region = escape(str(values.get("min_region") or 0))
+    spatial = values.get("spatial_weight") or 0
+    spatial = escape(f"{spatial:g}" if isinstance(spatial, float) else str(spatial))
     dither = bool(values.get("dither"))
-    options = "".join(
+    upload_id, upload_name = values.get("upload"), values.get("upload_name")
+    spaces = "".join(
         f'<option value="{v}"{" selected" if v == space else ""}>{label}</option>'
         for v, label in (("rgb", "RGB"), ("lab", "CIELAB"))
     )
     accept = ",".join(f".{fmt.lower()}" for fmt in INPUT_FORMATS) + ",image/*"
+    kept = ""
+    if upload_id and upload_name:
+        kept = (f'<input type="hidden" name="upload" value="{escape(str(upload_id))}">'
+                f'<p class="kept" id="kept">Image: <strong>{escape(str(upload_name))}</strong>, kept for '
+                f"{KEEP_MINUTES} minutes: change the settings and press Segment again, or choose another file.</p>")
+    required = "" if kept else " required"
     return (
         '<form class="upload" method="post" action="/" enctype="multipart/form-data">'
-        f'<label>Image <input type="file" name="image" accept="{escape(accept)}" required></label>'
-        f'<label>Number of segments K <input type="number" name="k" min="1" max="{settings.max_k}" '
-        f'value="{k}" required></label>'
-        f'<label>Max iterations <input type="number" name="max_iter" min="1" max="{settings.max_iter}" '
-        f'value="{max_iter}" required></label>'
-        f'<label>Colour space <select name="color_space">{options}</select></label>'
-        f'<label>Seed (optional) <input type="number" name="seed" min="0" value="{seed}" '
-        'placeholder="random"></label>'
-        f'<label>Merge regions under (px) <input type="number" name="min_region" min="0" '
-        f'max="{MIN_REGION_MAX:.0f}" value="{min_region}"></label>'
-        f'<label>Dither <input type="checkbox" name="dither" value="true"{" checked" if dither else ""}></label>'
-        '<button type="submit">Segment</button></form>'
+        + kept
+        + _field("image", f'<input type="file" name="image" accept="{escape(accept)}"{required}>', invalid)
+        + _field("k", f'<input type="number" name="k" min="1" max="{settings.max_k}" value="{k}" required>',
+                 invalid)
+        + _field("max_iter", f'<input type="number" name="max_iter" min="1" max="{settings.max_iter}" '
+                 f'value="{max_iter}" required>', invalid)
+        + _field("color_space", f'<select name="color_space">{spaces}</select>', invalid)
+        + _field("seed", f'<input type="number" name="seed" min="0" value="{seed}" placeholder="random">',
+                 invalid)
+        + _field("min_region", f'<input type="number" name="min_region" min="0" max="{MIN_REGION_MAX:.0f}" '
+                 f'value="{min_region}">', invalid)
+        + _field("spatial_weight", f'<input type="number" name="spatial_weight" min="0" max="{SPATIAL_MAX:g}" '
+                 f'step="any" value="{spatial}">', invalid)
+        + _field("dither", f'<input type="checkbox" name="dither" value="true"{" checked" if dither else ""}>',
+                 invalid)
+        + '<button type="submit">Segment</button></form>'
         f'<p class="hint">Up to {settings.max_upload_mb:.3g} MB and {settings.max_pixels / 1e6:g} megapixels; '
-        f"{escape(', '.join(INPUT_FORMATS))}. Your image is processed in memory, shown only to you, and not kept.</p>"
+        f"{escape(', '.join(INPUT_FORMATS))}. Your image is processed in memory and shown only to you; "
+        f"it is kept in memory for {KEEP_MINUTES} minutes so you can try other settings without choosing it "
+        "again, and never written to disk.</p>"
+        f'<p class="hint" id="spatial-hint"><strong>Spatial weight</strong>: the {escape(SPATIAL_HELP)}. '
+        "Above 0, far-apart areas of one colour become different segments, and the higher it is, the more "
+        "the segments become compact blobs of similar size; try 0.5 to 5.</p>"
+        + _token_hint(settings)
     )
 
 
@@ -93,17 +151,53 @@ def form_page(settings: ServiceSettings) -> str:
     return _page("kmseg", _form(settings))
 
 
+def _token_hint(settings: ServiceSettings) -> str:
+    if settings.token is None:
+        return ""
+    return ('<p class="hint" id="token-hint">This server needs a token: when you press Segment, your browser '
+            "asks for a user name (any) and a password (the token).</p>")
+
+
+def _error_heading(error: ApiError) -> str:
+    """What went wrong, in words: the field at fault by its label, or the kind of refusal."""
+    if error.field == "image":
+        return {413: "The image is too large", 415: "The image is in a format kmseg does not read"}.get(
+            error.status, "The image cannot be used")
+    if error.field in FIELD_LABELS:
+        return f"Check \u201c{FIELD_LABELS[error.field]}\u201d"
+    if error.field:
+        return f"Check \u201c{error.field}\u201d"
+    return {401: "This server needs a token", 408: "The upload was too slow", 429: "Too many requests",
+            503: "The server is busy"}.get(error.status, "The image was not segmented")
+
+
 def error_page(
     error: ApiError, settings: ServiceSettings | None = None, values: dict[str, Any] | None = None
 ) -> str:
-    """The form again, with what went wrong above it."""
-    field = f" (field <code>{escape(error.field)}</code>)" if error.field else ""
-    body = f'<p class="error" role="alert"><strong>Error {error.status}</strong>{field}: {escape(error.message)}</p>'
+    """The form again, with what went wrong above it (the field at fault named in words)."""
+    heading = _error_heading(error)
+    body = (f'<p class="error" role="alert" data-status="{error.status}" data-field="{escape(error.field or "")}">'
+            f"<strong>{escape(heading)}</strong>: {escape(error.message)}</p>")
     if settings is not None:
-        body += _form(settings, values)
+        body += _form(settings, values, invalid=error.field)
     else:
         body += '<p><a href="/">Back to the form</a></p>'
-    return _page(f"Error {error.status} - kmseg", body)
+    return _page(f"{heading} - kmseg", body)
+
+
+def _other_ks(k: int, max_k: int) -> list[int]:
+    """A few K to try next, around and beyond the one shown."""
+    near = {k - 2, k - 1, k + 1, k + 2, max(2, k // 2), 2 * k}
+    return sorted(x for x in near if 2 <= x <= max_k and x != k)
+
+
+def _again(settings: ServiceSettings, values: dict[str, Any], k: int) -> str:
+    """Buttons that segment the kept upload again with another K (no script, no new upload)."""
+    if not values.get("upload"):
+        return ""
+    buttons = "".join(f'<button type="submit" name="k" value="{x}">{x}</button>' for x in _other_ks(k, settings.max_k))
+    return ('<form class="again" id="again" method="post" action="/" enctype="multipart/form-data">'
+            f"{_hidden(values, 'k')}<span>Try another K with the same image: </span>{buttons}</form>")
 
 
 def _safe_stem(stem: str) -> str:
@@ -159,6 +253,7 @@ def result_page(settings: ServiceSettings, result: PageResult, values: dict[str,
     body = (
         _form(settings, values)
         + f"<h2>Result: {s['k']} colours</h2>"
+        + _again(settings, values, int(s["k_requested"]))
         + '<div class="pair">'
         + f'<figure><img id="original" src="{result.original_uri}" alt="Original image" '
         f'width="{width}" height="{height}"><figcaption>Original</figcaption></figure>'

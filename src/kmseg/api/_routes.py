@@ -152,7 +152,7 @@ def build_api_router(settings: ServiceSettings) -> APIRouter:
         data = await form.image.read()
         palette = await form.palette_file.read() if form.palette_file is not None else None
         if palette is not None:
-            params = replace(params, palette=palette)
+            params = replace(params, palette=palette, palette_name=form.palette_file.filename or None)
         result: RunResult = await run_in_pool(request, settings, job, data, params, settings.max_pixels)
         return result
 

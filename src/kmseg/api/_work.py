@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import kmseg
 import kmseg.options
+from kmseg.errors import printable
 
 __all__ = [
     "MEDIA_TYPES",
@@ -49,6 +48,7 @@ class RunParams:
     dither: bool = False
     palette: bytes | None = None
     first_frame: bool = False
+    palette_name: str | None = None  # the palette upload's own name, for messages
 
 
 @dataclass
@@ -106,36 +106,28 @@ def feature_figures(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# A memory-backed directory when there is one, so the palette upload stays off the disk.
-_MEMORY_TMP = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK | os.X_OK) else None
-_PALETTE_EXT = {b"{": ".json", b"[": ".json", b"GIMP Palette": ".gpl"}
+_PALETTE_FORMAT = {b"{": "json", b"[": "json", b"GIMP Palette": "gpl"}
 
 
-def _palette_source(data: bytes, max_pixels: int) -> Any:
+def _palette_source(data: bytes, max_pixels: int, name: str | None = None) -> Any:
     """The palette_file upload as the library takes it: (n, 3) colours or a decoded image.
 
     A palette file is told by its first bytes (JSON: ``{`` or ``[``; GIMP: ``GIMP
-    Palette``). ``kmseg.read_palette`` reads only paths, so the upload is written
-    to a temporary directory (in ``/dev/shm``, memory-backed, when it exists),
-    read, and deleted at once. Anything else must be
-    an image. Errors name the ``palette_file`` field.
+    Palette``) and read from memory; messages call it by the upload's own
+    ``name``. Anything else must be an image. Errors name the ``palette_file`` field.
     """
     if not data:
         raise kmseg.InvalidParameterError("palette_file is empty", param="palette_file")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    ext = next((e for prefix, e in _PALETTE_EXT.items() if head.startswith(prefix)), None)
-    if ext is not None:
-        with tempfile.TemporaryDirectory(prefix="kmseg-palette-", dir=_MEMORY_TMP) as tmp:
-            path = os.path.join(tmp, "palette" + ext)
-            with open(path, "wb") as f:
-                f.write(data)
-            try:
-                return kmseg.read_palette(path)
-            except kmseg.InvalidParameterError as exc:
-                message = str(exc).replace(f"palette file {path!r}", "the file").replace(path, "the upload")
-                raise kmseg.InvalidParameterError(
-                    f"palette_file is not a readable palette: {message}", param="palette_file"
-                ) from None
+    fmt = next((f for prefix, f in _PALETTE_FORMAT.items() if head.startswith(prefix)), None)
+    if fmt is not None:
+        shown = printable(name)[:120] if name else "upload"
+        try:
+            return kmseg.parse_palette(data.removeprefix(b"\xef\xbb\xbf"), shown, fmt=fmt)
+        except kmseg.InvalidParameterError as exc:
+            raise kmseg.InvalidParameterError(
+                f"palette_file is not a readable palette: {exc}", param="palette_file"
+            ) from None
     try:
         return kmseg.load_image(data, max_pixels=max_pixels)
     except kmseg.ImageTooLargeError:
@@ -160,7 +152,7 @@ def _segment(data: bytes, params: RunParams, max_pixels: int) -> Any:
 
 
 def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = kmseg.segment) -> Any:
-    palette = None if params.palette is None else _palette_source(params.palette, max_pixels)
+    palette = None if params.palette is None else _palette_source(params.palette, max_pixels, params.palette_name)
     k = params.k
     if k is None and not (palette is not None and not isinstance(palette, kmseg.LoadedImage)):
         k = DEFAULT_K

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -147,8 +146,8 @@ def palette_source(name: str, data: bytes) -> np.ndarray | bytes:
     """What to pass as ``palette=`` for an uploaded palette file or image.
 
     A file whose name ends in one of ``kmseg.READ_PALETTE_FORMATS`` is read
-    with :func:`kmseg.read_palette` (through a temporary file, since it reads
-    paths) and its (n, 3) colours returned; anything else is returned as
+    with :func:`kmseg.parse_palette` (messages name the upload as its user
+    knows it) and its (n, 3) colours returned; anything else is returned as
     bytes, an image that ``kmseg.segment`` fits a palette on.
 
     Raises
@@ -159,13 +158,7 @@ def palette_source(name: str, data: bytes) -> np.ndarray | bytes:
     ext = os.path.splitext(name)[1].lower().lstrip(".")
     if ext not in kmseg.READ_PALETTE_FORMATS:
         return data
-    fd, path = tempfile.mkstemp(suffix=f".{ext}", prefix="kmseg-palette-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        return kmseg.read_palette(path)
-    finally:
-        os.unlink(path)
+    return kmseg.parse_palette(data, name)
 
 
 def rgb_preview(seg: kmseg.Segmentation) -> np.ndarray:

@@ -18,12 +18,13 @@ import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
-from kmseg import DEFAULT_LIMITS, KmsegError, options
+from kmseg import DEFAULT_LIMITS, InvalidParameterError, KmsegError, options
 from kmseg.errors import printable
 
 __all__ = [
     "ENV_MAX_PIXELS",
     "ENV_MAX_UPLOAD_MB",
+    "OPTION_LABELS",
     "WIDGETS",
     "AppSettings",
     "digest",
@@ -31,6 +32,7 @@ __all__ = [
     "failure_message",
     "format_bytes",
     "format_pixels",
+    "option_conflict",
     "shown_name",
     "settings_from_env",
     "sync_pair",
@@ -167,12 +169,47 @@ def shown_name(name: str) -> str:
     return _MARKDOWN.sub(r"\\\1", printable(name))
 
 
+#: The page's words for the options a message may name (the widgets' labels).
+OPTION_LABELS = {
+    "k": "Clusters (K)",
+    "max_iter": "Max iterations",
+    "color_space": "Colour space",
+    "seed": "Seed",
+    "target_psnr": "Target PSNR",
+    "spatial_weight": "Spatial weight",
+    "fit_size": "Fit size",
+    "min_region": "Min region size",
+    "dither": "Dither",
+    "palette": "Palette transfer",
+}
+
+
+def option_conflict(auto_k: bool, spatial_weight: float, palette: bool) -> str | None:
+    """What the page says when its settings cannot go together, or None.
+
+    The library refuses these too, in its own words (``spatial_weight above
+    0 needs a whole-number k``); the page says it with its widgets' names,
+    before any image is clustered, and not as the image's fault.
+    """
+    if spatial_weight > 0 and auto_k:
+        return ("**Automatic K** cannot be combined with **Spatial weight**: turn off Automatic K and "
+                "choose a number of clusters, or set Spatial weight to 0.")
+    if spatial_weight > 0 and palette:
+        return ("**Palette transfer** cannot be combined with **Spatial weight**: the palette gives the "
+                "colours without positions. Set Spatial weight to 0, or remove the palette.")
+    return None
+
+
 def failure_message(source_name: str, exc: BaseException) -> str:
     """The markdown the page shows when an upload cannot be used.
 
-    kmseg's own errors already say what is wrong and what to change;
-    anything else is named by its type, never shown as a traceback.
+    kmseg's own errors already say what is wrong and what to change; one
+    about a setting is headed by the setting's name, not the image's.
+    Anything else is named by its type, never shown as a traceback.
     """
+    param = getattr(exc, "param", None)
+    if isinstance(exc, InvalidParameterError) and param in OPTION_LABELS:
+        return f"**{OPTION_LABELS[param]}**: {exc}"
     if isinstance(exc, KmsegError):
         return f"**{shown_name(source_name)}**: {exc}"
     return f"**{shown_name(source_name)}** could not be processed ({type(exc).__name__}: {exc})."

@@ -20,6 +20,8 @@ import kmseg
 
 
 __all__ = [
+    "app_icon",
+    "boundary_overlay",
     "contrast_text",
     "chips_html",
     "display_order",
@@ -39,6 +41,8 @@ __all__ = [
 ]
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
+#: The boundaries preview's line colour, on a black rim.
+LINE_COLOUR = (255, 221, 0)
 
 
 def hex_color(rgb: Sequence[int] | np.ndarray) -> str:
@@ -191,6 +195,64 @@ def preview_png(
     return buf.getvalue()
 
 
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by ``radius`` pixels in every direction (a square dilation)."""
+    out = mask.copy()
+    for _ in range(radius):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        out = grown
+    return out
+
+
+def boundary_overlay(image: np.ndarray, labels: np.ndarray, width: int | None = None) -> np.ndarray:
+    """The segment edges drawn on a preview, readable at its size.
+
+    The edges are found on ``labels`` at the preview's own size (edges found
+    at full size and then scaled down break into dots), drawn as solid yellow
+    lines ``width`` pixels wide with a one-pixel black rim, so they stand out
+    on light and dark areas alike (and a busy photo's many edges still leave
+    the picture visible between them).
+
+    Parameters
+    ----------
+    image : (H, W, 3) or (H, W, 4) uint8
+        The preview of the original image.
+    labels : (H, W) integer array
+        The label map scaled to the same size (:func:`downscale_index`).
+    width : int, optional
+        Width of the yellow line; default 1 below 2000 pixels on the longer
+        side, 3 from 2000, 5 from 4000 (with the rim: 3, 5, 7 pixels).
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W, 3) or (H, W, 4) uint8; lines are opaque.
+    """
+    if image.shape[:2] != labels.shape:
+        raise ValueError(f"image {image.shape[:2]} and labels {labels.shape} differ in size")
+    if width is None:
+        width = 2 * (max(labels.shape) // 2000) + 1
+    if width < 1:
+        raise ValueError("width must be at least 1")
+    edge = np.zeros(labels.shape, bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:] |= labels[1:] != labels[:-1]
+    line = _grow(edge, (width - 1) // 2)
+    if width % 2 == 0:  # an even width: one more pixel to the right and below
+        line[1:, 1:] |= line[:-1, :-1]
+    rim = _grow(line, 1) & ~line
+    out = np.array(image, dtype=np.uint8, copy=True)
+    out[rim, :3] = 0
+    out[line, :3] = LINE_COLOUR
+    if out.shape[2] == 4:
+        out[rim | line, 3] = 255
+    return out
+
+
 def wipe(original: np.ndarray, result: np.ndarray, fraction: float) -> np.ndarray:
     """Compare two images of the same shape with a vertical split.
 
@@ -288,3 +350,23 @@ def full_size_html(array: np.ndarray, zoom: int = 1) -> str:
         f'<img src="{uri}" width="{w * zoom}" height="{h * zoom}" alt="full-size comparison" '
         'style="max-width:none;display:block;image-rendering:pixelated;"></div>'
     )
+
+
+def app_icon(size: int = 64) -> Image.Image:
+    """The page icon: four flat colour quadrants, a segmentation in miniature.
+
+    Made here rather than named as a Material icon or an emoji, which
+    Streamlit fetches from Google's font server: the page must work offline.
+
+    Returns
+    -------
+    PIL.Image.Image
+        RGB, ``size`` x ``size``.
+    """
+    half = size // 2
+    icon = np.empty((size, size, 3), np.uint8)
+    icon[:half, :half] = (230, 80, 60)
+    icon[:half, half:] = (250, 200, 60)
+    icon[half:, :half] = (60, 130, 200)
+    icon[half:, half:] = (70, 170, 110)
+    return Image.fromarray(icon, "RGB")

@@ -16,13 +16,14 @@ import numpy as np
 import streamlit as st
 
 import kmseg
+from kmseg import options as option_table
 from kmseg.app import _cache
 from kmseg.app import _views as views
 from kmseg.app._compute import animation_downloads, downloads, image_array, png_bytes, rgb_preview
 from kmseg.app._example import EXAMPLE_NAME, example_bytes
 from kmseg.io import ANIMATED_INPUT_FORMATS
-from kmseg.app._state import (digest, download_name, failure_message, format_bytes, settings_from_env,
-                              shown_name, sync_pair, widget_defaults, widget_range)
+from kmseg.app._state import (digest, download_name, failure_message, format_bytes, option_conflict,
+                              settings_from_env, shown_name, sync_pair, widget_defaults, widget_range)
 
 
 K_SLIDER_MAX = int(widget_range("k_slider")["max_value"])
@@ -30,8 +31,9 @@ ITER_SLIDER_MAX = int(widget_range("iter_slider")["max_value"])
 SEED_MAX = int(widget_range("seed")["max_value"])
 FULL_VIEW_MAX_PIXELS = 16_000_000
 SPACES = {"rgb": "RGB", "lab": "CIELAB"}
+SPATIAL_HELP = option_table.get("spatial_weight").help
 
-st.set_page_config(page_title="kmseg: colour segmentation", page_icon=":material/palette:", layout="wide")
+st.set_page_config(page_title="kmseg: colour segmentation", page_icon=views.app_icon(), layout="wide")
 settings, problems = settings_from_env(os.environ)
 state = st.session_state
 # Every option widget starts at the option table's default (kmseg.options).
@@ -84,9 +86,8 @@ with side.expander("Advanced", icon=":material/tune:"):
                     key="target_psnr", disabled=not state["auto_k"], placeholder="elbow")
     st.number_input("Spatial weight (0 = colour only)", **widget_range("spatial_weight"), step=0.5,
                     key="spatial_weight",
-                    help="Above 0, pixel position counts beside colour: far-apart areas of one colour "
-                         "become different segments. At 1, crossing the image counts as much as going "
-                         "from black to white; try 0.5 to 5.")
+                    help=f"The {SPATIAL_HELP}. Above 0, far-apart areas of one colour become different "
+                         "segments; try 0.5 to 5.")
     st.number_input("Fit size (longest side fitted, spatial only)", **widget_range("fit_size"), step=16,
                     key="fit_size", disabled=state["spatial_weight"] <= 0)
     st.number_input("Min region size in pixels (0 = off)", **widget_range("min_region"), step=1,
@@ -99,8 +100,7 @@ with side.expander("Advanced", icon=":material/tune:"):
                                       max_upload_size=settings.max_upload_mb,
                                       help="Every pixel goes to the nearest colour of this palette; "
                                            "an image is first segmented with K.")
-side.subheader("Which K?")
-curve_slot = side.container()
+curve_slot = side.container()  # "Which K?": filled at the end, left empty when the image fails
 side.divider()
 side.caption(settings.limits_text())
 for problem in problems:
@@ -153,6 +153,10 @@ left.image(original_small, caption=f"Original {source} · {loaded.width}×{loade
            width="stretch", output_format="PNG" if loaded.alpha is not None else "JPEG")
 palette_key, palette_given = None, None
 k_arg: int | str | None = "auto" if auto_k else k
+conflict = option_conflict(auto_k, spatial_weight, palette_upload is not None)
+if conflict is not None:
+    st.error(conflict)
+    st.stop()
 if palette_upload is not None:
     palette_data = palette_upload.getvalue()
     palette_key = digest(palette_data)
@@ -210,6 +214,10 @@ if labels_small.shape != seg.labels.shape:
                f"({seg.width}×{seg.height}).")
 for note in dict.fromkeys((*loaded.notes, *seg.notes)):
     st.caption(f":material/info: {note}")
+if spatial_weight > 0:
+    st.caption(f":material/info: Spatial weight {spatial_weight:g}: the {SPATIAL_HELP}. The higher it is, "
+               "the more the segments become compact blobs of similar size; lower it (0.5 to 2) to "
+               "follow the colours more closely.")
 
 summary = _cache.figures(run_id, seg)  # kmseg.summarize: the figures --json and the API show
 figures = st.container(horizontal=True, gap="small")
@@ -244,12 +252,13 @@ if "k_curve" in summary:
     st.caption("K tried by the automatic choice and the PSNR each reached (Segmentation.k_curve).")
 
 if state["boundaries"]:
-    edges = _cache.boundaries(run_id, seg, image_array(loaded))
-    st.image(views.downscale_index(edges, side_px), caption=f"Segment boundaries on {source}",
+    st.image(views.boundary_overlay(original_small, labels_small), caption=f"Segment boundaries on {source}",
              width="stretch", output_format="PNG")
+    edges = _cache.boundaries(run_id, seg, image_array(loaded))
     st.download_button("Boundaries (PNG)", partial(png_bytes, edges), file_name=download_name(
         source, f"k{seg.k}-boundaries", "png"), mime="image/png", key="download-boundaries",
-        on_click="ignore", icon=":material/download:")
+        on_click="ignore", icon=":material/download:", help="Full size, one-pixel red edges, as "
+        "kmseg segment --boundaries writes them; the preview draws them wider to be seen.")
 
 if st.toggle("Compare at full size", key="fullsize"):
     c1, c2 = st.columns([3, 1])
@@ -319,6 +328,7 @@ if loaded.format in ANIMATED_INPUT_FORMATS and any(n.startswith("first of ") for
 # The curve and the elbow are those of Automatic K (k="auto", with this image,
 # colour space, iterations and seed), so the hint names the K it would choose.
 with curve_slot:
+    st.subheader("Which K?")
     try:
         with st.spinner("Fitting K = 1…16…"):
             curve_seg, _ = _cache.segment(key, "auto", max_iter, space, seed, settings.max_pixels, loaded)

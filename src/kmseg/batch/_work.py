@@ -37,8 +37,7 @@ def process_item(job: ItemJob) -> ItemResult:
         else:
             seg = kmseg.segment(source, job.params.k, **job.params.as_kwargs())
         outputs = write_outputs(seg, job.plan, job.params.mask_k, original)
-        summary = (seg.summary(delta_e=job.figures) if isinstance(seg, kmseg.AnimationSegmentation)
-                   else kmseg.summarize(seg, delta_e=job.figures))  # ΔE costs about as much as the clustering
+        summary = kmseg.summarize(seg, delta_e=job.figures)  # ΔE costs about as much as the clustering
         return ItemResult(job.source, "done", None, outputs, summary, time.perf_counter() - start)
     except kmseg.KmsegError as exc:
         from kmseg.io import InputUnreadableError

@@ -25,10 +25,11 @@ from kmseg.io._palette import (
     READ_PALETTE_FORMATS,
     palette_bytes,
     palette_format_from_path,
+    parse_palette,
     read_palette,
 )
 
 __all__ = ["ANIMATED_INPUT_FORMATS", "ANIMATION_FORMATS", "Frames", "encode_animation", "load_frames",
            "max_frames_default", "INPUT_FORMATS", "OUTPUT_FORMATS", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "InputUnreadableError",
            "LoadedImage", "atomic_write", "load_image", "normalize_format", "palette_bytes",
-           "palette_format_from_path", "read_metadata", "read_palette", "special_file_kind"]
+           "palette_format_from_path", "parse_palette", "read_metadata", "read_palette", "special_file_kind"]

@@ -12,7 +12,8 @@ import numpy as np
 from kmseg.errors import InvalidParameterError
 from kmseg.limits import env_limit
 
-__all__ = ["PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path", "read_palette"]
+__all__ = ["PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes", "palette_format_from_path", "parse_palette",
+           "read_palette"]
 
 #: Palette file formats kmseg writes, by extension.
 PALETTE_FORMATS: tuple[str, ...] = ("json", "gpl", "css", "txt", "ase")
@@ -135,35 +136,91 @@ def read_palette(path: str | os.PathLike, *, max_bytes: int | None = None,
         Unknown extension, unreadable, malformed, too large or too deeply
         nested file, not a regular file, no colours, more than 256 colours,
         or values outside 0-255 (``param="palette"``).
+
+    See Also
+    --------
+    parse_palette : the same for a palette's bytes (an upload), named as its user knows it.
     """
     from kmseg.io._image import read_regular_file
 
     max_bytes = MAX_PALETTE_BYTES if max_bytes is None else max_bytes
-    max_depth = MAX_PALETTE_DEPTH if max_depth is None else max_depth
     name = os.fspath(path)
+    fmt = _format_of(name)
+    try:
+        data = read_regular_file(name, max_bytes=max_bytes)
+    except ValueError as exc:  # larger than max_bytes
+        raise InvalidParameterError(
+            f"cannot read palette file {name!r}: {exc} (KMSEG_MAX_PALETTE_BYTES raises the limit)",
+            param="palette") from None
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot read palette file {name!r}: {exc.strerror or exc}",
+                                    param="palette") from None
+    return parse_palette(data, name, fmt=fmt, max_bytes=max_bytes, max_depth=max_depth)
+
+
+def _format_of(name: str) -> str:
     ext = os.path.splitext(name)[1].lower().lstrip(".")
     if ext not in READ_PALETTE_FORMATS:
         raise InvalidParameterError(
             f"palette file must end in one of .{', .'.join(READ_PALETTE_FORMATS)}, got {name!r}",
             param="palette",
         )
-    try:
-        text = read_regular_file(name, max_bytes=max_bytes).decode("utf-8")
-    except ValueError as exc:  # UnicodeDecodeError, or larger than max_bytes
+    return ext
+
+
+def parse_palette(data: bytes, name: str, *, fmt: str | None = None, max_bytes: int | None = None,
+                  max_depth: int | None = None) -> np.ndarray:
+    """Read a palette from its bytes (an upload) into an (n, 3) uint8 RGB array.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content, in any of the formats :func:`read_palette` reads.
+    name : str
+        The name the user knows the file by (an upload's own name); messages
+        say it, and its extension gives the format unless ``fmt`` does.
+    fmt : {"json", "gpl", "css", "txt"}, optional
+        The format, when the name does not tell it.
+    max_bytes, max_depth : int, optional
+        As for :func:`read_palette`.
+
+    Returns
+    -------
+    (n, 3) uint8
+
+    Raises
+    ------
+    InvalidParameterError
+        As :func:`read_palette` (``param="palette"``), naming ``name``.
+
+    Examples
+    --------
+    >>> parse_palette(b"#ff0000 #00ff00", "mine.txt").tolist()
+    [[255, 0, 0], [0, 255, 0]]
+    """
+    max_bytes = MAX_PALETTE_BYTES if max_bytes is None else max_bytes
+    max_depth = MAX_PALETTE_DEPTH if max_depth is None else max_depth
+    if fmt is None:
+        fmt = _format_of(name)
+    elif fmt not in READ_PALETTE_FORMATS:
         raise InvalidParameterError(
-            f"cannot read palette file {name!r}: {exc}"
-            + ("" if isinstance(exc, UnicodeDecodeError) else " (KMSEG_MAX_PALETTE_BYTES raises the limit)"),
-            param="palette") from None
-    except OSError as exc:
-        raise InvalidParameterError(f"cannot read palette file {name!r}: {exc.strerror or exc}",
+            f"palette format must be one of {', '.join(READ_PALETTE_FORMATS)}, got {fmt!r}", param="palette")
+    if len(data) > max_bytes:
+        raise InvalidParameterError(
+            f"palette file {name!r} is {len(data):,} bytes, more than {max_bytes:,} "
+            "(KMSEG_MAX_PALETTE_BYTES raises the limit)", param="palette")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidParameterError(f"cannot read palette file {name!r}: it is not UTF-8 text ({exc})",
                                     param="palette") from None
     try:
-        if ext == "json":
+        if fmt == "json":
             depth = _json_depth(text)
             if depth > max_depth:
                 raise ValueError(f"lists and objects nested {depth} deep, more than {max_depth}")
             rows = _json_rows(json.loads(text))
-        elif ext == "gpl":
+        elif fmt == "gpl":
             rows = _gpl_rows(text)
         else:
             rows = [[int(h[i : i + 2], 16) for i in (0, 2, 4)] for h in _HEX.findall(text)]
