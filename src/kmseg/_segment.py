@@ -221,16 +221,22 @@ class Segmentation:
             "kmseg-params": json.dumps(self.params, sort_keys=True),
         }
 
-    def to_bytes(self, format: str = "png", quality: int | None = None) -> bytes:
-        """The segmented image encoded as PNG (indexed), JPEG or WebP."""
+    def to_bytes(self, format: str = "png", quality: int | None = None, *,
+                 svg_tolerance: float = DEFAULT_TOLERANCE) -> bytes:
+        """The segmented image encoded as PNG (indexed), JPEG or WebP, or
+        the drawing of :meth:`to_svg` (UTF-8) for ``"svg"``, simplified by
+        ``svg_tolerance`` pixels."""
         fmt = normalize_format(format)
+        if fmt == "svg":
+            return self.to_svg(svg_tolerance).encode()
         return encode_image(self.to_image(), fmt, quality, self.metadata() if fmt == "png" else None)
 
-    def save(self, path: str | os.PathLike, format: str | None = None, quality: int | None = None) -> Path:
+    def save(self, path: str | os.PathLike, format: str | None = None, quality: int | None = None, *,
+             svg_tolerance: float = DEFAULT_TOLERANCE) -> Path:
         """Write the segmented image atomically; the format follows the
-        extension unless given. PNGs carry :meth:`metadata`."""
+        extension unless given (``.svg``: :meth:`to_svg`). PNGs carry :meth:`metadata`."""
         fmt = normalize_format(format or (os.path.splitext(os.fspath(path))[1] or ".png"))
-        return atomic_write(path, self.to_bytes(fmt, quality))
+        return atomic_write(path, self.to_bytes(fmt, quality, svg_tolerance=svg_tolerance))
 
     def to_svg(self, tolerance: float = DEFAULT_TOLERANCE, *, crisp: bool | None = None) -> str:
         """The segmentation as an SVG drawing: one filled path per connected

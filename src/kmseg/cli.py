@@ -30,7 +30,7 @@ from kmseg import __version__
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".svg")
 _PALETTE_EXTS = (".json", ".gpl", ".css", ".txt", ".ase")
 
 MAIN_EPILOG = """\
@@ -354,7 +354,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
         for opt in ("output", "labels", "palette", "masks", "boundaries", "svg"):
             if getattr(args, opt):
                 setattr(args, opt, storage.localize(getattr(args, opt)))
-        if args.svg_tolerance is not None and not args.svg:
+        if args.svg_tolerance is not None and not args.svg and not _writes_svg(args):
             raise _OutputError("--svg-tolerance applies to the --svg drawing; add --svg PATH")
         given = _palette_source(args)
         params = batch.validate_params(batch.SegmentParams(
@@ -620,6 +620,13 @@ def _format_name(pattern: str, fields: dict[str, Any]) -> str:
 def _check_quality(args: argparse.Namespace, fmt: str | None) -> None:
     if args.quality is not None and fmt == "png":
         raise _OutputError("--quality applies to jpg and webp output; PNG is lossless")
+    if args.quality is not None and fmt == "svg":
+        raise _OutputError("--quality applies to jpg and webp output; an SVG drawing has --svg-tolerance")
+
+
+def _writes_svg(args: argparse.Namespace) -> bool:
+    """Whether the main output is an SVG drawing (--format svg or -o NAME.svg)."""
+    return args.format == "svg" or os.path.splitext(args.output or "")[1].lower() == ".svg"
 
 
 def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> list[str]:

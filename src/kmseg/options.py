@@ -374,14 +374,15 @@ OPTIONS: tuple[Option, ...] = (
            ".gpl, .css, .txt) or of k colours fitted on another image", _SEGMENTING, nullable=True,
            group="features", cli_flags=("--palette-from",), api_name="palette_file"),
     Option("svg_tolerance", float, 1.0, "how far a simplified SVG edge may stray from the pixel edges "
-           "(0: exact pixel edges); an argument of to_svg(), not of segment()", frozenset(("cli",)),
+           "(0: exact pixel edges); an argument of to_svg(), not of segment()", frozenset(("cli", "api")),
            Range(0, 10000), unit="pixels",
            overrides=(Override("svg_tolerance_given", "cli", "None means 'not given', so --svg-tolerance "
                                "without --svg is reported; to_svg's default (1) applies", default=None),),
            group="features"),
     # ---------------------------------------------------------------- outputs
     Option("format", str, None, "output image format (default: from the output name; PNG is written "
-           "indexed)", frozenset(("cli", "batch", "api")), choices=("png", "jpeg", "webp"), aliases=(("jpg", "jpeg"),),
+           "indexed; svg: the segments as a drawing, one path per region)", frozenset(("cli", "batch", "api")),
+           choices=("png", "jpeg", "webp", "svg"), aliases=(("jpg", "jpeg"),),
            nullable=True,
            group="outputs",
            overrides=(Override("format_form", "api", "the HTTP response has no file name to take the "

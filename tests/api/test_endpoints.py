@@ -192,7 +192,7 @@ def test_openapi_documents_every_field_with_its_limits():
     assert k_int["minimum"] == 1 and k_int["maximum"] == 32
     assert {"const": "auto", "type": "string"} in props["k"]["anyOf"]
     assert props["max_iter"]["maximum"] == 500
-    assert props["format"]["enum"] == ["png", "jpeg", "webp"]
+    assert props["format"]["enum"] == ["png", "jpeg", "webp", "svg"]
     assert props["color_space"]["enum"] == ["rgb", "lab"]
     for name, prop in props.items():
         assert prop.get("description"), f"{name} has no description"
@@ -204,6 +204,7 @@ def test_openapi_documents_every_field_with_its_limits():
         "image/png",
         "image/jpeg",
         "image/webp",
+        "image/svg+xml",
     }
 
 

@@ -28,7 +28,7 @@ def test_downloads_are_full_size_and_named(small_png: bytes) -> None:
     items = downloads(seg, "my photo.png")
     assert [d.file_name for d in items] == [
         "my_photo-k5.png", "my_photo-k5.jpg", "my_photo-k5.webp", "my_photo-k5-labels.png",
-        "my_photo-k5-palette.json", "my_photo-k5-palette.gpl"]  # fmt: skip
+        "my_photo-k5-palette.json", "my_photo-k5-palette.gpl", "my_photo-k5.svg"]  # fmt: skip
     data = {d.key: d.make() for d in items}
     for key, fmt in [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP"), ("labels", "PNG")]:
         im = Image.open(io.BytesIO(data[key]))
@@ -119,3 +119,16 @@ def test_png_bytes_and_dithered_preview(small_png: bytes) -> None:
     assert {tuple(c) for c in view.reshape(-1, 3).tolist()} <= {tuple(c) for c in seg.palette.tolist()}
     back = np.asarray(Image.open(io.BytesIO(png_bytes(view))))
     np.testing.assert_array_equal(back, view)
+
+
+def test_the_svg_download_renders_as_the_label_map(small_png: bytes) -> None:
+    from svgtools import fidelity
+
+    seg = kmseg.segment(small_png, 5, seed=1, min_region=20)
+    (item,) = [d for d in downloads(seg, "photo.jpg") if d.key == "svg"]
+    assert item.mime == "image/svg+xml" and item.file_name == "photo-k5.svg"
+    right, through = fidelity(item.make().decode(), seg.labels, seg.palette)
+    assert through == 0 and right > 0.95  # the default tolerance simplifies edges, never leaves a gap
+    recoloured = seg.recolor(np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [9, 9, 9], [250, 250, 250]]
+                                      [: seg.k], np.uint8))
+    assert "#ff0000" in by_key(recoloured)["svg"].decode()

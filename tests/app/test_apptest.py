@@ -55,7 +55,7 @@ def test_example_is_shown_before_any_upload() -> None:
     assert metric(at, "Clusters")[0] == "8"
     labels = [d.label for d in at.download_button]
     for want in ["Segmented image (PNG)", "JPEG", "WebP", "Label map (PNG)", "Palette (JSON)",
-                 "Palette (GIMP .gpl)"]:  # fmt: skip
+                 "Palette (GIMP .gpl)", "Drawing (SVG)"]:  # fmt: skip
         assert want in labels
     limits = " ".join(c.value for c in at.sidebar.caption)
     assert "25 MB" in limits and "50 MP" in limits

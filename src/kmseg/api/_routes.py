@@ -129,7 +129,7 @@ def _params(form: Any) -> RunParams:
     return RunParams(
         form.k, form.max_iter, form.color_space, form.seed, form.format, form.metrics,
         spatial_weight=form.spatial_weight, fit_size=form.fit_size, min_region=form.min_region,
-        target_psnr=form.target_psnr, dither=form.dither,
+        target_psnr=form.target_psnr, dither=form.dither, svg_tolerance=form.svg_tolerance,
     )  # fmt: skip
 
 

@@ -126,6 +126,7 @@ def downloads(seg: kmseg.Segmentation, source_name: str) -> list[Download]:
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "json")),
         Download("gpl", "Palette (GIMP .gpl)", name(f"{tag}-palette", "gpl"), "text/plain",
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "gpl")),
+        Download("svg", "Drawing (SVG)", name(tag, "svg"), "image/svg+xml", lambda: seg.to_bytes("svg")),
     ]
     return items
 

@@ -53,7 +53,7 @@ __all__ = [
 
 #: Default output name pattern; ``{ext}`` is the extension of the output format.
 DEFAULT_NAME = "{stem}-k{k}.{ext}"
-_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
+_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "svg": "svg"}
 _GLOB_CHARS = frozenset("*?[")
 #: :attr:`ItemResult.failure` values: the input's fault (skipped on a re-run unless failures are
 #: retried) or the environment's (disk full, permissions, I/O, a lost worker: retried on every re-run).
@@ -396,7 +396,7 @@ def output_format(name: str, format: str | None) -> str:
     suffix = os.path.splitext(name)[1]
     if not suffix:
         raise kmseg.InvalidParameterError(
-            f"cannot tell the image format from {name!r}: end it with .png, .jpg or .webp, "
+            f"cannot tell the image format from {name!r}: end it with .png, .jpg, .webp or .svg, "
             "or give --format", param="format")
     return kmseg.normalize_format(suffix)
 
@@ -722,7 +722,8 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
             kmseg.atomic_write(masks[i], _mask_png(seg, i))
         outputs["masks"] = masks
     if plan.image:
-        outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality))
+        outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality,
+                                              **_svg_options(plan)))
     order = ("image", "labels", "palette", "boundaries", "svg", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
@@ -749,7 +750,8 @@ def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dic
             write_bytes(masks[i], _mask_png(seg, i))
         outputs["masks"] = masks
     if plan.image:
-        outputs["image"] = write_bytes(plan.image, seg.to_bytes(plan.format or "png", plan.quality))
+        outputs["image"] = write_bytes(plan.image, seg.to_bytes(plan.format or "png", plan.quality,
+                                                                **_svg_options(plan)))
     order = ("image", "labels", "palette", "boundaries", "svg", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
@@ -761,6 +763,11 @@ def _boundaries_png(seg: Any, original: Any) -> bytes:
     buf = io.BytesIO()
     seg.boundaries_image(original).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _svg_options(plan: OutputPlan) -> dict[str, float]:
+    """The drawing's tolerance when given (else Segmentation's default)."""
+    return {} if plan.svg_tolerance is None else {"svg_tolerance": plan.svg_tolerance}
 
 
 def _svg_bytes(seg: Any, plan: OutputPlan) -> bytes:
