@@ -29,7 +29,7 @@ _HOMES = {
     "kmseg.engine": ("KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
     "kmseg._segment": ("COLOR_SPACES", "Segmentation", "segment"),
-    "kmseg.features": ("elbow_of", "labels_to_svg"),
+    "kmseg.features": ("elbow_of", "labels_to_svg", "labels_to_paint_by_number", "PaintByNumber"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from kmseg.io._palette import PALETTE_FORMATS, READ_PALETTE_FORMATS, palette_bytes, palette_format_from_path, read_palette
     from kmseg._segment import COLOR_SPACES, Segmentation, segment
     from kmseg.features._vector import labels_to_svg
+    from kmseg.features._paint import PaintByNumber, labels_to_paint_by_number
 
 
 def __getattr__(name: str) -> Any:
@@ -85,12 +86,14 @@ __all__ = [
     "KmsegError",
     "Limits",
     "LoadedImage",
+    "PaintByNumber",
     "Segmentation",
     "UnsupportedFormatError",
     "__version__",
     "atomic_write",
     "elbow_of",
     "kmeans",
+    "labels_to_paint_by_number",
     "labels_to_svg",
     "load_image",
     "normalize_format",

@@ -22,6 +22,7 @@ from kmseg._features import check_color
 from kmseg.io._image import ImageSource, LoadedImage, atomic_write, encode_image, load_image, normalize_format
 from kmseg._parallel import parallel_map, threads
 from kmseg._validate import as_generator, check_int
+from kmseg.features._paint import PaintByNumber, labels_to_paint_by_number
 from kmseg.features._vector import DEFAULT_TOLERANCE, labels_to_svg
 from kmseg._version import __version__
 import kmseg.engine._kernels as _kernels
@@ -255,6 +256,19 @@ class Segmentation:
                  crisp: bool | None = None) -> Path:
         """Write :meth:`to_svg` to ``path``, atomically."""
         return atomic_write(path, self.to_svg(tolerance, crisp=crisp).encode())
+
+    def to_paint_by_number(self, tolerance: float = DEFAULT_TOLERANCE, **sheet: Any) -> PaintByNumber:
+        """A paint-by-number sheet of the segmentation: grey outlines, each
+        region's cluster number (1-based) at its pole of inaccessibility, a
+        legend of colour chips; ``.to_svg()`` or ``.to_png(dpi)``.
+
+        See :func:`kmseg.labels_to_paint_by_number` for ``tolerance`` and the
+        sheet's sizes (``width_mm``, ``min_font_mm``, ``max_font_mm``,
+        ``line_mm``). Use ``min_region`` when segmenting for a sheet a
+        person can paint.
+        """
+        opaque = None if self.alpha is None else self.alpha > 0
+        return labels_to_paint_by_number(self.labels, self.palette, tolerance=tolerance, opaque=opaque, **sheet)
 
     def label_bytes(self) -> bytes:
         """The label map encoded as a greyscale PNG (pixel value = label)."""
