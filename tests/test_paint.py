@@ -184,7 +184,7 @@ def test_png_at_a_chosen_dpi() -> None:
         column = int(round(50 * s))
         assert grey[: int(45 * s), column - 1: column + 2].min(axis=1).max() < 200  # the outline at x = 50
         assert grey[int(20 * s), int(10 * s)] == 255  # paper elsewhere
-    with pytest.raises(kmseg.InvalidParameterError, match="dpi must be a whole number between 30 and 1200"):
+    with pytest.raises(kmseg.InvalidParameterError, match="dpi must be between 30 and 1200, got 10"):
         sheet.to_png(10)
 
 

@@ -193,7 +193,7 @@ def test_openapi_documents_every_field_with_its_limits():
     assert {"const": "auto", "type": "string"} in props["k"]["anyOf"]
     assert props["max_iter"]["maximum"] == 500
     assert props["format"]["enum"] == ["png", "jpeg", "webp", "svg"]
-    assert props["color_space"]["enum"] == ["rgb", "lab"]
+    assert props["color_space"]["enum"] == ["rgb", "lab", "oklab"]
     for name, prop in props.items():
         assert prop.get("description"), f"{name} has no description"
     for path in ("/api/segment", "/api/palette", "/api/labels", "/api/boundaries"):

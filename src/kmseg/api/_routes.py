@@ -28,7 +28,7 @@ FIGURE_HEADERS: dict[str, str] = {
     "X-Kmseg-Converged": "true or false.",
     "X-Kmseg-Inertia": "Sum of squared distances to the centres.",
     "X-Kmseg-Seed": "The seed used; send it back to repeat the run.",
-    "X-Kmseg-Color-Space": "rgb or lab.",
+    "X-Kmseg-Color-Space": "rgb, lab or oklab.",
     "X-Kmseg-Width": "Image width in pixels.",
     "X-Kmseg-Height": "Image height in pixels.",
     "X-Kmseg-Palette": "The palette, comma-separated #rrggbb in label order.",

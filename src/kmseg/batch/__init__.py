@@ -162,6 +162,8 @@ class OutputPlan:
     boundaries: str | None = None
     svg: str | None = None
     svg_tolerance: float | None = None  # None: Segmentation.to_svg's default
+    paint: str | None = None  # a paint-by-number sheet: .svg, or .png at paint_dpi
+    paint_dpi: int | None = None  # None: the option table's default
 
     def mask_path(self, i: int, k: int) -> str:
         """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
@@ -170,7 +172,7 @@ class OutputPlan:
 
     def paths(self, k: int) -> list[str]:
         """Every single-file output, plus the mask of cluster 0 (written last)."""
-        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.image) if p]
+        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.paint, self.image) if p]
         if self.masks:
             out.append(self.mask_path(0, k))
         return out
@@ -417,14 +419,17 @@ def plan_jobs(
     boundaries_dir: str | os.PathLike[str] | None = None,
     svg_dir: str | os.PathLike[str] | None = None,
     svg_tolerance: float | None = None,
+    paint_dir: str | os.PathLike[str] | None = None,
+    paint_dpi: int | None = None,
 ) -> tuple[list[ItemJob], list[ItemResult]]:
     """Decide every output path of every input.
 
     Output names come from ``name`` (fields ``{stem}``, ``{name}``, ``{k}``,
     ``{ext}``), inside ``output_dir`` plus the input's ``subdir``. Label maps
     are ``{stem}-k{k}-labels.png``, palettes ``{stem}-k{k}-palette.<fmt>``
-    masks ``{stem}-k{k}-mask-<i>.png`` and drawings ``{stem}-k{k}.svg`` in
-    their own folders. Inputs that
+    masks ``{stem}-k{k}-mask-<i>.png``, drawings ``{stem}-k{k}.svg`` and
+    paint-by-number sheets ``{stem}-k{k}-paint.svg`` (``.png`` when
+    ``paint_dpi`` is given) in their own folders. Inputs that
     are outputs of another input of the same run (left by an earlier run in
     the same folder) are left out.
 
@@ -451,9 +456,11 @@ def plan_jobs(
             palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
     bdir = boundaries_dir and localize(boundaries_dir)
     sdir = svg_dir and localize(svg_dir)
+    pdir = paint_dir and localize(paint_dir)
     planned = [ItemJob(os.fspath(f.path), params,
                        _plan_one(f, params.name_k, name, fmt, quality, pal_fmt, *dirs, boundaries_dir=bdir,
-                                 svg_dir=sdir, svg_tolerance=svg_tolerance),
+                                 svg_dir=sdir, svg_tolerance=svg_tolerance, paint_dir=pdir,
+                                 paint_dpi=paint_dpi),
                        figures) for f in files]
     produced: dict[str, int] = {}
     for n, job in enumerate(planned):
@@ -477,7 +484,8 @@ def plan_jobs(
 def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: int | None, pal_fmt: str,
               output_dir: str, labels_dir: str | None, palette_dir: str | None,
               masks_dir: str | None, boundaries_dir: str | None = None, svg_dir: str | None = None,
-              svg_tolerance: float | None = None) -> OutputPlan:
+              svg_tolerance: float | None = None, paint_dir: str | None = None,
+              paint_dpi: int | None = None) -> OutputPlan:
     import kmseg
 
     p = Path(f.path)
@@ -495,6 +503,9 @@ def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: i
         boundaries=os.path.join(boundaries_dir, f.subdir, f"{base}-boundaries.png") if boundaries_dir else None,
         svg=os.path.join(svg_dir, f.subdir, f"{base}.svg") if svg_dir else None,
         svg_tolerance=svg_tolerance,
+        paint=(os.path.join(paint_dir, f.subdir, f"{base}-paint.{'png' if paint_dpi else 'svg'}")
+               if paint_dir else None),
+        paint_dpi=paint_dpi,
     )
 
 
@@ -667,7 +678,8 @@ def _sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
     names: dict[str, set[str]] = {}
     mask_prefixes: dict[str, set[str]] = {}
     paths = [p for job in jobs
-             for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries, job.plan.svg)]
+             for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries, job.plan.svg,
+                       job.plan.paint)]
     paths.append(getattr(manifest, "path", None))
     for path in paths:
         if path and not is_url(path):
@@ -701,10 +713,11 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
     from kmseg.batch.storage import is_url
 
     plan = job.plan
-    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg)):
+    if any(p and is_url(p) for p in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg,
+                                     plan.paint)):
         return _write_outputs_as_bytes(seg, job, original)
     outputs: dict[str, Any] = {}
-    for path in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg):
+    for path in (plan.labels, plan.palette, plan.image, plan.masks, plan.boundaries, plan.svg, plan.paint):
         if path:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if plan.labels:
@@ -716,6 +729,8 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
         outputs["boundaries"] = os.fspath(kmseg.atomic_write(plan.boundaries, _boundaries_png(seg, original)))
     if plan.svg:
         outputs["svg"] = os.fspath(kmseg.atomic_write(plan.svg, _svg_bytes(seg, plan)))
+    if plan.paint:
+        outputs["paint"] = os.fspath(kmseg.atomic_write(plan.paint, _paint_bytes(seg, plan)))
     if plan.masks:
         masks = [plan.mask_path(i, job.params.mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
@@ -724,7 +739,7 @@ def _write_outputs(seg: Any, job: ItemJob, original: Any = None) -> dict[str, An
     if plan.image:
         outputs["image"] = os.fspath(seg.save(plan.image, format=plan.format, quality=plan.quality,
                                               **_svg_options(plan)))
-    order = ("image", "labels", "palette", "boundaries", "svg", "masks")
+    order = ("image", "labels", "palette", "boundaries", "svg", "paint", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
 
@@ -744,6 +759,8 @@ def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dic
         outputs["boundaries"] = write_bytes(plan.boundaries, _boundaries_png(seg, original))
     if plan.svg:
         outputs["svg"] = write_bytes(plan.svg, _svg_bytes(seg, plan))
+    if plan.paint:
+        outputs["paint"] = write_bytes(plan.paint, _paint_bytes(seg, plan))
     if plan.masks:
         masks = [plan.mask_path(i, job.params.mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
@@ -752,7 +769,7 @@ def _write_outputs_as_bytes(seg: Any, job: ItemJob, original: Any = None) -> dic
     if plan.image:
         outputs["image"] = write_bytes(plan.image, seg.to_bytes(plan.format or "png", plan.quality,
                                                                 **_svg_options(plan)))
-    order = ("image", "labels", "palette", "boundaries", "svg", "masks")
+    order = ("image", "labels", "palette", "boundaries", "svg", "paint", "masks")
     return {key: outputs[key] for key in order if key in outputs}
 
 
@@ -763,6 +780,17 @@ def _boundaries_png(seg: Any, original: Any) -> bytes:
     buf = io.BytesIO()
     seg.boundaries_image(original).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _paint_bytes(seg: Any, plan: OutputPlan) -> bytes:
+    """The paint-by-number sheet: SVG, or PNG (at ``paint_dpi``) for a .png name."""
+    from kmseg import options
+
+    sheet = seg.to_paint_by_number(**({} if plan.svg_tolerance is None else {"tolerance": plan.svg_tolerance}))
+    assert plan.paint is not None
+    if plan.paint.lower().endswith(".png"):
+        return sheet.to_png(plan.paint_dpi or options.get("paint_dpi").default)
+    return sheet.to_svg().encode()
 
 
 def _svg_options(plan: OutputPlan) -> dict[str, float]:
@@ -862,7 +890,8 @@ def _split_skipped(
             plan = job.plan
             found: dict[str, Any] = {key: path for key, path in
                                      (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette),
-                                      ("boundaries", plan.boundaries), ("svg", plan.svg))
+                                      ("boundaries", plan.boundaries), ("svg", plan.svg),
+                                      ("paint", plan.paint))
                                      if path}
             if row is not None and row.get("status") in ("done", "skipped"):
                 reason = "done in an earlier run (see the manifest; use --overwrite to redo)"

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from kmseg import options
 from kmseg.errors import InvalidParameterError
 from kmseg.features import _vector
 
@@ -146,9 +147,7 @@ class PaintByNumber:
     def to_png(self, dpi: int = 300) -> bytes:
         """The sheet drawn with Pillow at ``dpi`` dots per inch (a PNG
         carrying that resolution), ``width_mm`` wide."""
-        if isinstance(dpi, bool) or not isinstance(dpi, (int, np.integer)) or not 30 <= dpi <= 1200:
-            raise InvalidParameterError(f"dpi must be a whole number between 30 and 1200, got {dpi!r}",
-                                        param="dpi")
+        dpi = options.validate("paint_dpi", dpi, label="dpi")
         scale = self.unit_mm / 25.4 * dpi  # dots per pixel of the label map
         size = (max(1, round(self.width * scale)), max(1, round(self.sheet_height * scale)))
         im = Image.new("RGB", size, "white")
