@@ -95,7 +95,7 @@ def test_the_number_sits_at_the_pole_of_inaccessibility(photo_seg: kmseg.Segment
         depth = ndimage.distance_transform_edt(padded == region)  # pixel centre to the nearest outside centre
         best = depth.max() - 0.5  # to the nearest edge, for a straight edge
         ours = ndimage.distance_transform_edt(padded == region)[int(y) + 1, int(x) + 1] - 0.5
-        assert ours >= best - 1.0, (label, x, y, ours, best)
+        assert ours >= best - 1.5, (label, x, y, ours, best)  # searched on polygons simplified by 1 px
 
 
 def test_a_ring_is_numbered_on_the_ring_not_in_its_hole() -> None:
@@ -132,7 +132,8 @@ def test_font_size_follows_the_region_and_stops_at_the_maximum() -> None:
     sheet = kmseg.labels_to_paint_by_number(labels, palette, tolerance=0, width_mm=400, max_font_mm=30)
     size = {int(n): s for n, _, _, s in sheet.numbers.tolist()}
     assert size[2] == pytest.approx(30.0)  # 1 px per mm
-    assert size[1] == pytest.approx(2 * 10 / np.hypot(0.6, 0.72), rel=0.05)
+    # The box fits a circle of radius 10 less the search's 1 px margin (polygons simplified by 1 px).
+    assert size[1] == pytest.approx(2 * (10 - 1) / np.hypot(0.6, 0.72), rel=0.05)
 
 
 def test_legend_lists_every_cluster_with_its_hex(photo_seg: kmseg.Segmentation) -> None:

@@ -6,7 +6,8 @@ The outlines are the shared boundaries of :mod:`kmseg.features._vector`,
 each drawn once. A number goes at the region's pole of inaccessibility,
 the point inside it farthest from its boundary, found by the polylabel
 algorithm of Mapbox (Agafonkin, 2016) on the region's exact pixel polygon,
-holes included. The polygon rather than a distance transform of the pixel
+holes included (simplified by a pixel, or by the outlines' tolerance if
+larger). The polygon rather than a distance transform of the pixel
 mask: the tracing already gives the polygons, the search costs about the
 length of a region's boundary rather than its area, it is exact to a
 chosen precision rather than to whole pixels, and NumPy has no distance
@@ -271,10 +272,16 @@ def labels_to_paint_by_number(
     if not labels.size:
         raise InvalidParameterError("labels must have at least one pixel", param="labels")
     sides, chains = _vector.trace(labels, opaque)
-    outlines = _vector.chain_points(sides, chains, float(tolerance))
-    points, first, region, ring_label = _vector.region_rings(sides, chains, 0.0)
+    drawn = _vector.simplify(sides, chains, float(tolerance))
+    outlines = _vector.chain_points(drawn)
+    # The search runs on the regions simplified by at least a pixel (a
+    # staircase has ten times the edges of its simplified line, and the search
+    # costs cells x edges); its polygon strays at most that far from the pixels.
+    search = max(float(tolerance), 1.0)
+    searched = drawn if search == tolerance else _vector.simplify(sides, chains, search)
+    points, first, region, ring_label = _vector.region_rings(sides, chains, searched)
     px_per_mm = w / float(width_mm)
-    numbers, unlabelled = _place_numbers(points, first, region, ring_label, float(tolerance),
+    numbers, unlabelled = _place_numbers(points, first, region, ring_label, search,
                                          min_font_mm * px_per_mm, max_font_mm * px_per_mm)
     shown = labels if opaque is None else labels[opaque]
     clusters = tuple(int(c) for c in np.unique(shown))
@@ -289,7 +296,11 @@ def _fit_font(radius: np.ndarray, digits: np.ndarray) -> np.ndarray:
 
 def _place_numbers(points: np.ndarray, first: np.ndarray, region: np.ndarray, label: np.ndarray,
                    tolerance: float, min_font: float, max_font: float) -> tuple[np.ndarray, int]:
-    """(label, x, y, font size) of every region that holds a legible number, and the count of the others."""
+    """(label, x, y, font size) of every region that holds a legible number, and the count of the others.
+
+    The rings are simplified by ``tolerance``: a point ``r`` from them is at
+    least ``r - tolerance`` from the region's pixel edges, which the number's
+    box keeps to."""
     order = np.argsort(region, kind="stable")
     cuts = np.flatnonzero(np.diff(region[order])) + 1
     rows, skipped = [], 0
@@ -300,10 +311,11 @@ def _place_numbers(points: np.ndarray, first: np.ndarray, region: np.ndarray, la
         polys = [points[first[r]:first[r + 1]].astype(np.float64) for r in rings.tolist()]
         outer = max(polys, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))  # the outer ring holds the others
         area = abs(_signed_area(outer)) - sum(abs(_signed_area(p)) for p in polys if p is not outer)
-        if math.sqrt(max(area, 0.0) / math.pi) < need:  # no circle of that radius fits
+        # No circle of that radius fits (it would need more area, or a wider box).
+        if math.sqrt(max(area, 0.0) / math.pi) < need or min(np.ptp(outer, axis=0)) < 2 * need:
             skipped += 1
             continue
-        x, y, r = polylabel(polys, precision=0.25)
+        x, y, r = polylabel(polys, precision=0.5, least=need)
         if r < need:
             skipped += 1
             continue
@@ -335,7 +347,8 @@ def _signed_distance(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarra
     return out
 
 
-def polylabel(rings: list[np.ndarray], precision: float = 1.0) -> tuple[float, float, float]:
+def polylabel(rings: list[np.ndarray], precision: float = 1.0, least: float = -math.inf
+              ) -> tuple[float, float, float]:
     """Pole of inaccessibility of a polygon with holes (Mapbox's polylabel).
 
     Parameters
@@ -346,6 +359,10 @@ def polylabel(rings: list[np.ndarray], precision: float = 1.0) -> tuple[float, f
         first point.
     precision : float
         The distance found is within ``precision`` of the largest.
+    least : float
+        Cells that cannot hold a point this far from the edges are not
+        searched: a polygon whose pole is nearer gives some point nearer
+        than ``least`` (the pole is found as before when it is farther).
 
     Returns
     -------
@@ -382,7 +399,8 @@ def polylabel(rings: list[np.ndarray], precision: float = 1.0) -> tuple[float, f
             best_x, best_y, best_d = float(cx[i]), float(cy[i]), float(d[i])
         # A cell may hold a better point while its centre's distance plus its
         # half-diagonal beats the best by more than the precision.
-        keep = d + half * math.sqrt(2) - best_d > precision
+        reach = d + half * math.sqrt(2)
+        keep = (reach - best_d > precision) & (reach >= least)
         half /= 2
         kx, ky = cx[keep], cy[keep]
         cx = np.concatenate([kx - half, kx + half, kx - half, kx + half])

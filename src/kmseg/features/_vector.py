@@ -434,17 +434,23 @@ def trace(labels: np.ndarray, opaque: np.ndarray | None = None) -> tuple[_Sides,
     return sides, _Chains(sides)
 
 
-def chain_points(sides: _Sides, chains: _Chains, tolerance: float) -> list[np.ndarray]:
-    """Every shared boundary once, simplified by ``tolerance``: a list of
-    (n, 2) int64 (x, y) polylines, each the boundary between two regions
-    (or a region and the outside) from junction to junction."""
-    points, starts = _simplify(sides, chains, tolerance)
+def simplify(sides: _Sides, chains: _Chains, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The shared boundaries simplified by ``tolerance`` (see :func:`_simplify`)."""
+    return _simplify(sides, chains, tolerance)
+
+
+def chain_points(simplified: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """Every shared boundary once, from :func:`simplify`: a list of (n, 2)
+    int64 (x, y) polylines, each the boundary between two regions (or a
+    region and the outside) from junction to junction."""
+    points, starts = simplified
     return [points[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()) if b > a]
 
 
-def region_rings(sides: _Sides, chains: _Chains, tolerance: float
+def region_rings(sides: _Sides, chains: _Chains, simplified: tuple[np.ndarray, np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rings (outer boundaries and holes) of every painted region.
+    """The rings (outer boundaries and holes) of every painted region, from
+    the boundaries of :func:`simplify`.
 
     Returns
     -------
@@ -458,7 +464,7 @@ def region_rings(sides: _Sides, chains: _Chains, tolerance: float
     label : (R,) int64
         The label of every ring's region.
     """
-    points, starts = _simplify(sides, chains, tolerance)
+    points, starts = simplified
     ring_points, ring_first, region, label = _rings(sides, chains, points, starts, sides.padded)
     return ring_points, np.append(ring_first, len(ring_points)), region, label
 
