@@ -1,5 +1,5 @@
 """color_space="oklab" on every face: the library, the CLI and batch (the API's
-and the web app's in tests/api/test_oklab.py and tests/app/test_apptest.py)."""
+and the web app's in tests/api/test_api_oklab.py and tests/app/test_apptest.py)."""
 
 from __future__ import annotations
 
