@@ -112,3 +112,25 @@ def test_svg_file_with_several_inputs_is_a_usage_error(images: Path, tmp_path: P
                      "--svg", tmp_path / "d.svg", cwd=tmp_path)
     assert proc.returncode == 2
     assert "--svg is a folder" in proc.stderr and no_traceback(proc.stderr)
+
+
+def test_output_named_svg_is_the_drawing(images: Path, tmp_path: Path) -> None:
+    """-o NAME.svg (or --format svg) writes the drawing as the main output, simplified by --svg-tolerance."""
+    result = summary(run_kmseg("segment", images / "one.png", "-k", "5", "--seed", "0", "--min-region", "20",
+                               "-o", tmp_path / "drawing.svg", "--svg-tolerance", "0",
+                               "--labels", tmp_path / "labels.png", "--json", cwd=tmp_path))
+    assert result["outputs"]["image"] == str(tmp_path / "drawing.svg")
+    svg = (tmp_path / "drawing.svg").read_text()
+    assert fidelity(svg, read_labels(tmp_path / "labels.png"), palette_of(result)) == (1.0, 0)
+    proc = run_kmseg("segment", images / "one.png", images / "two.png", "-k", "3", "--seed", "0",
+                     "--format", "svg", "-o", tmp_path / "many", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "many").glob("*.svg")) == ["one-k3.svg", "two-k3.svg"]
+    assert path_count((tmp_path / "many" / "one-k3.svg").read_text()) > 0
+
+
+def test_quality_with_svg_output_is_a_usage_error(images: Path, tmp_path: Path) -> None:
+    proc = run_kmseg("segment", images / "one.png", "-k", "3", "-o", tmp_path / "d.svg", "--quality", "80",
+                     cwd=tmp_path)
+    assert proc.returncode == 2 and "--quality applies to jpg and webp" in proc.stderr
+    assert no_traceback(proc.stderr) and not list(tmp_path.iterdir())

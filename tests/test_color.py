@@ -39,3 +39,52 @@ def test_round_trip_is_exact_for_8_bit_colours():
     back = lab_to_rgb(rgb_to_lab(rgb))
     assert np.array_equal(np.rint(back).astype(np.uint8), rgb)
     assert rgb_to_lab(rgb) == pytest.approx(rgb_to_lab(rgb.astype(float)), abs=1e-9)
+
+
+# ---------------------------------------------------------------- OKLab
+
+# sRGB primaries, white and black in OKLab (Björn Ottosson, "A perceptual color
+# space for image processing", 2020; the same values as CSS Color 4's examples).
+OKLAB_REFERENCE = [
+    ((255, 255, 255), (1.0, 0.0, 0.0)),
+    ((255, 0, 0), (0.62796, 0.22486, 0.12585)),
+    ((0, 255, 0), (0.86644, -0.23389, 0.17950)),
+    ((0, 0, 255), (0.45201, -0.03246, -0.31153)),
+    ((0, 0, 0), (0.0, 0.0, 0.0)),
+]
+
+
+def test_oklab_reference_values():
+    from kmseg.features._color import rgb_to_oklab
+
+    rgb = np.array([p[0] for p in OKLAB_REFERENCE], dtype=np.uint8)
+    got = rgb_to_oklab(rgb)
+    for (colour, want), row in zip(OKLAB_REFERENCE, got):
+        assert row == pytest.approx(want, abs=6e-6), colour
+    # the same from float input
+    assert rgb_to_oklab(rgb.astype(np.float64)) == pytest.approx(got, abs=1e-12)
+
+
+def test_oklab_round_trip_is_exact_to_float64():
+    from kmseg.features._color import oklab_to_rgb, rgb_to_oklab
+
+    rng = np.random.default_rng(1)
+    rgb = rng.uniform(0, 255, (5000, 3))
+    assert np.abs(oklab_to_rgb(rgb_to_oklab(rgb)) - rgb).max() < 1e-9
+    rgb8 = rng.integers(0, 256, (5000, 3)).astype(np.uint8)
+    assert np.array_equal(np.rint(oklab_to_rgb(rgb_to_oklab(rgb8))).astype(np.uint8), rgb8)
+
+
+def test_out_of_gamut_oklab_is_clipped():
+    from kmseg.features._color import oklab_to_rgb
+
+    rgb = oklab_to_rgb(np.array([[1.2, 0.0, 0.0], [0.5, 0.4, 0.4], [-0.1, 0.0, 0.0]]))
+    assert rgb.min() >= 0 and rgb.max() <= 255 and rgb[0] == pytest.approx([255, 255, 255])
+
+
+def test_every_colour_space_has_a_pair_of_conversions():
+    from kmseg.features._color import COLOR_SPACES, from_space, to_space
+
+    rgb = np.random.default_rng(2).integers(0, 256, (300, 3)).astype(np.uint8)
+    for space in COLOR_SPACES:
+        assert np.array_equal(np.rint(from_space(space)(to_space(space)(rgb))).astype(np.uint8), rgb), space

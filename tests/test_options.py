@@ -45,7 +45,7 @@ def test_names_are_unique_and_the_cli_flags_too() -> None:
     ("fit_size", 8, "fit_size must be between 16 and 4096, got 8"),
     ("quality", 0, "quality must be between 1 and 100, got 0"),
     ("seed", -1, "seed must be between 0 and"),
-    ("color_space", "hsv", "color_space must be one of rgb, lab, got 'hsv'"),
+    ("color_space", "hsv", "color_space must be one of rgb, lab, oklab, got 'hsv'"),
     ("dither", "maybe", "dither must be True or False"),
 ])
 def test_validate_names_the_option_first_with_the_range_and_the_value(name: str, value: object,

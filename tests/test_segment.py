@@ -23,7 +23,7 @@ def test_quadrants_are_found():
     assert same_partition(result.labels, truth)
 
 
-@pytest.mark.parametrize("color_space", ["rgb", "lab"])
+@pytest.mark.parametrize("color_space", ["rgb", "lab", "oklab"])
 @pytest.mark.parametrize("k", [2, 8, 40])
 def test_image_with_exactly_k_colours_comes_back_unchanged(k, color_space):
     rng = np.random.default_rng(k)
@@ -46,13 +46,13 @@ def test_fewer_colours_than_k_says_so():
 
 
 @pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
-@pytest.mark.parametrize("color_space", ["rgb", "lab"])
+@pytest.mark.parametrize("color_space", ["rgb", "lab", "oklab"])
 def test_inertia_is_exact_and_labels_are_nearest(name, color_space):
     img = sample_image(name)[::2, ::2]
     result = kmseg.segment(img, 12, seed=3, color_space=color_space)
     assert result.k == 12
     pixels = img.reshape(-1, 3)
-    feats = pixels.astype(float) if color_space == "rgb" else kmseg.features._color.rgb_to_lab(pixels)
+    feats = kmseg.features._color.to_space(color_space)(pixels)
     assert result.inertia == pytest.approx(direct_inertia(feats, result.labels, result.centers), rel=1e-9)
     # Every distinct colour carries the label of its nearest centre.
     colors, first = np.unique(pixels, axis=0, return_index=True)
@@ -188,7 +188,7 @@ def test_recolor_and_summary():
     n_colors=st.integers(2, 60),
     k=st.integers(2, 12),
     noise=st.sampled_from([0.0, 3.0, 20.0]),
-    color_space=st.sampled_from(["rgb", "lab"]),
+    color_space=st.sampled_from(["rgb", "lab", "oklab"]),
 )
 def test_properties_on_random_images(seed, n_colors, k, noise, color_space):
     rng = np.random.default_rng(seed)
@@ -200,7 +200,7 @@ def test_properties_on_random_images(seed, n_colors, k, noise, color_space):
     distinct = len(np.unique(pixels, axis=0))
     assert result.k == min(k, distinct)
     assert (result.counts > 0).all() and result.counts.sum() == pixels.shape[0]
-    feats = pixels.astype(float) if color_space == "rgb" else kmseg.features._color.rgb_to_lab(pixels)
+    feats = kmseg.features._color.to_space(color_space)(pixels)
     d = ((feats[:, None, :] - result.centers[None]) ** 2).sum(axis=2)
     own = d[np.arange(len(feats)), result.labels.ravel()]
     assert np.all(own <= d.min(axis=1) + 1e-7)

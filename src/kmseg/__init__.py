@@ -32,7 +32,7 @@ _HOMES = {
                        "SpatialFit", "apply_palette", "apply_spatial", "choose_k", "color_histogram",
                        "fit_palette", "fit_spatial", "merge_small_regions", "segment", "summarize"),
     "kmseg._animation": ("AnimationSegmentation", "segment_frames"),
-    "kmseg.features": ("elbow_of", "labels_to_svg"),
+    "kmseg.features": ("elbow_of", "labels_to_svg", "labels_to_paint_by_number", "PaintByNumber"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from kmseg._animation import AnimationSegmentation, segment_frames
     from kmseg.io._frames import ANIMATION_FORMATS, Frames, load_frames
     from kmseg.features._vector import labels_to_svg
+    from kmseg.features._paint import PaintByNumber, labels_to_paint_by_number
 
 
 def __getattr__(name: str) -> Any:
@@ -112,6 +113,7 @@ __all__ = [
     "LoadedImage",
     "MergedRegions",
     "PaletteFit",
+    "PaintByNumber",
     "Segmentation",
     "SpatialFit",
     "UnsupportedFormatError",
@@ -125,6 +127,7 @@ __all__ = [
     "fit_palette",
     "fit_spatial",
     "kmeans",
+    "labels_to_paint_by_number",
     "labels_to_svg",
     "load_frames",
     "load_image",

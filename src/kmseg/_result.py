@@ -21,6 +21,7 @@ from kmseg.io._decoded import BAND_PIXELS
 from kmseg.io._png import encode_png
 from kmseg.io._image import ImageSource, atomic_write, encode_image, load_image, normalize_format
 from kmseg._validate import check_int
+from kmseg.features._paint import PaintByNumber, labels_to_paint_by_number
 from kmseg.features._vector import DEFAULT_TOLERANCE, labels_to_svg
 from kmseg._version import __version__
 
@@ -43,7 +44,8 @@ class Segmentation:
         Pixels in every cluster (fully transparent pixels not counted).
     inertia : float
         Sum over the pixels of the squared distance to their centre, in the
-        colour space used (0-255 scale for RGB).
+        colour space used: RGB on the 0-255 scale, CIELAB with L* 0-100,
+        OKLab with L 0-1 (so about 10^4 times smaller than CIELAB's).
     n_iter : int
         Exact Lloyd passes over all colours.
     converged : bool
@@ -51,7 +53,7 @@ class Segmentation:
     k_requested : int
         The K asked for; ``k`` may be smaller only when the image has fewer
         distinct colours.
-    color_space : {"rgb", "lab"}
+    color_space : {"rgb", "lab", "oklab"}
     seed : int
         Seed used (drawn at random when none was given); pass it again to
         repeat the run exactly.
@@ -221,18 +223,24 @@ class Segmentation:
             "kmseg-params": json.dumps(self.params, sort_keys=True),
         }
 
-    def to_bytes(self, format: str = "png", quality: int | None = None) -> bytes:
-        """The segmented image encoded as PNG (indexed), JPEG or WebP."""
+    def to_bytes(self, format: str = "png", quality: int | None = None, *,
+                 svg_tolerance: float = DEFAULT_TOLERANCE) -> bytes:
+        """The segmented image encoded as PNG (indexed), JPEG, WebP or GIF, or
+        the drawing of :meth:`to_svg` (UTF-8) for ``"svg"``, simplified by
+        ``svg_tolerance`` pixels."""
         fmt = normalize_format(format)
+        if fmt == "svg":
+            return self.to_svg(svg_tolerance).encode()
         if fmt == "png" and self.alpha is None:  # indexed, from the label map itself: no full-size copy
             return encode_png(self._picture_index(), self.palette.tobytes(), self.metadata())
         return encode_image(self.to_image(), fmt, quality, self.metadata() if fmt == "png" else None)
 
-    def save(self, path: str | os.PathLike, format: str | None = None, quality: int | None = None) -> Path:
+    def save(self, path: str | os.PathLike, format: str | None = None, quality: int | None = None, *,
+             svg_tolerance: float = DEFAULT_TOLERANCE) -> Path:
         """Write the segmented image atomically; the format follows the
-        extension unless given. PNGs carry :meth:`metadata`."""
+        extension unless given (``.svg``: :meth:`to_svg`). PNGs carry :meth:`metadata`."""
         fmt = normalize_format(format or (os.path.splitext(os.fspath(path))[1] or ".png"))
-        return atomic_write(path, self.to_bytes(fmt, quality))
+        return atomic_write(path, self.to_bytes(fmt, quality, svg_tolerance=svg_tolerance))
 
     def to_svg(self, tolerance: float = DEFAULT_TOLERANCE, *, crisp: bool | None = None) -> str:
         """The segmentation as an SVG drawing: one filled path per connected
@@ -251,6 +259,19 @@ class Segmentation:
                  crisp: bool | None = None) -> Path:
         """Write :meth:`to_svg` to ``path``, atomically."""
         return atomic_write(path, self.to_svg(tolerance, crisp=crisp).encode())
+
+    def to_paint_by_number(self, tolerance: float = DEFAULT_TOLERANCE, **sheet: Any) -> PaintByNumber:
+        """A paint-by-number sheet of the segmentation: grey outlines, each
+        region's cluster number (1-based) at its pole of inaccessibility, a
+        legend of colour chips; ``.to_svg()`` or ``.to_png(dpi)``.
+
+        See :func:`kmseg.labels_to_paint_by_number` for ``tolerance`` and the
+        sheet's sizes (``width_mm``, ``min_font_mm``, ``max_font_mm``,
+        ``line_mm``). Use ``min_region`` when segmenting for a sheet a
+        person can paint.
+        """
+        opaque = None if self.alpha is None else self.alpha > 0
+        return labels_to_paint_by_number(self.labels, self.palette, tolerance=tolerance, opaque=opaque, **sheet)
 
     def label_bytes(self) -> bytes:
         """The label map encoded as a greyscale PNG (pixel value = label)."""

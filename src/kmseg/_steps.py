@@ -23,7 +23,7 @@ import numpy as np
 from kmseg.features import _autok, _regions, _spatial, _transfer
 from kmseg.engine import _colorfit, _kmeans
 from kmseg import options
-from kmseg.features._color import lab_to_rgb, rgb_to_lab
+from kmseg.features._color import COLOR_SPACES, from_space, to_space
 from kmseg.errors import InvalidParameterError
 from kmseg.io._image import ImageSource, LoadedImage, load_image
 from kmseg._parallel import parallel_map, threads
@@ -34,9 +34,7 @@ __all__ = ["COLOR_SPACES", "ColorHistogram", "ColorSpace", "MergedRegions", "Pal
            "apply_palette", "apply_spatial", "choose_k", "color_histogram", "default_n_init", "fit_palette",
            "fit_spatial", "merge_small_regions"]
 
-ColorSpace = Literal["rgb", "lab"]
-#: Colour spaces the clustering can run in.
-COLOR_SPACES: tuple[str, ...] = ("rgb", "lab")
+ColorSpace = Literal["rgb", "lab", "oklab"]
 
 
 # ------------------------------------------------------------------ colour steps
@@ -78,8 +76,7 @@ class ColorHistogram:
     def _in(self, color_space: str) -> np.ndarray:
         """(n, 3) float64: the colours in ``color_space`` (computed once)."""
         if color_space not in self._features:
-            self._features[color_space] = (self.colors.astype(np.float64) if color_space == "rgb"
-                                           else rgb_to_lab(self.colors))
+            self._features[color_space] = to_space(color_space)(self.colors)
         return self._features[color_space]
 
 
@@ -136,7 +133,7 @@ class PaletteFit:
         Cluster centres in ``color_space``.
     palette : (k, 3) uint8
         The centres as RGB rounded to 8 bits.
-    color_space : {"rgb", "lab"}
+    color_space : {"rgb", "lab", "oklab"}
     inertia : float
         Sum over the opaque pixels of the squared distance to their centre.
     n_iter : int
@@ -272,7 +269,7 @@ def choose_k(
         fit = fit_palette(hist, 1, max_iter=max_iter, tol=tol, n_init=n_init, seed=rng, color_space=color_space)
         return _replace_fit(fit, k_curve=((1, 0.0, float("inf")),),
                             notes=("K chosen automatically: 1 (a single colour)", *fit.notes))
-    to_rgb = (lambda c: c) if color_space == "rgb" else lab_to_rgb
+    to_rgb = from_space(color_space)
     auto = _autok.choose(hist._codes[used], hist._in(color_space)[used], weights, hist.colors[used], to_rgb,
                          max_iter, tol, (lambda kk: default_n_init(kk) if n_init is None else n_init), rng,
                          target_psnr, coarse=color_space == "rgb")
@@ -302,7 +299,7 @@ def _nearest_fit(hist: ColorHistogram, palette_rgb: np.ndarray, color_space: str
                  centers: np.ndarray | None = None) -> PaletteFit:
     """The fit of given colours: every colour goes to the nearest (first on ties)."""
     if centers is None:
-        centers = palette_rgb.astype(np.float64) if color_space == "rgb" else rgb_to_lab(palette_rgb)
+        centers = to_space(color_space)(palette_rgb)
     used = hist._used
     color_labels, dist = _transfer.nearest(hist._in(color_space)[used], centers)
     return PaletteFit(centers, palette_rgb, color_space, float(hist.counts[used] @ dist), 0, True,
@@ -325,7 +322,7 @@ def apply_palette(
         A fit (its centres and colour space; the histogram it was fitted on
         keeps the fit's own labels), or colours: every pixel goes to the
         nearest, measured in ``color_space`` (first on ties).
-    color_space : {"rgb", "lab"}
+    color_space : {"rgb", "lab", "oklab"}
         Where the distances to given colours are measured (a fit has its own).
     max_pixels : int, optional
 
@@ -371,7 +368,7 @@ class SpatialFit:
     positions : (k, 2) float64
         The centres' (x, y) pixel positions.
     palette : (k, 3) uint8
-    color_space : {"rgb", "lab"}
+    color_space : {"rgb", "lab", "oklab"}
     spatial_weight : float
     n_iter : int
     converged : bool
@@ -458,7 +455,7 @@ def fit_spatial(
     if joint.shape[0] < k:
         notes += (f"asked for K={k}, the downsampled image has only {joint.shape[0]} distinct points",)
     centers = joint[:, :3]
-    to_rgb = (lambda c: c) if color_space == "rgb" else lab_to_rgb
+    to_rgb = from_space(color_space)
     palette = np.clip(np.rint(to_rgb(centers)), 0, 255).astype(np.uint8)
     return SpatialFit(centers, joint[:, 3:] / s, palette, color_space, spatial_weight, int(n_iter), bool(converged),
                       k, notes, joint, s, opaque)
@@ -552,7 +549,7 @@ def _fit(distinct, Y, colors, weights, used, k, max_iter, tol, n_init, rng, colo
         centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
             distinct[used], Yu, wu, k, max_iter, tol, n_init, rng, integer_centers=color_space == "rgb"
         )
-    rgb_centers = centers if color_space == "rgb" else lab_to_rgb(centers)
+    rgb_centers = from_space(color_space)(centers)
     palette = np.clip(np.rint(rgb_centers), 0, 255).astype(np.uint8)
     return centers, color_labels, inertia, n_iter, converged, palette
 

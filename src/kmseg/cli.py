@@ -30,7 +30,7 @@ from kmseg import __version__
 __all__ = ["build_parser", "main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg")
 _PALETTE_EXTS = (".json", ".gpl", ".css", ".txt", ".ase")
 
 MAIN_EPILOG = """\
@@ -62,14 +62,17 @@ examples:
       the colours of a palette file (or -k K colours of another image), dithered
   kmseg segment photo.jpg -k 12 --min-region 200 --svg drawing.svg
       the regions as vector shapes (one path each, grouped by colour)
+  kmseg segment photo.jpg -k 12 --min-region 400 --paint-by-number sheet.png
+      a paint-by-number sheet: outlines, numbers, a legend of colours (300 dpi)
 
 outputs:
   With one input file, -o is the output file (format from its extension or
   --format). With several inputs, a folder or a pattern, -o is a folder
   (created if missing) and --name sets the file names: fields {stem},
-  {name}, {k} and {ext}. --labels, --palette and --svg are then folders too, and
-  --palette-format chooses the palette format. Masks are always written into
-  a folder as <stem>-k<K>-mask-<i>.png, one black/white PNG per cluster.
+  {name}, {k} and {ext}. --labels, --palette, --svg and --paint-by-number are
+  then folders too, and --palette-format chooses the palette format. Masks
+  are always written into a folder as <stem>-k<K>-mask-<i>.png, one
+  black/white PNG per cluster.
   Every PNG records the kmseg version, parameters and seed: see 'kmseg info'.
 
   Images whose outputs all exist are skipped, so re-running a command that
@@ -249,6 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--svg-tolerance", type=_typed(options.get("svg_tolerance")), default=None, metavar="PX",
                      help="how far, in pixels, the SVG's simplified edges may stray from the pixel edges "
                           "(0: exact pixel edges; default 1, which straightens pixel staircases)")
+    out.add_argument("--paint-by-number", metavar="PATH", dest="paint",
+                     help="also write a paint-by-number sheet (outlines, numbers, legend): a .svg or .png file, "
+                          "or a folder (SVGs; PNGs with --paint-dpi)")
+    _add_option(out, "paint_dpi", default_text="300")
     out.add_argument("--masks", metavar="DIR",
                      help="also write one black/white PNG mask per cluster into DIR")
     out.add_argument("--json", action="store_true",
@@ -364,11 +371,13 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
     try:
         args.inputs = [storage.localize(x) for x in args.inputs]  # file:// URLs are local paths
-        for opt in ("output", "labels", "palette", "masks", "boundaries", "svg"):
+        for opt in ("output", "labels", "palette", "masks", "boundaries", "svg", "paint"):
             if getattr(args, opt):
                 setattr(args, opt, storage.localize(getattr(args, opt)))
-        if args.svg_tolerance is not None and not args.svg:
+        if args.svg_tolerance is not None and not args.svg and not args.paint and not _writes_svg(args):
             raise _OutputError("--svg-tolerance applies to the --svg drawing; add --svg PATH")
+        if args.paint_dpi is not None and not args.paint:
+            raise _OutputError("--paint-dpi applies to the --paint-by-number sheet; add --paint-by-number PATH")
         given = _palette_source(args)
         params = batch.validate_params(batch.SegmentParams(
             None if isinstance(given, tuple) else args.k, args.max_iter, args.tol, args.n_init, args.seed, args.color_space, args.max_pixels,
@@ -564,10 +573,14 @@ def _plan_single(args: argparse.Namespace, params: Any) -> tuple[list[Any], list
         image = batch.output_image_path(src, args.output or ".", args.name or _default_name(args.format),
                                         params.name_k, args.format)
     _check_quality(args, batch.output_format(image, args.format))
+    paint = args.paint
+    if paint and not _looks_like_dir(paint) and os.path.splitext(paint)[1].lower() not in (".svg", ".png"):
+        raise _OutputError(f"--paint-by-number writes a .svg or .png file (or into a folder), not {paint!r}")
     plan = batch.plan_outputs(src, params.name_k, image, format=args.format, quality=args.quality,
                               labels=args.labels, palette=args.palette, palette_format=args.palette_format,
                               masks=args.masks, boundaries=args.boundaries, svg=args.svg,
-                              svg_tolerance=args.svg_tolerance, is_folder=_looks_like_dir)
+                              svg_tolerance=args.svg_tolerance, paint=paint, paint_dpi=args.paint_dpi,
+                              is_folder=_looks_like_dir)
     job = batch.ItemJob(src, params, plan, figures=args.json or args.verbose)
     reason = batch.check_job(job, {os.path.realpath(src)}, {})
     if reason:
@@ -583,7 +596,8 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
         raise _OutputError(f"with several inputs, a folder or a pattern, -o is a folder, not {out_dir!r}; "
                            "set the file names with --name")
     for option, value, exts in (("--labels", args.labels, (".png",)), ("--palette", args.palette, _PALETTE_EXTS),
-                                ("--boundaries", args.boundaries, (".png",)), ("--svg", args.svg, (".svg",))):
+                                ("--boundaries", args.boundaries, (".png",)), ("--svg", args.svg, (".svg",)),
+                                ("--paint-by-number", args.paint, (".svg", ".png"))):
         if value and os.path.splitext(value)[1].lower() in exts and not os.path.isdir(value):
             hint = " (and the format with --palette-format)" if option == "--palette" else ""
             raise _OutputError(f"with several inputs, {option} is a folder{hint}, not {value!r}")
@@ -593,7 +607,7 @@ def _plan_many(args: argparse.Namespace, params: Any) -> tuple[list[Any], list[A
         files, out_dir, params, name=name, format=args.format, quality=args.quality,
         labels_dir=args.labels, palette_dir=args.palette, palette_format=args.palette_format or "json",
         masks_dir=args.masks, figures=args.json or args.verbose, boundaries_dir=args.boundaries,
-        svg_dir=args.svg, svg_tolerance=args.svg_tolerance)
+        svg_dir=args.svg, svg_tolerance=args.svg_tolerance, paint_dir=args.paint, paint_dpi=args.paint_dpi)
     if jobs:
         _check_quality(args, jobs[0].plan.format)
     return jobs, missing + conflicts
@@ -606,6 +620,13 @@ def _default_name(fmt: str | None) -> str:
 def _check_quality(args: argparse.Namespace, fmt: str | None) -> None:
     if args.quality is not None and fmt in ("png", "gif"):
         raise _OutputError(f"--quality applies to jpg and webp output; {fmt.upper()} is lossless")
+    if args.quality is not None and fmt == "svg":
+        raise _OutputError("--quality applies to jpg and webp output; an SVG drawing has --svg-tolerance")
+
+
+def _writes_svg(args: argparse.Namespace) -> bool:
+    """Whether the main output is an SVG drawing (--format svg or -o NAME.svg)."""
+    return args.format == "svg" or os.path.splitext(args.output or "")[1].lower() == ".svg"
 
 
 def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> list[str]:
@@ -613,8 +634,9 @@ def _output_folders(args: argparse.Namespace, jobs: list[Any], single: bool) -> 
     if single:
         return [os.path.dirname(p) or "." for job in jobs
                 for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.masks,
-                          job.plan.boundaries, job.plan.svg) if p]
-    return [p for p in (args.output or ".", args.labels, args.palette, args.masks, args.boundaries, args.svg) if p]
+                          job.plan.boundaries, job.plan.svg, job.plan.paint) if p]
+    return [p for p in (args.output or ".", args.labels, args.palette, args.masks, args.boundaries, args.svg,
+                        args.paint) if p]
 
 
 def _prepare_dirs(folders: list[str]) -> None:
@@ -772,7 +794,7 @@ def _describe(result: Any) -> str:
     if result.status != "done":
         return f"kmseg: {result.status} {printable(result.source)}: {result.reason or ''}".rstrip(": ")
     s = result.summary or {}
-    written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries", "svg")
+    written = ", ".join(str(p) for key in ("image", "labels", "palette", "boundaries", "svg", "paint")
                         if (p := result.outputs.get(key)))
     if result.outputs.get("masks"):
         written += f"{', ' if written else ''}{len(result.outputs['masks'])} masks"

@@ -351,7 +351,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("seed", int, None, "random seed; the same seed gives the same output (default: a fresh "
            "seed, reported with the result)", _SEGMENTING, Range(0, SEED_MAX), nullable=True),
     Option("color_space", str, "rgb", "colour space the distances are measured in (lab: CIELAB, "
-           "closer to human vision)", _SEGMENTING, choices=("rgb", "lab")),
+           "closer to human vision; oklab: OKLab, more even in hue and lightness)", _SEGMENTING,
+           choices=("rgb", "lab", "oklab")),
     Option("max_pixels", int, None, f"refuse images larger than this many pixels (default "
            f"{DEFAULT_LIMITS.max_pixels:,})", frozenset(("library", "cli", "batch")), Range(1, None),
            nullable=True, unit="pixels", group="running"),
@@ -375,7 +376,7 @@ OPTIONS: tuple[Option, ...] = (
            ".gpl, .css, .txt) or of k colours fitted on another image", _SEGMENTING, nullable=True,
            group="features", cli_flags=("--palette-from",), api_name="palette_file"),
     Option("svg_tolerance", float, 1.0, "how far a simplified SVG edge may stray from the pixel edges "
-           "(0: exact pixel edges); an argument of to_svg(), not of segment()", frozenset(("cli",)),
+           "(0: exact pixel edges); an argument of to_svg(), not of segment()", frozenset(("cli", "api")),
            Range(0, 10000), unit="pixels",
            overrides=(Override("svg_tolerance_given", "cli", "None means 'not given', so --svg-tolerance "
                                "without --svg is reported; to_svg's default (1) applies", default=None),),
@@ -383,10 +384,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("first_frame", bool, False, "segment only the first frame of an animated GIF, APNG or WebP "
            "(by default an animation written as gif, png or webp is segmented as a whole, with one "
            "palette for every frame)", frozenset(("cli", "batch", "api")), group="features"),
+    Option("paint_dpi", int, 300, "resolution of a paint-by-number sheet written as PNG (given with a "
+           "folder, the sheets are PNGs, else SVGs)", frozenset(("cli",)), Range(30, 1200), unit="dpi",
+           overrides=(Override("paint_dpi_given", "cli", "None means 'not given', so --paint-dpi without "
+                               "--paint-by-number is reported, and a folder of sheets stays SVG; the table's "
+                               "default (300) applies to a .png file", default=None),),
+           group="features"),
     # ---------------------------------------------------------------- outputs
     Option("format", str, None, "output image format (default: from the output name; PNG is written "
-           "indexed; an animation is written as gif, APNG (png) or webp)", frozenset(("cli", "batch", "api")),
-           choices=("png", "jpeg", "webp", "gif"), aliases=(("jpg", "jpeg"),),
+           "indexed; an animation is written as gif, APNG (png) or webp; svg: the segments as a drawing, "
+           "one path per region)", frozenset(("cli", "batch", "api")),
+           choices=("png", "jpeg", "webp", "gif", "svg"), aliases=(("jpg", "jpeg"),),
            nullable=True,
            group="outputs",
            overrides=(Override("format_form", "api", "the HTTP response has no file name to take the "

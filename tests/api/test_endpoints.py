@@ -192,8 +192,8 @@ def test_openapi_documents_every_field_with_its_limits():
     assert k_int["minimum"] == 1 and k_int["maximum"] == 32
     assert {"const": "auto", "type": "string"} in props["k"]["anyOf"]
     assert props["max_iter"]["maximum"] == 500
-    assert props["format"]["enum"] == ["png", "jpeg", "webp", "gif"]
-    assert props["color_space"]["enum"] == ["rgb", "lab"]
+    assert props["format"]["enum"] == ["png", "jpeg", "webp", "gif", "svg"]
+    assert props["color_space"]["enum"] == ["rgb", "lab", "oklab"]
     for name, prop in props.items():
         assert prop.get("description"), f"{name} has no description"
     for path in ("/api/segment", "/api/palette", "/api/labels", "/api/boundaries"):
@@ -205,6 +205,7 @@ def test_openapi_documents_every_field_with_its_limits():
         "image/jpeg",
         "image/webp",
         "image/gif",
+        "image/svg+xml",
     }
 
 

@@ -28,7 +28,8 @@ def test_downloads_are_full_size_and_named(small_png: bytes) -> None:
     items = downloads(seg, "my photo.png")
     assert [d.file_name for d in items] == [
         "my_photo-k5.png", "my_photo-k5.jpg", "my_photo-k5.webp", "my_photo-k5-labels.png",
-        "my_photo-k5-palette.json", "my_photo-k5-palette.gpl"]  # fmt: skip
+        "my_photo-k5-palette.json", "my_photo-k5-palette.gpl", "my_photo-k5.svg",
+        "my_photo-k5-paint.png", "my_photo-k5-paint.svg"]  # fmt: skip
     data = {d.key: d.make() for d in items}
     for key, fmt in [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP"), ("labels", "PNG")]:
         im = Image.open(io.BytesIO(data[key]))
@@ -119,3 +120,33 @@ def test_png_bytes_and_dithered_preview(small_png: bytes) -> None:
     assert {tuple(c) for c in view.reshape(-1, 3).tolist()} <= {tuple(c) for c in seg.palette.tolist()}
     back = np.asarray(Image.open(io.BytesIO(png_bytes(view))))
     np.testing.assert_array_equal(back, view)
+
+
+def test_the_svg_download_renders_as_the_label_map(small_png: bytes) -> None:
+    from svgtools import fidelity
+
+    seg = kmseg.segment(small_png, 5, seed=1, min_region=20)
+    (item,) = [d for d in downloads(seg, "photo.jpg") if d.key == "svg"]
+    assert item.mime == "image/svg+xml" and item.file_name == "photo-k5.svg"
+    right, through = fidelity(item.make().decode(), seg.labels, seg.palette)
+    assert through == 0 and right > 0.95  # the default tolerance simplifies edges, never leaves a gap
+    recoloured = seg.recolor(np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [9, 9, 9], [250, 250, 250]]
+                                      [: seg.k], np.uint8))
+    assert "#ff0000" in by_key(recoloured)["svg"].decode()
+
+
+def test_the_paint_by_number_downloads(small_png: bytes) -> None:
+    import re
+
+    seg = kmseg.segment(small_png, 4, seed=1, min_region=40)
+    data = by_key(seg)
+    with Image.open(io.BytesIO(data["paint-png"])) as im:
+        assert im.format == "PNG" and round(im.info["dpi"][0]) == 300
+    svg = data["paint-svg"].decode()
+    texts = re.findall(r'<text x="([0-9.]+)" y="([0-9.]+)" font-size="[0-9.e+-]+">([0-9]+)</text>', svg)
+    assert texts
+    for x, y, number in texts:
+        assert seg.labels[int(float(y)), int(float(x))] == int(number) - 1
+    for i, colour in enumerate(seg.palette):
+        assert (f'id="chip-{i + 1}"' in svg) == bool(seg.counts[i])
+        assert not seg.counts[i] or "#%02x%02x%02x" % tuple(int(v) for v in colour) in svg

@@ -55,7 +55,8 @@ def test_example_is_shown_before_any_upload() -> None:
     assert metric(at, "Clusters")[0] == "8"
     labels = [d.label for d in at.download_button]
     for want in ["Segmented image (PNG)", "JPEG", "WebP", "Label map (PNG)", "Palette (JSON)",
-                 "Palette (GIMP .gpl)"]:  # fmt: skip
+                 "Palette (GIMP .gpl)", "Drawing (SVG)", "Paint by number (PNG)",
+                 "Paint by number (SVG)"]:  # fmt: skip
         assert want in labels
     limits = " ".join(c.value for c in at.sidebar.caption)
     assert "25 MB" in limits and "50 MP" in limits
@@ -89,6 +90,8 @@ def test_upload_is_segmented_with_the_chosen_parameters(small_png: bytes) -> Non
 
     at.sidebar.radio(key="color_space").set_value("lab").run()
     assert "CIELAB" in result_caption(at)
+    at.sidebar.radio(key="color_space").set_value("oklab").run()
+    assert not at.exception and "OKLab" in result_caption(at)
 
 
 def test_same_inputs_come_from_the_cache(small_png: bytes) -> None:

@@ -35,7 +35,8 @@ API_ONLY = {
 _API_NOTES = {
     "k": "Default 8; with palette_file it may be left out (a palette file gives the colours; "
     "an image gives k of them).",
-    "format": "Of /api/segment; the other endpoints answer PNG.",
+    "format": "Of /api/segment; the other endpoints answer PNG. svg answers image/svg+xml.",
+    "svg_tolerance": "With format=svg.",
     "first_frame": "Otherwise an animated upload is segmented as a whole when format is png (APNG), gif "
     "or webp: /api/segment answers an animation, /api/labels an animated greyscale PNG and "
     "/api/palette the palette of all frames; /api/boundaries draws on the first frame.",

@@ -108,7 +108,7 @@ def _form(settings: ServiceSettings, values: dict[str, Any] | None = None, inval
     upload_id, upload_name = values.get("upload"), values.get("upload_name")
     spaces = "".join(
         f'<option value="{v}"{" selected" if v == space else ""}>{label}</option>'
-        for v, label in (("rgb", "RGB"), ("lab", "CIELAB"))
+        for v, label in (("rgb", "RGB"), ("lab", "CIELAB"), ("oklab", "OKLab"))
     )
     accept = ",".join(f".{fmt.lower()}" for fmt in INPUT_FORMATS) + ",image/*"
     kept = ""

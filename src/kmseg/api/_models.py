@@ -40,7 +40,7 @@ class PaletteBody(BaseModel):
     )
     iterations: int = Field(ge=0, description="Lloyd iterations run.")
     converged: bool = Field(description="Whether the run converged before max_iter.")
-    color_space: Literal["rgb", "lab"] = Field(description="The colour space clustered in.")
+    color_space: Literal["rgb", "lab", "oklab"] = Field(description="The colour space clustered in.")
     seed: int = Field(
         description="The seed used (drawn at random when none was given); send it back to repeat the run."
     )

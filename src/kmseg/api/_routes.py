@@ -28,7 +28,7 @@ FIGURE_HEADERS: dict[str, str] = {
     "X-Kmseg-Converged": "true or false.",
     "X-Kmseg-Inertia": "Sum of squared distances to the centres.",
     "X-Kmseg-Seed": "The seed used; send it back to repeat the run.",
-    "X-Kmseg-Color-Space": "rgb or lab.",
+    "X-Kmseg-Color-Space": "rgb, lab or oklab.",
     "X-Kmseg-Width": "Image width in pixels.",
     "X-Kmseg-Height": "Image height in pixels.",
     "X-Kmseg-Palette": "The palette, comma-separated #rrggbb in label order.",
@@ -130,6 +130,7 @@ def _params(form: Any) -> RunParams:
         form.k, form.max_iter, form.color_space, form.seed, form.format, form.metrics,
         spatial_weight=form.spatial_weight, fit_size=form.fit_size, min_region=form.min_region,
         target_psnr=form.target_psnr, dither=form.dither, first_frame=form.first_frame,
+        svg_tolerance=form.svg_tolerance,
     )  # fmt: skip
 
 

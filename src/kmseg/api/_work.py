@@ -26,7 +26,8 @@ __all__ = [
 ]
 
 DEFAULT_K = kmseg.options.get("k").default_for("api")
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif",
+               "svg": "image/svg+xml"}
 PAGE_PALETTE_FORMATS = ("json", "gpl", "css", "txt")
 _PALETTE_MEDIA = {"json": "application/json", "gpl": "text/plain", "css": "text/css", "txt": "text/plain"}
 
@@ -49,6 +50,7 @@ class RunParams:
     palette: bytes | None = None
     first_frame: bool = False
     palette_name: str | None = None  # the palette upload's own name, for messages
+    svg_tolerance: float = kmseg.options.get("svg_tolerance").default_for("api")
 
 
 @dataclass
@@ -180,10 +182,10 @@ def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = 
 
 
 def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
-    """Segment the upload and encode the segmented image in ``params.format``."""
+    """Segment the upload and encode the segmented image in ``params.format`` (svg: the drawing)."""
     start = time.perf_counter()
     seg = _segment(data, params, max_pixels)
-    encoded = seg.to_bytes(params.format)
+    encoded = seg.to_bytes(params.format, svg_tolerance=params.svg_tolerance)
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 

@@ -126,6 +126,11 @@ def downloads(seg: kmseg.Segmentation, source_name: str) -> list[Download]:
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "json")),
         Download("gpl", "Palette (GIMP .gpl)", name(f"{tag}-palette", "gpl"), "text/plain",
                  lambda: kmseg.palette_bytes(seg.palette, seg.counts, "gpl")),
+        Download("svg", "Drawing (SVG)", name(tag, "svg"), "image/svg+xml", lambda: seg.to_bytes("svg")),
+        Download("paint-png", "Paint by number (PNG)", name(f"{tag}-paint", "png"), "image/png",
+                 lambda: seg.to_paint_by_number().to_png()),
+        Download("paint-svg", "Paint by number (SVG)", name(f"{tag}-paint", "svg"), "image/svg+xml",
+                 lambda: seg.to_paint_by_number().to_svg().encode()),
     ]
     return items
 

@@ -30,7 +30,7 @@ K_SLIDER_MAX = int(widget_range("k_slider")["max_value"])
 ITER_SLIDER_MAX = int(widget_range("iter_slider")["max_value"])
 SEED_MAX = int(widget_range("seed")["max_value"])
 FULL_VIEW_MAX_PIXELS = 16_000_000
-SPACES = {"rgb": "RGB", "lab": "CIELAB"}
+SPACES = {"rgb": "RGB", "lab": "CIELAB", "oklab": "OKLab"}
 SPATIAL_HELP = option_table.get("spatial_weight").help
 
 st.set_page_config(page_title="kmseg: colour segmentation", page_icon=views.app_icon(), layout="wide")
@@ -73,7 +73,7 @@ side.number_input(f"…or type any ({ITER_RANGE['min_value']}–{ITER_RANGE['max
                   step=1, key="max_iter",
                   on_change=sync_pair, args=(state, "max_iter", "iter_slider", ITER_SLIDER_MAX))
 side.radio("Colour space", list(SPACES), format_func=SPACES.__getitem__, key="color_space",
-           horizontal=True, help="CIELAB groups colours as the eye sees them; RGB is the classic choice.")
+           horizontal=True, help="CIELAB and OKLab group colours as the eye sees them; RGB is the classic choice.")
 seed_col, dice_col = side.columns([3, 1], vertical_alignment="bottom")
 seed_col.number_input("Seed", **widget_range("seed"), step=1, key="seed", placeholder="random",
                       help="Same image, parameters and seed give the same result. Empty: a seed drawn "

@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_NAME", "NAME_FIELDS", "OutputPlan", "check_job", "check_name
 
 #: Default output name pattern; ``{ext}`` is the extension of the output format.
 DEFAULT_NAME = "{stem}-k{k}.{ext}"
-_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif"}
+_FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif", "svg": "svg"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class OutputPlan:
     boundaries: str | None = None
     svg: str | None = None
     svg_tolerance: float | None = None  # None: Segmentation.to_svg's default
+    paint: str | None = None  # a paint-by-number sheet: .svg, or .png at paint_dpi
+    paint_dpi: int | None = None  # None: the option table's default
 
     def mask_path(self, i: int, k: int) -> str:
         """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
@@ -50,7 +52,7 @@ class OutputPlan:
 
     def paths(self, k: int) -> list[str]:
         """Every single-file output, plus the mask of cluster 0 (written last)."""
-        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.image) if p]
+        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.paint, self.image) if p]
         if self.masks:
             out.append(self.mask_path(0, k))
         return out
@@ -63,7 +65,7 @@ def output_format(name: str, format: str | None) -> str:
     suffix = os.path.splitext(name)[1]
     if not suffix:
         raise kmseg.InvalidParameterError(
-            f"cannot tell the image format from {name!r}: end it with .png, .jpg or .webp, "
+            f"cannot tell the image format from {name!r}: end it with .png, .jpg, .webp, .gif or .svg, "
             "or give --format", param="format")
     return kmseg.normalize_format(suffix)
 
@@ -84,6 +86,8 @@ def plan_jobs(
     boundaries_dir: str | os.PathLike[str] | None = None,
     svg_dir: str | os.PathLike[str] | None = None,
     svg_tolerance: float | None = None,
+    paint_dir: str | os.PathLike[str] | None = None,
+    paint_dpi: int | None = None,
 ) -> tuple[list[ItemJob], list[ItemResult]]:
     """Decide every output path of every input.
 
@@ -114,9 +118,11 @@ def plan_jobs(
             palette_dir and localize(palette_dir), masks_dir and localize(masks_dir))
     bdir = boundaries_dir and localize(boundaries_dir)
     sdir = svg_dir and localize(svg_dir)
+    pdir = paint_dir and localize(paint_dir)
     planned = [ItemJob(os.fspath(f.path), params,
                        _plan_one(f, params.name_k, name, fmt, quality, pal_fmt, *dirs, boundaries_dir=bdir,
-                                 svg_dir=sdir, svg_tolerance=svg_tolerance),
+                                 svg_dir=sdir, svg_tolerance=svg_tolerance, paint_dir=pdir,
+                                 paint_dpi=paint_dpi),
                        figures) for f in files]
     produced: dict[str, int] = {}
     for n, job in enumerate(planned):
@@ -140,11 +146,12 @@ def plan_jobs(
 def _plan_one(f: InputFile, k: int | str, name: str, fmt: str | None, quality: int | None, pal_fmt: str,
               output_dir: str, labels_dir: str | None, palette_dir: str | None,
               masks_dir: str | None, boundaries_dir: str | None = None, svg_dir: str | None = None,
-              svg_tolerance: float | None = None) -> OutputPlan:
+              svg_tolerance: float | None = None, paint_dir: str | None = None,
+              paint_dpi: int | None = None) -> OutputPlan:
     image = output_image_path(f.path, output_dir, name, k, fmt, subdir=f.subdir)
     return plan_outputs(f.path, k, image, format=fmt, quality=quality, labels=labels_dir, palette=palette_dir,
                         palette_format=pal_fmt, masks=masks_dir, boundaries=boundaries_dir, svg=svg_dir,
-                        svg_tolerance=svg_tolerance, subdir=f.subdir)
+                        svg_tolerance=svg_tolerance, paint=paint_dir, paint_dpi=paint_dpi, subdir=f.subdir)
 
 
 def output_image_path(source: str, folder: str, pattern: str, k: int | str, format: str | None = None,
@@ -177,6 +184,8 @@ def plan_outputs(
     boundaries: str | None = None,
     svg: str | None = None,
     svg_tolerance: float | None = None,
+    paint: str | None = None,
+    paint_dpi: int | None = None,
     subdir: str = "",
     is_folder: Callable[[str], bool] = lambda path: True,
 ) -> OutputPlan:
@@ -187,7 +196,9 @@ def plan_outputs(
     or a folder (as ``is_folder`` says; by default every one is) where the
     output takes its default name inside ``subdir``: ``{stem}-k{k}-labels.png``,
     ``{stem}-k{k}-palette.<format>``, ``{stem}-k{k}-boundaries.png``,
-    ``{stem}-k{k}.svg``. ``masks`` is always a folder (``{stem}-k{k}-mask-<i>.png``).
+    ``{stem}-k{k}.svg``; ``paint`` (a paint-by-number sheet) likewise,
+    ``{stem}-k{k}-paint.svg``, or ``.png`` when ``paint_dpi`` is given (a
+    file must end in .svg or .png). ``masks`` is always a folder (``{stem}-k{k}-mask-<i>.png``).
     A palette file's format follows its extension unless given; in a folder it
     is ``palette_format`` or json.
     """
@@ -212,6 +223,8 @@ def plan_outputs(
         boundaries=place(boundaries, "-boundaries.png"),
         svg=place(svg, ".svg"),
         svg_tolerance=svg_tolerance,
+        paint=place(paint, f"-paint.{'png' if paint_dpi else 'svg'}"),
+        paint_dpi=paint_dpi,
     )
 
 

@@ -50,7 +50,8 @@ def _split_skipped(
             plan = job.plan
             found: dict[str, Any] = {key: path for key, path in
                                      (("image", plan.image), ("labels", plan.labels), ("palette", plan.palette),
-                                      ("boundaries", plan.boundaries), ("svg", plan.svg))
+                                      ("boundaries", plan.boundaries), ("svg", plan.svg),
+                                      ("paint", plan.paint))
                                      if path}
             if row is not None and row.get("status") in ("done", "skipped"):
                 reason = "done in an earlier run (see the manifest; use --overwrite to redo)"

@@ -68,7 +68,8 @@ def _whole_animation(source: Any, job: ItemJob) -> Any:
     frames = kmseg.load_frames(source, max_pixels=job.params.max_pixels)
     if frames.n_frames == 1:
         return frames.frame(0)
-    extras = [what for what, path in (("masks", plan.masks), ("boundaries", plan.boundaries), ("svg", plan.svg))
+    extras = [what for what, path in (("masks", plan.masks), ("boundaries", plan.boundaries), ("svg", plan.svg),
+                                                 ("paint-by-number", plan.paint))
               if path]
     if extras:
         raise kmseg.InvalidParameterError(

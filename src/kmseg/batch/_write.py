@@ -17,7 +17,7 @@ __all__ = ["sweep_temporaries", "write_outputs"]
 
 
 #: The order of the outputs in :attr:`ItemResult.outputs`.
-_ORDER = ("image", "labels", "palette", "boundaries", "svg", "masks")
+_ORDER = ("image", "labels", "palette", "boundaries", "svg", "paint", "masks")
 
 
 def write_outputs(seg: Any, plan: OutputPlan, mask_k: int, original: Any = None) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def write_outputs(seg: Any, plan: OutputPlan, mask_k: int, original: Any = None)
     Returns
     -------
     dict
-        Keys ``image``, ``labels``, ``palette``, ``boundaries``, ``svg``
+        Keys ``image``, ``labels``, ``palette``, ``boundaries``, ``svg``, ``paint``
         (str) and ``masks`` (list of str), for the outputs written.
     """
     outputs: dict[str, Any] = {}
@@ -55,6 +55,8 @@ def write_outputs(seg: Any, plan: OutputPlan, mask_k: int, original: Any = None)
         outputs["boundaries"] = write_bytes(plan.boundaries, _boundaries_png(seg, original))
     if plan.svg:
         outputs["svg"] = write_bytes(plan.svg, _svg_bytes(seg, plan))
+    if plan.paint:
+        outputs["paint"] = write_bytes(plan.paint, _paint_bytes(seg, plan))
     if plan.masks:
         masks = [plan.mask_path(i, mask_k) for i in range(seg.k)]
         for i in reversed(range(seg.k)):
@@ -62,7 +64,7 @@ def write_outputs(seg: Any, plan: OutputPlan, mask_k: int, original: Any = None)
         outputs["masks"] = masks
     if plan.image:
         fmt = kmseg.normalize_format(plan.format or (os.path.splitext(plan.image)[1] or ".png"))
-        outputs["image"] = write_bytes(plan.image, seg.to_bytes(fmt, plan.quality))
+        outputs["image"] = write_bytes(plan.image, seg.to_bytes(fmt, plan.quality, **_svg_options(plan)))
     return {key: outputs[key] for key in _ORDER if key in outputs}
 
 
@@ -71,6 +73,22 @@ def _boundaries_png(seg: Any, original: Any) -> bytes:
     buf = io.BytesIO()
     seg.boundaries_image(original).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _paint_bytes(seg: Any, plan: OutputPlan) -> bytes:
+    """The paint-by-number sheet: SVG, or PNG (at ``paint_dpi``) for a .png name."""
+    from kmseg import options
+
+    sheet = seg.to_paint_by_number(**({} if plan.svg_tolerance is None else {"tolerance": plan.svg_tolerance}))
+    assert plan.paint is not None
+    if plan.paint.lower().endswith(".png"):
+        return sheet.to_png(plan.paint_dpi or options.get("paint_dpi").default)
+    return sheet.to_svg().encode()
+
+
+def _svg_options(plan: OutputPlan) -> dict[str, float]:
+    """The drawing's tolerance when given (else Segmentation's default)."""
+    return {} if plan.svg_tolerance is None else {"svg_tolerance": plan.svg_tolerance}
 
 
 def _svg_bytes(seg: Any, plan: OutputPlan) -> bytes:
@@ -108,7 +126,8 @@ def sweep_temporaries(jobs: Sequence[ItemJob], manifest: Any = None) -> None:
     names: dict[str, set[str]] = {}
     mask_prefixes: dict[str, set[str]] = {}
     paths = [p for job in jobs
-             for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries, job.plan.svg)]
+             for p in (job.plan.image, job.plan.labels, job.plan.palette, job.plan.boundaries, job.plan.svg,
+                       job.plan.paint)]
     paths.append(getattr(manifest, "path", None))
     for path in paths:
         if path and not is_url(path):

@@ -3,7 +3,7 @@
 A pixel is the point ``(c1, c2, c3, x * s, y * s)`` where ``c`` is its colour
 in the working space and ``s = spatial_weight * D / width``, ``D`` being the
 distance from black to white in that space (255 * sqrt(3) in RGB, 100 in
-CIELAB). So with ``spatial_weight = 1`` crossing the whole image width
+CIELAB, 1 in OKLab). So with ``spatial_weight = 1`` crossing the whole image width
 counts as much as going from black to white; 0 is colour only.
 
 The colour histogram no longer describes the data, so the clustering is fit
@@ -26,14 +26,14 @@ from PIL import Image
 
 from kmseg.engine import _kmeans, _tree
 from kmseg.features import _regions
-from kmseg.features._color import rgb_to_lab
+from kmseg.features._color import to_space
 from kmseg._parallel import parallel_map
 import kmseg.engine._kernels as _kernels
 
 __all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale", "segments"]
 
 #: Distance from black to white in each colour space.
-BLACK_TO_WHITE = {"rgb": 255.0 * np.sqrt(3.0), "lab": 100.0}
+BLACK_TO_WHITE = {"rgb": 255.0 * np.sqrt(3.0), "lab": 100.0, "oklab": 1.0}
 _ROWS_ELEMENTS = 1 << 20
 #: Restarts used when n_init is None: more buy little here (see benchmarks).
 DEFAULT_N_INIT = 2  # pixels handled per chunk in the full-size pass
@@ -46,7 +46,7 @@ def scale(spatial_weight: float, width: int, color_space: str) -> float:
 
 def _colors(rgb: np.ndarray, color_space: str) -> np.ndarray:
     flat = rgb.reshape(-1, 3)
-    return flat.astype(np.float64) if color_space == "rgb" else rgb_to_lab(flat)
+    return to_space(color_space)(flat)
 
 
 def _features(rgb: np.ndarray, y0: int, s: float, color_space: str, step: float = 1.0,

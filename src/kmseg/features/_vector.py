@@ -99,6 +99,28 @@ def labels_to_svg(
     >>> svg.count("<path")
     2
     """
+    labels, palette, opaque, tolerance = check_drawing(labels, palette, opaque, tolerance)
+    if crisp is None:
+        crisp = tolerance > 0
+    h, w = labels.shape
+    paths = _region_paths(labels, opaque, tolerance) if labels.size else {}
+    colors = ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in palette]
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
+           f'width="{w}" height="{h}" viewBox="0 0 {w} {h}"'
+           + (' shape-rendering="crispEdges"' if crisp else "") + ">\n"]
+    if title:
+        out.append(f"<title>{_escape(title)}</title>\n")
+    for k in sorted(paths):
+        out.append(f'<g id="cluster-{k}" fill="{colors[k]}" fill-rule="evenodd">\n')
+        out.extend(f'<path d="{d}"/>\n' for d in paths[k])
+        out.append("</g>\n")
+    out.append("</svg>\n")
+    return "".join(out)
+
+
+def check_drawing(labels: np.ndarray, palette: np.ndarray, opaque: np.ndarray | None, tolerance: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float]:
+    """The arguments of a drawing checked (InvalidParameterError naming the bad one)."""
     labels = np.asarray(labels)
     palette = np.asarray(palette)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
@@ -119,22 +141,7 @@ def labels_to_svg(
             raise InvalidParameterError(
                 f"opaque must have the labels' shape {labels.shape}, got {opaque.shape}", param="opaque")
     tolerance = options.validate("svg_tolerance", tolerance, label="tolerance")
-    if crisp is None:
-        crisp = tolerance > 0
-    h, w = labels.shape
-    paths = _region_paths(labels, opaque, tolerance) if labels.size else {}
-    colors = ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in palette]
-    out = ['<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
-           f'width="{w}" height="{h}" viewBox="0 0 {w} {h}"'
-           + (' shape-rendering="crispEdges"' if crisp else "") + ">\n"]
-    if title:
-        out.append(f"<title>{_escape(title)}</title>\n")
-    for k in sorted(paths):
-        out.append(f'<g id="cluster-{k}" fill="{colors[k]}" fill-rule="evenodd">\n')
-        out.extend(f'<path d="{d}"/>\n' for d in paths[k])
-        out.append("</g>\n")
-    out.append("</svg>\n")
-    return "".join(out)
+    return labels, palette, opaque, tolerance
 
 
 def _escape(text: str) -> str:
@@ -143,17 +150,11 @@ def _escape(text: str) -> str:
 
 def _region_paths(labels: np.ndarray, opaque: np.ndarray | None, tolerance: float) -> dict[int, list[str]]:
     """Path data of every painted region, by cluster."""
-    h, w = labels.shape
-    # The label map framed by one pixel of "outside" (-1), which transparent
+    # The label map is framed by one pixel of "outside" (-1), which transparent
     # pixels join; the frame makes every boundary an inner edge.
-    padded = np.full((h + 2, w + 2), -1, dtype=np.int16)
-    padded[1:-1, 1:-1] = labels
-    if opaque is not None:
-        padded[1:-1, 1:-1][~opaque] = -1
-    sides = _Sides(padded)
-    chains = _Chains(sides)
+    sides, chains = trace(labels, opaque)
     points, starts = _simplify(sides, chains, tolerance)
-    return _assemble(sides, chains, points, starts, padded)
+    return _assemble(sides, chains, points, starts, sides.padded)
 
 
 class _Sides:
@@ -421,10 +422,56 @@ def _douglas_peucker(pts: np.ndarray, first: np.ndarray, last: np.ndarray, toler
     return keep
 
 
-def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.ndarray,
-              padded: np.ndarray) -> dict[int, list[str]]:
-    """Path data of every painted region, by label; in each label the
-    regions in the order of their first pixel, each its outer ring and holes."""
+def trace(labels: np.ndarray, opaque: np.ndarray | None = None) -> tuple[_Sides, _Chains]:
+    """The shared boundaries of a label map, cut into chains (assumes a
+    checked (H, W) integer map with at least one pixel)."""
+    h, w = labels.shape
+    padded = np.full((h + 2, w + 2), -1, dtype=np.int16)
+    padded[1:-1, 1:-1] = labels
+    if opaque is not None:
+        padded[1:-1, 1:-1][~opaque] = -1
+    sides = _Sides(padded)
+    return sides, _Chains(sides)
+
+
+def simplify(sides: _Sides, chains: _Chains, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
+    """The shared boundaries simplified by ``tolerance`` (see :func:`_simplify`)."""
+    return _simplify(sides, chains, tolerance)
+
+
+def chain_points(simplified: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """Every shared boundary once, from :func:`simplify`: a list of (n, 2)
+    int64 (x, y) polylines, each the boundary between two regions (or a
+    region and the outside) from junction to junction."""
+    points, starts = simplified
+    return [points[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()) if b > a]
+
+
+def region_rings(sides: _Sides, chains: _Chains, simplified: tuple[np.ndarray, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rings (outer boundaries and holes) of every painted region, from
+    the boundaries of :func:`simplify`.
+
+    Returns
+    -------
+    points : (N, 2) int64
+        (x, y) corners, ring after ring, each ring not repeating its first.
+    first : (R + 1,) int64
+        Ring r is ``points[first[r]:first[r + 1]]``.
+    region : (R,) int64
+        The connected region of every ring (ids of
+        :func:`kmseg.features._regions.components` on the padded map).
+    label : (R,) int64
+        The label of every ring's region.
+    """
+    points, starts = simplified
+    ring_points, ring_first, region, label = _rings(sides, chains, points, starts, sides.padded)
+    return ring_points, np.append(ring_first, len(ring_points)), region, label
+
+
+def _rings(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.ndarray, padded: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points of every painted ring, each ring's first point, and each ring's region and label."""
     n = chains.count
     ids = np.arange(n)
     # The rings: cycles of chains.next, numbered by their smallest chain,
@@ -435,7 +482,8 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     pos, _, _ = _rank(ring == ids, prev)
     painted = np.flatnonzero(chains.left >= 0)
     if not painted.size:
-        return {}
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros((0, 2), dtype=np.int64), empty, empty, empty
     seq = painted[np.lexsort((pos[painted], ring[painted]))]
     # Every chain's points but its last (the next chain's first), from the
     # simplified copy: forwards, or the twin's backwards.
@@ -452,10 +500,30 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     new_ring = np.ones(k.size, dtype=bool)
     new_ring[1:] = ring_of_point[1:] != ring_of_point[:-1]
     ring_first = np.flatnonzero(new_ring)
+    # The region of each ring: the region of the pixel on its left.
+    ring_seq = ring[seq]
+    head = seq[np.flatnonzero(np.concatenate(([True], ring_seq[1:] != ring_seq[:-1])))]
+    corner = chains.first_corner[head]
+    q = sides.d[chains.order[chains.bounds[head]]]
+    y, x = np.divmod(corner, sides.stride)
+    region = _pixel_regions(sides, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
+    return ring_points, ring_first, region, chains.left[head].astype(np.int64)
+
+
+def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.ndarray,
+              padded: np.ndarray) -> dict[int, list[str]]:
+    """Path data of every painted region, by label; in each label the
+    regions in the order of their first pixel, each its outer ring and holes."""
+    ring_points, ring_first, region, ring_label = _rings(sides, chains, points, starts, padded)
+    if not ring_first.size:
+        return {}
+    k = ring_points.shape[0]
+    new_ring = np.zeros(k, dtype=bool)
+    new_ring[ring_first] = True
     # Relative moves inside each ring, as text cut out of one joined string.
     inside = ~new_ring[1:]
     moves = (ring_points[1:] - ring_points[:-1])[inside].ravel()
-    moves_per_ring = 2 * np.diff(np.append(ring_first, k.size)) - 2
+    moves_per_ring = 2 * np.diff(np.append(ring_first, k)) - 2
     text = " ".join(map(str, moves.tolist())).replace(" -", "-")
     digits = np.searchsorted(10 ** np.arange(1, 19, dtype=np.int64), np.abs(moves), "right") + 1
     length = digits + (moves < 0)
@@ -469,14 +537,7 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     xy = ring_points[ring_first].tolist()
     data = [f"M{x} {y}l{text[b:e]}z" if m else f"M{x} {y}z"
             for (x, y), b, e, m in zip(xy, starts_at, ends_at, has_moves)]
-    # The region of each ring: the region of the pixel on its left.
-    ring_seq = ring[seq]
-    head = seq[np.flatnonzero(np.concatenate(([True], ring_seq[1:] != ring_seq[:-1])))]
-    corner = chains.first_corner[head]
-    q = sides.d[chains.order[chains.bounds[head]]]
-    y, x = np.divmod(corner, sides.stride)
-    region = _pixel_regions(sides, (y + _QY[q]) * padded.shape[1] + x + _QX[q])
-    label = chains.left[head].tolist()
+    label = ring_label.tolist()
     paths: dict[int, list[str]] = {}
     by_region = np.argsort(region, kind="stable")
     cuts = np.flatnonzero(np.diff(region[by_region])) + 1

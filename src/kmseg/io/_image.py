@@ -56,7 +56,9 @@ __all__ = [
 INPUT_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
 #: Formats kmseg writes.
 OUTPUT_FORMATS: tuple[str, ...] = ("png", "jpeg", "webp", "gif")
-_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif"}
+# "svg" is a format of Segmentation.to_bytes/save (a drawing), not of encode_image.
+_FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "jpeg": "jpeg", "png": "png", "webp": "webp", "gif": "gif",
+                   "svg": "svg"}
 
 # Magic numbers of formats we recognise but do not open (for a precise error).
 _REFUSED_SIGNATURES = (
@@ -605,7 +607,7 @@ def normalize_format(name: str) -> str:
     key = str(name).lower().lstrip(".")
     if key not in _FORMAT_ALIASES:
         raise InvalidParameterError(
-            f"output format must be one of png, jpg, webp, gif, got {name!r}", param="format"
+            f"output format must be one of png, jpg, webp, gif, svg, got {name!r}", param="format"
         )
     return _FORMAT_ALIASES[key]
 
@@ -618,6 +620,9 @@ def encode_image(
     No EXIF or ICC data is carried over from any input.
     """
     fmt = normalize_format(fmt)
+    if fmt == "svg":
+        raise InvalidParameterError("svg is a drawing of the segments, not a raster encoding: "
+                                    "use Segmentation.to_svg() or to_bytes('svg')", param="format")
     quality = options.validate("quality", quality)
     buf = io.BytesIO()
     if fmt == "png" and im.mode in ("L", "P") and "transparency" not in im.info:

@@ -1,0 +1,408 @@
+"""A paint-by-number sheet of a label map: thin grey outlines, each region's
+cluster number at its pole of inaccessibility, and a legend of numbered
+colour chips.
+
+The outlines are the shared boundaries of :mod:`kmseg.features._vector`,
+each drawn once. A number goes at the region's pole of inaccessibility,
+the point inside it farthest from its boundary, found by the polylabel
+algorithm of Mapbox (Agafonkin, 2016) on the region's exact pixel polygon,
+holes included (simplified by a pixel, or by the outlines' tolerance if
+larger). The polygon rather than a distance transform of the pixel
+mask: the tracing already gives the polygons, the search costs about the
+length of a region's boundary rather than its area, it is exact to a
+chosen precision rather than to whole pixels, and NumPy has no distance
+transform (kmseg depends on NumPy and Pillow only). The search here takes
+the algorithm's cells a level at a time (every cell that may still hold a
+better point is split at once, its four children measured in one NumPy
+pass) instead of one at a time from a priority queue; it keeps the same
+bound, so it finds the same point to within the same precision.
+
+The sheet is measured in millimetres (``width_mm`` across): the smallest
+legible number (``min_font_mm``) decides which regions get one, whatever
+the image's size in pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from kmseg import options
+from kmseg.errors import InvalidParameterError
+from kmseg.features import _vector
+
+__all__ = ["PaintByNumber", "labels_to_paint_by_number"]
+
+#: Grey of the outlines and of the numbers.
+OUTLINE_GREY = "#8c8c8c"
+NUMBER_GREY = "#4d4d4d"
+# A number's box in font sizes: digit advance and cap height of a sans-serif face.
+_DIGIT_WIDTH = 0.6
+_DIGIT_HEIGHT = 0.72
+_LEGEND_CHIP_MM = 6.0
+_LEGEND_ROW_MM = 9.0
+_LEGEND_ENTRY_MM = 30.0
+# The sheet's size is written in CSS pixels, 96 to the inch (what every renderer
+# takes; "mm" units are not read by all), so it prints ``width_mm`` wide.
+_CSS_PX_PER_MM = 96 / 25.4
+
+
+@dataclass(frozen=True)
+class PaintByNumber:
+    """A paint-by-number sheet: outlines, numbers and a legend.
+
+    Coordinates are in the label map's pixels (x right, y down); the sheet
+    is ``width_mm`` wide when printed, so one pixel is ``width_mm / width``
+    millimetres.
+
+    Attributes
+    ----------
+    width, height : int
+        Size of the label map in pixels.
+    palette : (k, 3) uint8
+        Colour of every cluster; cluster ``i`` is numbered ``i + 1``.
+    outlines : list of (n, 2) int64
+        Every shared boundary once, as an (x, y) polyline.
+    numbers : (m, 4) float64
+        One row per numbered region: label, x, y (its pole of
+        inaccessibility) and the font size in pixels.
+    unlabelled : int
+        Regions too small for a legible number.
+    width_mm, line_mm : float
+        Printed width of the drawing and of the outlines.
+    """
+
+    width: int
+    height: int
+    palette: np.ndarray
+    outlines: list[np.ndarray]
+    numbers: np.ndarray
+    unlabelled: int
+    width_mm: float
+    line_mm: float
+    _clusters: tuple[int, ...] = field(default=(), repr=False)
+
+    @property
+    def unit_mm(self) -> float:
+        """Millimetres per pixel of the label map."""
+        return self.width_mm / self.width
+
+    def _legend(self) -> tuple[list[tuple[int, float, float]], float]:
+        """(cluster, x, y) of every chip's top-left corner, and the legend's height (pixels)."""
+        u = 1 / self.unit_mm
+        columns = max(1, int(self.width_mm // _LEGEND_ENTRY_MM))
+        top = self.height + 4 * u
+        chips = [(c, (i % columns) * _LEGEND_ENTRY_MM * u, top + (i // columns) * _LEGEND_ROW_MM * u)
+                 for i, c in enumerate(self._clusters)]
+        rows = math.ceil(len(chips) / columns)
+        return chips, 4 * u + rows * _LEGEND_ROW_MM * u
+
+    @property
+    def sheet_height(self) -> float:
+        """Height of the whole sheet, legend included, in pixels of the label map."""
+        return self.height + self._legend()[1]
+
+    def to_svg(self) -> str:
+        """The sheet as SVG, ``width_mm`` wide (in CSS pixels, 96 to the inch);
+        user units are the label map's pixels.
+
+        Groups: ``<g id="outlines">`` (one path, a sub-path per shared
+        boundary), ``<g id="numbers">`` (a ``<text>`` per region, centred on
+        its pole), ``<g id="legend">`` (a ``<g class="chip" id="chip-N">``
+        per cluster: its colour, its number and its hex code).
+        """
+        u = 1 / self.unit_mm
+        sheet_h = self.sheet_height
+        out = ['<svg xmlns="http://www.w3.org/2000/svg" version="1.1" '
+               f'width="{self.width_mm * _CSS_PX_PER_MM:.6g}" height="{sheet_h * self.unit_mm * _CSS_PX_PER_MM:.6g}" '
+               f'viewBox="0 0 {self.width} {sheet_h:.6g}">\n',
+               f'<rect id="paper" width="{self.width}" height="{sheet_h:.6g}" fill="#ffffff"/>\n']
+        data = "".join(_polyline(p) for p in self.outlines)
+        out.append(f'<g id="outlines" fill="none" stroke="{OUTLINE_GREY}" stroke-width="{self.line_mm * u:.4g}" '
+                   f'stroke-linejoin="round" stroke-linecap="round">\n<path d="{data}"/>\n</g>\n')
+        out.append(f'<g id="numbers" fill="{NUMBER_GREY}" font-family="DejaVu Sans, Arial, sans-serif" '
+                   'text-anchor="middle" dominant-baseline="central">\n')
+        for label, x, y, size in self.numbers.tolist():
+            out.append(f'<text x="{x:.2f}" y="{y:.2f}" font-size="{size:.3g}">{int(label) + 1}</text>\n')
+        out.append("</g>\n")
+        chips, _ = self._legend()
+        chip, font = _LEGEND_CHIP_MM * u, 3.0 * u
+        out.append(f'<g id="legend" font-family="DejaVu Sans, Arial, sans-serif" font-size="{font:.4g}" '
+                   'dominant-baseline="central">\n')
+        for c, x, y in chips:
+            hex_ = _hex(self.palette[c])
+            out.append(f'<g class="chip" id="chip-{c + 1}"><rect x="{x:.4g}" y="{y:.4g}" width="{chip:.4g}" '
+                       f'height="{chip:.4g}" fill="{hex_}" stroke="{OUTLINE_GREY}" '
+                       f'stroke-width="{self.line_mm * u:.4g}"/>'
+                       f'<text x="{x + chip / 2:.4g}" y="{y + chip / 2:.4g}" text-anchor="middle" '
+                       f'fill="{_ink(self.palette[c])}">{c + 1}</text>'
+                       f'<text x="{x + chip + 1.5 * u:.4g}" y="{y + chip / 2:.4g}" fill="{NUMBER_GREY}">'
+                       f'{hex_}</text></g>\n')
+        out.append("</g>\n</svg>\n")
+        return "".join(out)
+
+    def to_png(self, dpi: int = 300) -> bytes:
+        """The sheet drawn with Pillow at ``dpi`` dots per inch (a PNG
+        carrying that resolution), ``width_mm`` wide."""
+        dpi = options.validate("paint_dpi", dpi, label="dpi")
+        scale = self.unit_mm / 25.4 * dpi  # dots per pixel of the label map
+        size = (max(1, round(self.width * scale)), max(1, round(self.sheet_height * scale)))
+        im = Image.new("RGB", size, "white")
+        draw = ImageDraw.Draw(im)
+        line = max(1, round(self.line_mm / 25.4 * dpi))
+        for p in self.outlines:
+            draw.line([tuple(v) for v in (p * scale).tolist()], fill=OUTLINE_GREY, width=line, joint="curve")
+        fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
+
+        def font(px: float) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+            key = max(1, round(px))
+            if key not in fonts:
+                fonts[key] = ImageFont.load_default(key)
+            return fonts[key]
+
+        for label, x, y, s in self.numbers.tolist():
+            draw.text((x * scale, y * scale), str(int(label) + 1), fill=NUMBER_GREY, font=font(s * scale),
+                      anchor="mm")
+        u = 1 / self.unit_mm
+        chip = _LEGEND_CHIP_MM * u * scale
+        legend_font = font(3.0 * u * scale)
+        for c, x, y in self._legend()[0]:
+            x, y = x * scale, y * scale
+            draw.rectangle([x, y, x + chip, y + chip], fill=tuple(int(v) for v in self.palette[c]),
+                           outline=OUTLINE_GREY, width=line)
+            draw.text((x + chip / 2, y + chip / 2), str(c + 1), fill=_ink(self.palette[c]), font=legend_font,
+                      anchor="mm")
+            draw.text((x + chip + 1.5 * u * scale, y + chip / 2), _hex(self.palette[c]), fill=NUMBER_GREY,
+                      font=legend_font, anchor="lm")
+        buf = io.BytesIO()
+        im.save(buf, format="PNG", dpi=(dpi, dpi))
+        return buf.getvalue()
+
+
+def _hex(color: np.ndarray) -> str:
+    return "#%02x%02x%02x" % tuple(int(v) for v in color)
+
+
+def _ink(color: np.ndarray) -> str:
+    """Black or white, whichever reads better on ``color``."""
+    r, g, b = (float(v) for v in color)
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
+
+
+def _polyline(p: np.ndarray) -> str:
+    moves = np.diff(p, axis=0).ravel().tolist()
+    return f"M{p[0, 0]} {p[0, 1]}l" + " ".join(map(str, moves)) if moves else ""
+
+
+def labels_to_paint_by_number(
+    labels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    tolerance: float = _vector.DEFAULT_TOLERANCE,
+    opaque: np.ndarray | None = None,
+    width_mm: float = 190.0,
+    min_font_mm: float = 2.0,
+    max_font_mm: float = 6.0,
+    line_mm: float = 0.2,
+) -> PaintByNumber:
+    """Make a paint-by-number sheet of a label map.
+
+    Every connected region (4-connectivity) is outlined in thin grey and,
+    when its number fits at ``min_font_mm`` or more, numbered ``label + 1``
+    at its pole of inaccessibility (polylabel on its pixel polygon with
+    holes; see the module's notes), the font sized so that the number's
+    box fits the largest circle inside the region (less ``tolerance``),
+    up to ``max_font_mm``. A legend lists every cluster present: a chip of
+    its colour with its number, and its hex code.
+
+    Parameters
+    ----------
+    labels : (H, W) integer array
+        Cluster of every pixel, 0 .. k-1.
+    palette : (k, 3) uint8-valued array
+        Colour of every cluster.
+    tolerance : float
+        How far, in pixels, the outlines may stray from the pixel edges
+        (as :func:`kmseg.labels_to_svg`; 0 = exact pixel edges).
+    opaque : (H, W) bool array, optional
+        Pixels to draw; transparent ones are left blank and unnumbered.
+    width_mm : float
+        Printed width of the drawing, 10 to 2000 mm (190: A4 less margins).
+    min_font_mm, max_font_mm : float
+        Smallest legible number (a region that cannot hold one is left
+        unlabelled) and largest number, in millimetres.
+    line_mm : float
+        Width of the outlines, in millimetres.
+
+    Returns
+    -------
+    PaintByNumber
+        With :meth:`PaintByNumber.to_svg` and :meth:`PaintByNumber.to_png`.
+
+    Raises
+    ------
+    kmseg.InvalidParameterError
+        Shapes that do not fit, labels outside the palette, or sizes out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.zeros((40, 60), np.uint8); labels[10:30, 20:40] = 1
+    >>> sheet = labels_to_paint_by_number(labels, np.array([[250, 250, 250], [200, 30, 30]]), width_mm=60)
+    >>> sheet.numbers[:, 0].astype(int).tolist()
+    [0, 1]
+    >>> [float(v) for v in sheet.numbers[1, 1:3]]
+    [30.0, 20.0]
+    """
+    labels, palette, opaque, tolerance = _vector.check_drawing(labels, palette, opaque, tolerance)
+    palette = palette.astype(np.uint8)
+    for name, value, low, high in (("width_mm", width_mm, 10, 2000), ("min_font_mm", min_font_mm, 0.5, 100),
+                                   ("max_font_mm", max_font_mm, 0.5, 100), ("line_mm", line_mm, 0.01, 5)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise InvalidParameterError(f"{name} must be a number between {low} and {high}, got {value!r}",
+                                        param=name)
+    if max_font_mm < min_font_mm:
+        raise InvalidParameterError(f"max_font_mm must be at least min_font_mm ({min_font_mm}), "
+                                    f"got {max_font_mm}", param="max_font_mm")
+    h, w = labels.shape
+    if not labels.size:
+        raise InvalidParameterError("labels must have at least one pixel", param="labels")
+    sides, chains = _vector.trace(labels, opaque)
+    drawn = _vector.simplify(sides, chains, float(tolerance))
+    outlines = _vector.chain_points(drawn)
+    # The search runs on the regions simplified by at least a pixel (a
+    # staircase has ten times the edges of its simplified line, and the search
+    # costs cells x edges); its polygon strays at most that far from the pixels.
+    search = max(float(tolerance), 1.0)
+    searched = drawn if search == tolerance else _vector.simplify(sides, chains, search)
+    points, first, region, ring_label = _vector.region_rings(sides, chains, searched)
+    px_per_mm = w / float(width_mm)
+    numbers, unlabelled = _place_numbers(points, first, region, ring_label, search,
+                                         min_font_mm * px_per_mm, max_font_mm * px_per_mm)
+    shown = labels if opaque is None else labels[opaque]
+    clusters = tuple(int(c) for c in np.unique(shown))
+    return PaintByNumber(w, h, palette, outlines, numbers, unlabelled, float(width_mm), float(line_mm),
+                         clusters)
+
+
+def _fit_font(radius: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Largest font size whose number's box (digits wide) fits a circle of ``radius``."""
+    return 2 * radius / np.hypot(_DIGIT_WIDTH * digits, _DIGIT_HEIGHT)
+
+
+def _place_numbers(points: np.ndarray, first: np.ndarray, region: np.ndarray, label: np.ndarray,
+                   tolerance: float, min_font: float, max_font: float) -> tuple[np.ndarray, int]:
+    """(label, x, y, font size) of every region that holds a legible number, and the count of the others.
+
+    The rings are simplified by ``tolerance``: a point ``r`` from them is at
+    least ``r - tolerance`` from the region's pixel edges, which the number's
+    box keeps to."""
+    order = np.argsort(region, kind="stable")
+    cuts = np.flatnonzero(np.diff(region[order])) + 1
+    rows, skipped = [], 0
+    for rings in np.split(order, cuts):
+        lab = int(label[rings[0]])
+        digits = len(str(lab + 1))
+        need = min_font * np.hypot(_DIGIT_WIDTH * digits, _DIGIT_HEIGHT) / 2 + tolerance  # radius needed
+        polys = [points[first[r]:first[r + 1]].astype(np.float64) for r in rings.tolist()]
+        outer = max(polys, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))  # the outer ring holds the others
+        area = abs(_signed_area(outer)) - sum(abs(_signed_area(p)) for p in polys if p is not outer)
+        # No circle of that radius fits (it would need more area, or a wider box).
+        if math.sqrt(max(area, 0.0) / math.pi) < need or min(np.ptp(outer, axis=0)) < 2 * need:
+            skipped += 1
+            continue
+        x, y, r = polylabel(polys, precision=0.5, least=need)
+        if r < need:
+            skipped += 1
+            continue
+        size = min(max_font, float(_fit_font(np.array(r - tolerance), np.array(digits))))
+        rows.append((lab, x, y, size))
+    numbers = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return numbers, skipped
+
+
+def _signed_area(p: np.ndarray) -> float:
+    x, y = p[:, 0], p[:, 1]
+    return float(0.5 * (x @ np.roll(y, -1) - y @ np.roll(x, -1)))
+
+
+def _signed_distance(px: np.ndarray, py: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance from the points to the polygon's edges a->b, negative outside (even-odd)."""
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    dx, dy = bx - ax, by - ay
+    length2 = np.where(dx * dx + dy * dy == 0, 1.0, dx * dx + dy * dy)
+    out = np.empty(px.size)
+    step = max(1, 4_000_000 // max(a.shape[0], 1))  # bounded memory: cells x edges
+    for s in range(0, px.size, step):
+        x, y = px[s:s + step, None], py[s:s + step, None]
+        t = np.clip(((x - ax) * dx + (y - ay) * dy) / length2, 0.0, 1.0)
+        d2 = ((ax + t * dx - x) ** 2 + (ay + t * dy - y) ** 2).min(axis=1)
+        crosses = ((ay > y) != (by > y)) & (x < dx * (y - ay) / np.where(dy == 0, 1.0, dy) + ax)
+        inside = (crosses.sum(axis=1) % 2) == 1
+        out[s:s + step] = np.where(inside, 1.0, -1.0) * np.sqrt(d2)
+    return out
+
+
+def polylabel(rings: list[np.ndarray], precision: float = 1.0, least: float = -math.inf
+              ) -> tuple[float, float, float]:
+    """Pole of inaccessibility of a polygon with holes (Mapbox's polylabel).
+
+    Parameters
+    ----------
+    rings : list of (n, 2) float arrays
+        The polygon's rings (outer boundary and holes, any order and
+        orientation; inside is by the even-odd rule), not repeating their
+        first point.
+    precision : float
+        The distance found is within ``precision`` of the largest.
+    least : float
+        Cells that cannot hold a point this far from the edges are not
+        searched: a polygon whose pole is nearer gives some point nearer
+        than ``least`` (the pole is found as before when it is farther).
+
+    Returns
+    -------
+    x, y, distance : float
+        The point and its distance to the nearest edge.
+    """
+    a = np.concatenate(rings)
+    b = np.concatenate([np.roll(r, -1, axis=0) for r in rings])
+    lo, hi = a.min(axis=0), a.max(axis=0)
+    cell = float(min(hi - lo))
+    if cell <= 0:
+        return float(lo[0]), float(lo[1]), 0.0
+    half = cell / 2
+    xs = np.arange(lo[0], hi[0], cell) + half
+    ys = np.arange(lo[1], hi[1], cell) + half
+    cx, cy = (c.ravel() for c in np.meshgrid(xs, ys))
+    # First guesses: the centroid of the outer ring and the box's centre.
+    outer = max(rings, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))
+    area = _signed_area(outer)
+    if area:
+        x, y = outer[:, 0], outer[:, 1]
+        cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+        guess = np.array([[((x + np.roll(x, -1)) * cross).sum() / (6 * area),
+                           ((y + np.roll(y, -1)) * cross).sum() / (6 * area)], (lo + hi) / 2])
+    else:
+        guess = np.array([(lo + hi) / 2])
+    gd = _signed_distance(guess[:, 0], guess[:, 1], a, b)
+    best = int(np.argmax(gd))
+    best_x, best_y, best_d = float(guess[best, 0]), float(guess[best, 1]), float(gd[best])
+    while cx.size:
+        d = _signed_distance(cx, cy, a, b)
+        i = int(np.argmax(d))
+        if d[i] > best_d:
+            best_x, best_y, best_d = float(cx[i]), float(cy[i]), float(d[i])
+        # A cell may hold a better point while its centre's distance plus its
+        # half-diagonal beats the best by more than the precision.
+        reach = d + half * math.sqrt(2)
+        keep = (reach - best_d > precision) & (reach >= least)
+        half /= 2
+        kx, ky = cx[keep], cy[keep]
+        cx = np.concatenate([kx - half, kx + half, kx - half, kx + half])
+        cy = np.concatenate([ky - half, ky - half, ky + half, ky + half])
+    return best_x, best_y, best_d
