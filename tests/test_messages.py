@@ -23,7 +23,7 @@ def test_a_usage_error_is_the_usage_line_the_error_and_where_help_is(tmp_path: P
     assert r.returncode == 2 and no_traceback(r.stderr)
     assert r.stderr.splitlines() == [
         "usage: kmseg segment [options] INPUT...",
-        "kmseg segment: error: argument -k/--k: must be between 1 and 256, got 0",
+        "kmseg segment: error: argument -k/--k: must be between 1 and 256, or 'auto', got 0",
         "see 'kmseg segment --help'",
     ]
 
