@@ -21,12 +21,12 @@ from kmseg._version import __version__
 # Names load on first use (PEP 562), so that `kmseg --help` and other light
 # uses of the package do not import NumPy and Pillow.
 _HOMES = {
-    "kmseg.errors": ("ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
+    "kmseg.errors": ("DeadlineExceeded", "ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
                      "UnsupportedFormatError"),
     "kmseg.io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
                  "read_metadata", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes",
                  "palette_format_from_path", "read_palette"),
-    "kmseg.engine": ("KMeansResult", "kmeans"),
+    "kmseg.engine": ("Deadline", "KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
     "kmseg._segment": ("COLOR_SPACES", "Segmentation", "segment"),
     "kmseg.features": ("elbow_of", "labels_to_svg"),
@@ -35,7 +35,9 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:
     from kmseg.features._autok import elbow_of
+    from kmseg.engine._deadline import Deadline
     from kmseg.errors import (
+        DeadlineExceeded,
         ImageDecodeError,
         ImageTooLargeError,
         InvalidParameterError,
@@ -78,6 +80,8 @@ __all__ = [
     "OUTPUT_FORMATS",
     "PALETTE_FORMATS",
     "READ_PALETTE_FORMATS",
+    "Deadline",
+    "DeadlineExceeded",
     "ImageDecodeError",
     "ImageTooLargeError",
     "InvalidParameterError",

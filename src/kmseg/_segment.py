@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 
 from kmseg.features import _autok, _dither, _regions, _spatial, _transfer
-from kmseg.engine import _colorfit, _kmeans
+from kmseg.engine import _colorfit, _deadline, _kmeans
+from kmseg.engine._deadline import Deadline
 from kmseg import options
 from kmseg.features._color import ciede2000, lab_to_rgb, rgb_to_lab
 from kmseg.errors import InvalidParameterError
@@ -310,6 +311,7 @@ def default_n_init(k: int) -> int:
     return int(min(16, max(4, 512 // k)))
 
 
+@_deadline.within
 def segment(
     image: ImageSource,
     k: int | str | None = None,
@@ -326,6 +328,7 @@ def segment(
     target_psnr: float | None = None,
     dither: bool = False,
     palette: Any = None,
+    deadline: Deadline | float | None = None,
 ) -> Segmentation:
     """Segment an image by k-means clustering of its pixels' colours.
 
@@ -387,6 +390,9 @@ def segment(
         (``.json``, ``.gpl``, ``.css`` or ``.txt`` file; see
         :func:`read_palette`). An image is segmented with ``k`` first
         and its palette used.
+    deadline : kmseg.Deadline or float, optional
+        Stop the work once this deadline expires or is cancelled (seconds:
+        a deadline that starts now). The work checks it between its passes.
 
     Returns
     -------
@@ -398,6 +404,8 @@ def segment(
         A parameter is out of range; the message names it and the range.
     ImageDecodeError, UnsupportedFormatError, ImageTooLargeError
         See :func:`load_image`.
+    DeadlineExceeded
+        ``deadline`` expired or was cancelled before the work was done.
 
     Examples
     --------
@@ -484,6 +492,7 @@ def segment(
         k_requested = k
     else:
         distinct, weights = _histogram(pixels, opaque)
+        _deadline.check()
         colors = _colorfit.codes_to_rgb(distinct)
         Y = colors.astype(np.float64) if color_space == "rgb" else rgb_to_lab(colors)
         used: Any = weights > 0
@@ -525,6 +534,7 @@ def segment(
             all_labels[used] = color_labels
             all_labels[~used] = _kmeans.nearest(Y[~used], centers)[0]
         labels = _label_pixels(pixels, distinct, all_labels).reshape(img.rgb.shape[:2])
+        _deadline.check()
 
     by_color = spatial_weight == 0
     if min_region:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from kmseg.engine import _tree
+from kmseg.engine import _deadline, _tree
 from kmseg._parallel import parallel_map
 from kmseg._validate import as_generator, check_int, check_tol
 import kmseg.engine._kernels as _kernels
@@ -197,7 +197,7 @@ def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.ran
     first = rng.choice(n, size=n_runs, p=w / w.sum())
     uniforms = rng.random((k - 1, n_runs, trials))
     X64, w64 = np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
-    parallel_map(lambda r: _kernels.seed_plusplus(  # one run per call: they run in threads
+    parallel_map(lambda r: _deadline.check() or _kernels.seed_plusplus(  # one run per call, in threads
         X64, w64, first[r : r + 1], np.ascontiguousarray(uniforms[:, r : r + 1]), centers[r : r + 1]),
         range(n_runs))
     return centers
@@ -225,6 +225,7 @@ def refine(tree: _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int, tol_ab
     the inertia (None unless ``need_inertia``: a pass over the items), the
     iterations and convergence."""
     C = C.copy()
+    _deadline.check()
     if items is None:
         items = tree.items(C)
     # Below this, the centres have stopped moving up to rounding.
@@ -232,6 +233,7 @@ def refine(tree: _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int, tol_ab
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
+        _deadline.check()
         weight, sums = items.weight, items.sums
         new = C.copy()
         nonempty = weight > 0
