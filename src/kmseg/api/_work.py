@@ -8,8 +8,11 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 import kmseg
 import kmseg.options
@@ -22,6 +25,7 @@ __all__ = [
     "job_boundaries",
     "job_image",
     "job_labels",
+    "job_memory",
     "job_page",
     "job_summary",
     "figures",
@@ -189,12 +193,14 @@ def _palette_source(data: bytes, max_pixels: int) -> Any:
         ) from None
 
 
-def _segment(data: bytes, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
+def _segment(data: bytes, params: RunParams, max_pixels: int,
+             deadline: kmseg.Deadline | None = None) -> kmseg.Segmentation:
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    return _segment_loaded(loaded, params, max_pixels)
+    return _segment_loaded(loaded, params, max_pixels, deadline)
 
 
-def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int) -> kmseg.Segmentation:
+def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: int,
+                    deadline: kmseg.Deadline | None = None) -> kmseg.Segmentation:
     palette = None if params.palette is None else _palette_source(params.palette, max_pixels)
     k = params.k
     if k is None and not (palette is not None and not isinstance(palette, kmseg.LoadedImage)):
@@ -213,6 +219,7 @@ def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: in
             target_psnr=params.target_psnr,
             dither=params.dither,
             palette=palette,
+            deadline=deadline,
         )
     except kmseg.InvalidParameterError as exc:
         if exc.param == "palette":
@@ -222,41 +229,81 @@ def _segment_loaded(loaded: kmseg.LoadedImage, params: RunParams, max_pixels: in
 
 
 
-def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_image(data: bytes, params: RunParams, max_pixels: int, *,
+              deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and encode the segmented image in ``params.format``."""
     start = time.perf_counter()
-    seg = _segment(data, params, max_pixels)
+    seg = _segment(data, params, max_pixels, deadline)
     encoded = seg.to_bytes(params.format)
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
 
-def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_labels(data: bytes, params: RunParams, max_pixels: int, *,
+               deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and encode its label map as a greyscale PNG."""
     start = time.perf_counter()
-    seg = _segment(data, params, max_pixels)
+    seg = _segment(data, params, max_pixels, deadline)
     encoded = seg.label_bytes()
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
 
-def job_boundaries(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_boundaries(data: bytes, params: RunParams, max_pixels: int, *,
+                   deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and draw the segment edges on it (red), as a PNG."""
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    seg = _segment_loaded(loaded, params, max_pixels)
+    seg = _segment_loaded(loaded, params, max_pixels, deadline)
     buffer = io.BytesIO()
     seg.boundaries_image(loaded.rgb).save(buffer, format="PNG")
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), buffer.getvalue(), time.perf_counter() - start)
 
 
-def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_summary(data: bytes, params: RunParams, max_pixels: int, *,
+                deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and gather its figures only."""
     start = time.perf_counter()
-    seg = _segment(data, params, max_pixels)
+    seg = _segment(data, params, max_pixels, deadline)
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), b"", time.perf_counter() - start)
+
+
+#: Bytes per pixel a job needs at its peak beyond JOB_BASE_BYTES (decoded image, codes,
+#: labels, encoded output, the result page's data: URIs), by what it does. Peak RSS
+#: growth measured on 4 and 12 MP photos (2 threads) was about 6-10 B/px (colour
+#: only, metrics, result page), 20 (min_region) and 27 (spatial_weight); these
+#: leave room for alpha, 16-bit decodes and more threads.
+BYTES_PER_PIXEL = 14
+BYTES_PER_PIXEL_REGIONS = 32  # + the region map and the moved pixels' pairs
+BYTES_PER_PIXEL_SPATIAL = 40  # + the spatial features of the bands and the connected segments
+#: Fixed cost of a job: the colour histogram and its lookup tables (2**24 entries each), and
+#: the threads' temporaries (about 85-110 MB measured).
+JOB_BASE_BYTES = 128 * 1024 * 1024
+
+
+def declared_pixels(data: bytes) -> int | None:
+    """Width x height from the image's header (nothing decoded); None if Pillow cannot tell."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return int(im.width) * int(im.height)
+    except Exception:  # any unreadable upload: the job itself reports it properly
+        return None
+
+
+def job_memory(data: bytes, params: RunParams) -> int:
+    """Bytes a job is estimated to need at its peak, from the pixel count its
+    image header declares and its options (upload included)."""
+    pixels = declared_pixels(data) or 0
+    per_pixel = BYTES_PER_PIXEL
+    if params.min_region > 0:
+        per_pixel = BYTES_PER_PIXEL_REGIONS
+    if params.spatial_weight > 0:
+        per_pixel = BYTES_PER_PIXEL_SPATIAL
+    return JOB_BASE_BYTES + len(data) + (0 if params.palette is None else 2 * len(params.palette)) + per_pixel * pixels
 
 
 def _data_uri(media_type: str, payload: bytes) -> str:
@@ -274,11 +321,12 @@ def _preview(loaded: kmseg.LoadedImage) -> tuple[str, bytes]:
     return "image/jpeg", buffer.getvalue()
 
 
-def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str) -> PageResult:
+def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str, *,
+             deadline: kmseg.Deadline | None = None) -> PageResult:
     """Everything the browser result page needs, encoded as data: URIs."""
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    seg = _segment_loaded(loaded, params, max_pixels)
+    seg = _segment_loaded(loaded, params, max_pixels, deadline)
     summary = figures(seg, True)
     preview_type, preview = _preview(loaded)
     palette_uris = {
