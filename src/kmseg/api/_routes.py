@@ -128,12 +128,12 @@ async def run_in_pool(
 
     Jobs take ``(data, params, max_pixels, ...)`` and a ``deadline=``
     keyword: the request's time limit, cancelled when the client goes away.
-    The memory they reserve is estimated from ``data`` and ``params``.
+    The memory they reserve is estimated from those three.
     """
     admission: Admission = request.app.state.admission
     try:
         return await admission.run(job, *args, timeout=settings.processing_timeout,
-                                   memory=job_memory(args[0], args[1]), disconnected=request.is_disconnected)
+                                   memory=job_memory(args[0], args[1], args[2]), disconnected=request.is_disconnected)
     except ClientGone:
         raise ApiError(503, "the client went away; the run was stopped", code="cancelled") from None
     except TimeoutError:

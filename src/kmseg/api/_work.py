@@ -278,9 +278,13 @@ def job_summary(data: bytes, params: RunParams, max_pixels: int, *,
 BYTES_PER_PIXEL = 14
 BYTES_PER_PIXEL_REGIONS = 32  # + the region map and the moved pixels' pairs
 BYTES_PER_PIXEL_SPATIAL = 40  # + the spatial features of the bands and the connected segments
-#: Fixed cost of a job: the colour histogram and its lookup tables (2**24 entries each), and
-#: the threads' temporaries (about 85-110 MB measured).
-JOB_BASE_BYTES = 128 * 1024 * 1024
+#: Fixed cost of a job: the interpreter's and threads' temporaries ...
+JOB_BASE_BYTES = 32 * 1024 * 1024
+#: ... and the colour histogram's tables (2**24 entries each), whose pages are
+#: touched in proportion to the image's colours: at most this much, ...
+TABLE_BYTES = 96 * 1024 * 1024
+#: ... or this much per pixel for small images (about 85-110 MB measured in all).
+TABLE_BYTES_PER_PIXEL = 64
 
 
 def declared_pixels(data: bytes) -> int | None:
@@ -294,16 +298,24 @@ def declared_pixels(data: bytes) -> int | None:
         return None
 
 
-def job_memory(data: bytes, params: RunParams) -> int:
+def job_memory(data: bytes, params: RunParams, max_pixels: int) -> int:
     """Bytes a job is estimated to need at its peak, from the pixel count its
-    image header declares and its options (upload included)."""
-    pixels = declared_pixels(data) or 0
+    image header declares and its options (uploads included). An image over
+    ``max_pixels`` counts for nothing: it is refused before decoding."""
+
+    def pixels_of(upload: bytes | None) -> int:
+        pixels = declared_pixels(upload) if upload else None
+        return pixels if pixels is not None and pixels <= max_pixels else 0
+
+    pixels = pixels_of(data)
     per_pixel = BYTES_PER_PIXEL
     if params.min_region > 0:
         per_pixel = BYTES_PER_PIXEL_REGIONS
     if params.spatial_weight > 0:
         per_pixel = BYTES_PER_PIXEL_SPATIAL
-    return JOB_BASE_BYTES + len(data) + (0 if params.palette is None else 2 * len(params.palette)) + per_pixel * pixels
+    tables = min(TABLE_BYTES, TABLE_BYTES_PER_PIXEL * pixels)
+    palette = 0 if params.palette is None else len(params.palette) + BYTES_PER_PIXEL * pixels_of(params.palette)
+    return JOB_BASE_BYTES + tables + len(data) + palette + per_pixel * pixels
 
 
 def _data_uri(media_type: str, payload: bytes) -> str:
