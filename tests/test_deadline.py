@@ -130,3 +130,19 @@ def test_with_deadline_applies_to_every_kmseg_call_inside():
     with d, pytest.raises(DeadlineExceeded):
         kmseg.kmeans(X, 3, seed=0)
     assert kmseg.kmeans(X, 3, seed=0).centers.shape == (3, 2)
+
+
+def test_seeding_a_few_centres_at_a_time_chooses_what_one_call_does(monkeypatch):
+    import kmseg.engine._kernels as kernels
+    from kmseg.engine import _kmeans
+
+    rng = np.random.default_rng(1)
+    X, w = rng.normal(size=(3000, 5)), rng.random(3000)
+    monkeypatch.setattr(_kmeans, "_SEED_WORK", 10_000)  # a centre or two per call
+    steps = _kmeans.seed_plusplus(X, w, 64, 3, np.random.default_rng(5))
+    draws = np.random.default_rng(5)  # the same draws as seed_plusplus makes
+    first = draws.choice(3000, size=3, p=w / w.sum())
+    uniforms = draws.random((63, 3, 2 + int(np.log(64))))
+    whole = np.empty((3, 64, 5))
+    kernels.seed_plusplus(X, w, first, uniforms, whole)
+    assert np.array_equal(steps, whole)

@@ -179,6 +179,10 @@ def nearest_sq(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     return min_sq
 
 
+#: Distance terms (points x dimensions x candidates) a seeding call computes between deadline checks.
+_SEED_WORK = 50_000_000
+
+
 def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.random.Generator) -> np.ndarray:
     """Greedy k-means++ seeding for ``n_runs`` independent runs.
 
@@ -197,9 +201,16 @@ def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.ran
     first = rng.choice(n, size=n_runs, p=w / w.sum())
     uniforms = rng.random((k - 1, n_runs, trials))
     X64, w64 = np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
-    parallel_map(lambda r: _deadline.check() or _kernels.seed_plusplus(  # one run per call, in threads
-        X64, w64, first[r : r + 1], np.ascontiguousarray(uniforms[:, r : r + 1]), centers[r : r + 1]),
-        range(n_runs))
+    # Each call chooses a few centres (about _SEED_WORK distance terms), the deadline checked between.
+    step = max(1, _SEED_WORK // max(1, n * dim * trials))
+
+    def run(r: int) -> None:
+        closest, mine = np.empty(n), np.ascontiguousarray(uniforms[:, r])
+        for c0 in range(0, k, step):
+            _deadline.check()
+            _kernels.seed_plusplus_steps(X64, w64, int(first[r]), mine, c0, min(k, c0 + step), closest, centers[r])
+
+    parallel_map(run, range(n_runs))  # one run per thread
     return centers
 
 

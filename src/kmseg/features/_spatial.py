@@ -87,9 +87,10 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
         weights[:] = 1.0
     X, weights = X[weights > 0], weights[weights > 0]
     _deadline.check()
-    distinct = np.unique(X, axis=0)
-    if distinct.shape[0] <= k:
-        return distinct, 0, True, X.shape[0]
+    # Every pixel has its own position, so the rows are distinct: only a copy of at
+    # most k pixels needs sorting (np.unique over millions of rows takes seconds).
+    if X.shape[0] <= k:
+        return np.unique(X, axis=0), 0, True, X.shape[0]
     # k-means++ starts, then exact Lloyd passes with Hamerly's distance
     # bounds (the colour fit's machinery with every point its own item): only
     # points near a boundary have their distances recomputed.
