@@ -551,6 +551,7 @@ def segment(
         if spatial_weight == 0:  # min_region moved a few pixels off their colour's label
             px_colors, px_weights, px_labels, was = _moved_pairs(
                 pixels, opaque, by_colour_labels, labels, distinct[used], colors[used], weights[used], color_labels)
+            _deadline.check()
             # The inertia against the same centres changes only at the moved pixels (the last pairs).
             moved = slice(px_labels.size - was.size, None)
             Ym = px_colors[moved].astype(np.float64) if color_space == "rgb" else rgb_to_lab(px_colors[moved])
@@ -633,8 +634,10 @@ def _moved_pairs(pixels: _Pixels, opaque: np.ndarray | None, old: np.ndarray, ne
     moved = np.flatnonzero(old.reshape(-1) != new.reshape(-1))
     if opaque is not None:
         moved = moved[opaque[moved]]
+    _deadline.check()
     key = _colorfit.pixel_codes(pixels.flat[moved]).astype(np.uint64) << np.uint64(8)
     key |= new.reshape(-1)[moved]
+    _deadline.check()
     uniq, n = np.unique(key, return_counts=True)
     moved_codes = (uniq >> np.uint64(8)).astype(np.uint32)
     where = np.searchsorted(codes, moved_codes)
