@@ -133,7 +133,8 @@ async def run_in_pool(
     admission: Admission = request.app.state.admission
     try:
         return await admission.run(job, *args, timeout=settings.processing_timeout,
-                                   memory=job_memory(args[0], args[1], args[2]), disconnected=request.is_disconnected)
+                                   memory=job_memory(args[0], args[1], args[2]),
+                                   disconnected=request.is_disconnected)
     except ClientGone:
         raise ApiError(503, "the client went away; the run was stopped", code="cancelled") from None
     except TimeoutError:
