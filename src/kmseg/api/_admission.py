@@ -23,6 +23,8 @@ the counts always bound the real work.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import math
 import multiprocessing
 import os
@@ -45,6 +47,24 @@ ExecutorKind = Literal["thread", "process"]
 _MIB = 1024 * 1024
 #: How often a waiting request looks for a disconnected client or free memory.
 _POLL_SECONDS = 0.1
+
+
+def _release_free_memory() -> None:
+    """Give the memory freed by finished jobs back to the system (glibc keeps the large
+    blocks of its thread arenas otherwise, and the server's RSS stays at its peak)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
 
 
 class ClientGone(Exception):
@@ -196,6 +216,9 @@ class Admission:
     def _release(self, nbytes: int) -> None:
         with self._lock:
             self._memory -= nbytes
+            idle = self._memory == 0
+        if idle and nbytes and self.kind == "thread":
+            _release_free_memory()
 
     async def _reserve(self, nbytes: int, deadline: Deadline) -> None:
         """Reserve ``nbytes`` of the budget, waiting for it while ``deadline`` allows."""
