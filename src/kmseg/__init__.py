@@ -21,12 +21,12 @@ from kmseg._version import __version__
 # Names load on first use (PEP 562), so that `kmseg --help` and other light
 # uses of the package do not import NumPy and Pillow.
 _HOMES = {
-    "kmseg.errors": ("ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
+    "kmseg.errors": ("DeadlineExceeded", "ImageDecodeError", "ImageTooLargeError", "InvalidParameterError", "KmsegError",
                      "UnsupportedFormatError"),
     "kmseg.io": ("INPUT_FORMATS", "OUTPUT_FORMATS", "LoadedImage", "atomic_write", "load_image", "normalize_format",
                  "read_metadata", "PALETTE_FORMATS", "READ_PALETTE_FORMATS", "palette_bytes",
                  "palette_format_from_path", "parse_palette", "read_palette", "ANIMATION_FORMATS", "Frames", "load_frames"),
-    "kmseg.engine": ("KMeansResult", "kmeans"),
+    "kmseg.engine": ("Deadline", "KMeansResult", "kmeans"),
     "kmseg.limits": ("DEFAULT_LIMITS", "Limits"),
     "kmseg._segment": ("COLOR_SPACES", "ColorHistogram", "MergedRegions", "PaletteFit", "Segmentation",
                        "SpatialFit", "apply_palette", "apply_spatial", "choose_k", "color_histogram",
@@ -38,7 +38,9 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 if TYPE_CHECKING:
     from kmseg.features._autok import elbow_of
+    from kmseg.engine._deadline import Deadline
     from kmseg.errors import (
+        DeadlineExceeded,
         ImageDecodeError,
         ImageTooLargeError,
         InvalidParameterError,
@@ -103,6 +105,8 @@ __all__ = [
     "PALETTE_FORMATS",
     "READ_PALETTE_FORMATS",
     "ColorHistogram",
+    "Deadline",
+    "DeadlineExceeded",
     "ImageDecodeError",
     "Frames",
     "ImageTooLargeError",

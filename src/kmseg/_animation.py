@@ -13,6 +13,8 @@ from PIL import Image
 
 from kmseg import options
 from kmseg._segment import ColorSpace, Segmentation, segment
+from kmseg.engine import _deadline
+from kmseg.engine._deadline import Deadline
 from kmseg._validate import check_int
 from kmseg.errors import InvalidParameterError
 from kmseg.io._frames import ANIMATION_FORMATS, Frames, encode_animation, load_frames
@@ -219,6 +221,7 @@ def _animation_format(name: str) -> str:
     return key
 
 
+@_deadline.within
 def segment_frames(
     image: ImageSource | Frames,
     k: int | str | None = None,
@@ -236,6 +239,7 @@ def segment_frames(
     target_psnr: float | None = None,
     dither: bool = False,
     palette: Any = None,
+    deadline: Deadline | float | None = None,
 ) -> AnimationSegmentation:
     """Segment every frame of an animation with one palette.
 
@@ -260,6 +264,9 @@ def segment_frames(
     spatial_weight, fit_size, min_region, dither
         Not available for a whole animation (each works frame by frame and
         would bring the flicker back); only their defaults are accepted.
+    deadline : kmseg.Deadline or float, optional
+        As for :func:`segment`: the decoding and the fit stop once it
+        expires or is cancelled.
 
     Returns
     -------
@@ -273,6 +280,8 @@ def segment_frames(
         More frames than ``max_frames`` or more pixels than ``max_pixels``.
     ImageDecodeError, UnsupportedFormatError
         See :func:`load_image`.
+    DeadlineExceeded
+        ``deadline`` expired or was cancelled before the work was done.
 
     Examples
     --------

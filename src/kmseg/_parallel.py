@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -30,11 +31,13 @@ def threads() -> int:
 def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
     """``[fn(x) for x in items]``, on :func:`threads` threads. For calls that
     spend their time in compiled passes (they release the GIL); the results
-    keep their order, so they do not depend on the number of threads."""
+    keep their order, so they do not depend on the number of threads. Each
+    call runs in a copy of the caller's context (its deadline included)."""
     n = min(threads(), len(items))
     if n <= 1:
         return [fn(x) for x in items]
     from concurrent.futures import ThreadPoolExecutor
 
+    contexts = [contextvars.copy_context() for _ in items]
     with ThreadPoolExecutor(n, thread_name_prefix="kmseg") as pool:
-        return list(pool.map(fn, items))
+        return list(pool.map(lambda pair: pair[0].run(fn, pair[1]), zip(contexts, items)))

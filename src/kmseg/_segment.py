@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kmseg.features import _spatial, _transfer
-from kmseg.engine import _colorfit
+from kmseg.engine import _colorfit, _deadline
+from kmseg.engine._deadline import Deadline
 from kmseg import options
 from kmseg.features._color import to_space
 from kmseg.errors import InvalidParameterError
@@ -48,6 +49,7 @@ __all__ = ["COLOR_SPACES", "ColorHistogram", "ColorSpace", "MergedRegions", "Pal
            "fit_spatial", "merge_small_regions", "segment", "summarize"]
 
 
+@_deadline.within
 def segment(
     image: ImageSource,
     k: int | str | None = None,
@@ -64,6 +66,7 @@ def segment(
     target_psnr: float | None = None,
     dither: bool = False,
     palette: Any = None,
+    deadline: Deadline | float | None = None,
 ) -> Segmentation:
     """Segment an image by k-means clustering of its pixels' colours.
 
@@ -76,6 +79,8 @@ def segment(
     ----------
     image : path, bytes, binary file, PIL.Image.Image, ndarray or LoadedImage
         See :func:`load_image`.
+    DeadlineExceeded
+        ``deadline`` expired or was cancelled before the work was done.
     k : int or "auto"
         Number of clusters, 1 to 256. An image with fewer distinct colours
         gives fewer clusters (``k`` < ``k_requested``, with a note).
@@ -127,6 +132,9 @@ def segment(
         (``.json``, ``.gpl``, ``.css`` or ``.txt`` file; see
         :func:`read_palette`). An image is segmented with ``k`` first
         and its palette used.
+    deadline : kmseg.Deadline or float, optional
+        Stop the work once this deadline expires or is cancelled (seconds:
+        a deadline that starts now). The work checks it between its passes.
 
     Returns
     -------
@@ -159,6 +167,7 @@ def segment(
         notes = [*img.notes, *fit.notes]
     else:
         hist = color_histogram(img)
+        _deadline.check()
         if run.given is not None:
             fit = _nearest_fit(hist, run.given, run.color_space)
         elif run.k == "auto":
@@ -166,6 +175,7 @@ def segment(
         else:
             fit = fit_palette(hist, run.k, **steps)
         labels, inertia = apply_palette(hist, fit), fit.inertia
+        _deadline.check()
         notes = [*img.notes, *hist.notes, *fit.notes]
     merged = None
     if run.min_region:
@@ -311,6 +321,7 @@ def _quality_pairs(img: LoadedImage, hist: ColorHistogram | None, fit: Any, labe
         colors, weights, color_labels, was = _moved_pairs(
             hist._pixels, _opaque_pixels(img)[0], labels, merged.labels, hist._codes[used], hist.colors[used],
             hist.counts[used], fit._color_labels)
+        _deadline.check()
         # The inertia against the same centres changes only at the moved pixels (the last pairs).
         moved = slice(color_labels.size - was.size, None)
         Ym = to_space(fit.color_space)(colors[moved])
@@ -350,6 +361,7 @@ def _moved_pairs(pixels: _Pixels, opaque: np.ndarray | None, old: np.ndarray, ne
     moved = np.flatnonzero(old.reshape(-1) != new.reshape(-1))
     if opaque is not None:
         moved = moved[opaque[moved]]
+    _deadline.check()
     key = _colorfit.pixel_codes(pixels.take(moved)).astype(np.uint64) << np.uint64(8)
     key |= new.reshape(-1)[moved]
     uniq, n = np.unique(key, return_counts=True)

@@ -303,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", default=None,
                        help="require a token: programs send 'Authorization: Bearer TOKEN', a browser asks "
                             "for it (any user name, TOKEN as the password) (default: $KMSEG_TOKEN, or none)")
+    serve.add_argument("--memory-budget-mb", type=_megabytes, default=None, metavar="MB",
+                       help="memory the jobs in progress may need at once, estimated from each image's "
+                            "header (default: half the machine's memory, at most 16 GiB)")
+    serve.add_argument("--max-per-client", type=_ranged_int(0), default=None, metavar="N",
+                       help="requests in progress per client address, 0 for no limit (default: no limit "
+                            "on 127.0.0.1, the pool size on other addresses)")
     serve.set_defaults(func=cmd_serve, parser=serve)
 
     app = sub.add_parser(
@@ -928,7 +934,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         return _missing_extra("serve", "api", exc, args)
     limits = {k: v for k, v in (("max_upload_mb", args.max_upload_mb), ("max_pixels", args.max_pixels),
-                                ("allowed_hosts", args.allowed_host), ("token", args.token))
+                                ("allowed_hosts", args.allowed_host), ("token", args.token),
+                                ("memory_budget_mb", args.memory_budget_mb),
+                                ("max_per_client", args.max_per_client))
               if v is not None}
     try:
         api.run_server(host=args.host, port=args.port, workers=args.workers, settings=None, **limits)

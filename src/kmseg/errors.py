@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "DeadlineExceeded",
     "ImageDecodeError",
     "ImageTooLargeError",
     "InvalidParameterError",
@@ -39,6 +40,10 @@ class UnsupportedFormatError(ImageDecodeError):
 
 class ImageTooLargeError(KmsegError):
     """The image has more pixels than the configured limit allows."""
+
+
+class DeadlineExceeded(KmsegError, TimeoutError):
+    """The work was stopped: its :class:`kmseg.Deadline` expired or was cancelled."""
 
 
 def printable(text: object) -> str:

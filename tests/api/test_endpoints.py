@@ -396,7 +396,7 @@ def test_full_server_answers_503_with_retry_after():
         async def hold_the_place() -> None:
             assert admission.try_take()
             try:
-                await admission.run(release.wait, 30, timeout=60)
+                await admission.run(lambda seconds, deadline: release.wait(seconds), 30, timeout=60)
             finally:
                 admission.give_back()
 

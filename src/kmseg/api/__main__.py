@@ -25,6 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--token", default=None, help="require 'Authorization: Bearer TOKEN' (default: $KMSEG_TOKEN, or none)"
     )
+    parser.add_argument(
+        "--memory-budget-mb", type=float, default=None, metavar="MB",
+        help="memory the jobs in progress may need at once (default: half the machine's, at most 16 GiB)",
+    )
+    parser.add_argument(
+        "--max-per-client", type=int, default=None, metavar="N",
+        help="requests in progress per client address, 0 for none (default: none on loopback, else pool size)",
+    )
     args = parser.parse_args(argv)
     from kmseg.api import run_server
 
@@ -37,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
             max_pixels=args.max_pixels,
             allowed_hosts=args.allowed_host,
             token=args.token,
+            memory_budget_mb=args.memory_budget_mb,
+            max_per_client=args.max_per_client,
         )
     except KmsegError as exc:
         print(f"kmseg serve: {exc}", file=sys.stderr)

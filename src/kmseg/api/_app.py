@@ -31,9 +31,10 @@ an unknown field is refused. Every error answer has the body
 Statuses: 400 a malformed multipart body (or too many fields or files, or a
 text field over its size limit) or a Host header the server does not answer
 to, 401 a missing token (servers started with one), 413 upload or image too
-large, 415 unsupported format, 422 a field out of range, unknown or repeated,
-or an unreadable image, 408 request head or body too slow, 503 busy or too
-slow (with `Retry-After`).
+large (for the upload limit, the pixel limit or the memory budget), 415
+unsupported format, 422 a field out of range, unknown or repeated, or an
+unreadable image, 408 request head or body too slow, 429 too many requests
+from one client at once, 503 busy or too slow (with `Retry-After`).
 """
 
 _PAGES = frozenset({"/", "/docs"})
@@ -74,7 +75,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         The ASGI application; run it with uvicorn, or use :func:`run_server`.
     """
     settings = settings if settings is not None else ServiceSettings.from_env()
-    admission = Admission(settings.pool_size, settings.queue_size, settings.retry_after, settings.executor)  # type: ignore[arg-type]
+    admission = Admission(settings.pool_size, settings.queue_size, settings.retry_after,
+                          settings.executor,  # type: ignore[arg-type]
+                          memory_budget=settings.memory_budget, max_per_client=settings.max_per_client)
     keep_uploads_in_memory(settings.max_upload_bytes)
 
     @asynccontextmanager

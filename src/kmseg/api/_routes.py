@@ -8,12 +8,21 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from kmseg import __version__
-from kmseg.api._admission import Admission
+from kmseg.api._admission import Admission, ClientGone
 from kmseg.api._errors import ApiError, ErrorBody
 from kmseg.api._form import FORM_LIMITS, form_model, strict_fields
 from kmseg.api._models import HealthBody, PaletteBody, palette_body
 from kmseg.api._settings import ServiceSettings
-from kmseg.api._work import MEDIA_TYPES, RunParams, RunResult, job_boundaries, job_image, job_labels, job_summary
+from kmseg.api._work import (
+    MEDIA_TYPES,
+    RunParams,
+    RunResult,
+    job_boundaries,
+    job_image,
+    job_labels,
+    job_memory,
+    job_summary,
+)
 
 __all__ = ["build_api_router", "run_in_pool"]
 
@@ -49,7 +58,10 @@ _ERROR_TEXT = {
     413: "The upload is over the size limit, or the image has too many pixels.",
     415: "The file is not in a format we open (SVG, EPS, PDF, ...).",
     422: "A field is missing or out of range, or the file is not a readable image.",
-    503: "The server is busy or the run took too long; retry after Retry-After seconds.",
+    429: "This client already has as many requests in progress as one client may; retry after "
+    "Retry-After seconds.",
+    503: "The server is busy (every place, or its memory budget, in use) or the run took too long; "
+    "retry after Retry-After seconds.",
 }
 
 
@@ -58,9 +70,10 @@ def error_responses() -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {
         status: {"model": ErrorBody, "description": text} for status, text in _ERROR_TEXT.items()
     }
-    out[503]["headers"] = {
-        "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
-    }
+    for status in (429, 503):
+        out[status]["headers"] = {
+            "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+        }
     return out
 
 
@@ -111,10 +124,19 @@ def figure_headers(result: RunResult) -> dict[str, str]:
 async def run_in_pool(
     request: Request, settings: ServiceSettings, job: Callable[..., Any], *args: Any
 ) -> Any:
-    """Run ``job(*args)`` in the app's pool; too slow -> 503 + Retry-After."""
+    """Run ``job(*args)`` in the app's pool; too slow -> 503 + Retry-After.
+
+    Jobs take ``(data, params, max_pixels, ...)`` and a ``deadline=``
+    keyword: the request's time limit, cancelled when the client goes away.
+    The memory they reserve is estimated from those three.
+    """
     admission: Admission = request.app.state.admission
     try:
-        return await admission.run(job, *args, timeout=settings.processing_timeout)
+        return await admission.run(job, *args, timeout=settings.processing_timeout,
+                                   memory=job_memory(args[0], args[1], args[2]),
+                                   disconnected=request.is_disconnected)
+    except ClientGone:
+        raise ApiError(503, "the client went away; the run was stopped", code="cancelled") from None
     except TimeoutError:
         raise ApiError(
             503,

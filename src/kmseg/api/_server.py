@@ -6,9 +6,21 @@ import os
 from typing import Any
 
 from kmseg import InvalidParameterError
-from kmseg.api._settings import ServiceSettings
+from kmseg.api._settings import ENV_PREFIX, ServiceSettings
 
 __all__ = ["run_server"]
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is an address that only this machine reaches."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def run_server(
@@ -40,6 +52,8 @@ def run_server(
         ``token=...``) or ``max_upload_mb`` in MiB; ``None`` values are ignored.
         ``allowed_hosts`` given here are added to those of the settings, and
         ``host`` itself is always allowed (unless it is 0.0.0.0 or ::).
+        Served on an address other than loopback, ``max_per_client``
+        defaults to ``pool_size`` (one client cannot also fill the queue).
 
     Raises
     ------
@@ -64,6 +78,9 @@ def run_server(
         extra_hosts += (f"[{host}]" if ":" in host else host,)
     final = base.replace(**overrides)
     final = final.replace(allowed_hosts=tuple(dict.fromkeys(final.allowed_hosts + extra_hosts)))
+    if final.max_per_client is None and overrides.get("max_per_client") is None and not _loopback(host):
+        if ENV_PREFIX + "MAX_PER_CLIENT" not in os.environ:
+            final = final.replace(max_per_client=final.pool_size)
     options: dict[str, Any] = {
         "host": host,
         "port": port,

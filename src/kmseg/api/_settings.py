@@ -28,11 +28,42 @@ _RANGES: dict[str, tuple[type, float, float]] = {
     "read_timeout": (float, 0.001, 86_400),
     "retry_after": (int, 0, 86_400),
     "max_connections": (int, 1, 1_000_000),
+    "memory_budget": (int, 16 * _MIB, 2**50),
+    "max_per_client": (int, 0, 1_000_000),
 }
+#: The default memory budget: this share of the machine's (or container's) memory ...
+MEMORY_SHARE = 0.5
+#: ... at most this much.
+MEMORY_CAP = 16 * 1024 * _MIB
 
 
 def _default_pool_size() -> int:
     return max(1, 2 * (os.cpu_count() or 1))
+
+
+def machine_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit if lower."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total if total > 0 else None
+
+
+def default_memory_budget() -> int:
+    """Half the memory of the machine (or container), at most 16 GiB (1 GiB when unknown)."""
+    total = machine_memory()
+    if total is None:
+        return 1024 * _MIB
+    return max(64 * _MIB, min(MEMORY_CAP, int(total * MEMORY_SHARE)))
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,19 @@ class ServiceSettings:
         When set, every request but ``/healthz`` and the pages that only
         read (``GET /``, ``/docs``, ``/openapi.json``) must carry
         ``Authorization: Bearer <token>``; others get 401 (``KMSEG_TOKEN``).
+    memory_budget : int
+        Bytes that the jobs in the pool may be estimated to need at once
+        (default: half the machine's or container's memory, at most 16 GiB).
+        Each job's need is estimated from the pixel count in its image's
+        header and its options, before decoding; a job that does not fit
+        waits within its time limit, then gets 503 + Retry-After; one that
+        needs more than the whole budget gets 413. Also read in MiB from
+        ``KMSEG_MEMORY_BUDGET_MB``.
+    max_per_client : int or None
+        Requests in progress one client (IP address) may have; past it the
+        client gets 429 + Retry-After. None or 0: no limit (the default;
+        ``kmseg serve`` on an address other than loopback sets it to
+        ``pool_size``).
     """
 
     max_upload_bytes: int = DEFAULT_LIMITS.max_upload_bytes
@@ -105,8 +149,12 @@ class ServiceSettings:
     executor: str = "thread"
     allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
     token: str | None = None
+    memory_budget: int = field(default_factory=default_memory_budget)
+    max_per_client: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_per_client == 0:
+            object.__setattr__(self, "max_per_client", None)
         hosts = (self.allowed_hosts,) if isinstance(self.allowed_hosts, str) else tuple(self.allowed_hosts)
         hosts = tuple(dict.fromkeys(h.strip().lower() for h in hosts if h and h.strip()))
         bad = [h for h in hosts if "*" in h[1:] or (h.startswith("*") and h != "*" and not h.startswith("*."))]
@@ -125,6 +173,8 @@ class ServiceSettings:
             )
         for name, (kind, low, high) in _RANGES.items():
             value = getattr(self, name)
+            if value is None and name == "max_per_client":
+                continue
             ok = not isinstance(value, bool) and isinstance(value, (int, float))
             if ok and kind is int:
                 ok = float(value).is_integer()
@@ -142,6 +192,11 @@ class ServiceSettings:
         return self.pool_size + self.queue_size
 
     @property
+    def memory_budget_mb(self) -> float:
+        """The memory budget in MiB."""
+        return self.memory_budget / _MIB
+
+    @property
     def max_upload_mb(self) -> float:
         """The upload limit in MiB."""
         return self.max_upload_bytes / _MIB
@@ -149,8 +204,9 @@ class ServiceSettings:
     def replace(self, **changes: Any) -> ServiceSettings:
         """Return a copy with some fields changed.
 
-        Besides the field names, ``max_upload_mb`` (MiB) is accepted; ``None``
-        values are ignored, so command-line options can be passed as they are.
+        Besides the field names, ``max_upload_mb`` and ``memory_budget_mb``
+        (MiB) are accepted; ``None`` values are ignored, so command-line
+        options can be passed as they are.
 
         Raises
         ------
@@ -160,6 +216,8 @@ class ServiceSettings:
         changes = {key: value for key, value in changes.items() if value is not None}
         if "max_upload_mb" in changes:
             changes["max_upload_bytes"] = _mb_to_bytes(changes.pop("max_upload_mb"))
+        if "memory_budget_mb" in changes:
+            changes["memory_budget"] = _mb_to_bytes(changes.pop("memory_budget_mb"), "memory_budget_mb")
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(changes) - names)
         if unknown:
@@ -201,6 +259,10 @@ class ServiceSettings:
         mb_key = ENV_PREFIX + "MAX_UPLOAD_MB"
         if mb_key in env and "max_upload_bytes" not in changes:
             changes["max_upload_bytes"] = _mb_to_bytes(_parse_number(mb_key, env[mb_key], "max_upload_mb"))
+        mb_key = ENV_PREFIX + "MEMORY_BUDGET_MB"
+        if mb_key in env and "memory_budget" not in changes:
+            changes["memory_budget"] = _mb_to_bytes(
+                _parse_number(mb_key, env[mb_key], "memory_budget_mb"), "memory_budget_mb")
         try:
             return cls().replace(**changes)
         except InvalidParameterError as exc:
@@ -230,9 +292,7 @@ def _parse_number(key: str, text: str, param: str) -> int | float:
     return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
 
 
-def _mb_to_bytes(mb: float) -> int:
+def _mb_to_bytes(mb: float, name: str = "max_upload_mb") -> int:
     if isinstance(mb, bool) or not isinstance(mb, (int, float)) or not 0 < mb <= 2**20:
-        raise InvalidParameterError(
-            f"max_upload_mb must be a number of MiB above 0, got {mb!r}", param="max_upload_mb"
-        )
+        raise InvalidParameterError(f"{name} must be a number of MiB above 0, got {mb!r}", param=name)
     return max(1, int(mb * _MIB))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 import kmseg
 import kmseg.options
@@ -20,6 +24,7 @@ __all__ = [
     "job_boundaries",
     "job_image",
     "job_labels",
+    "job_memory",
     "job_page",
     "job_summary",
     "figures",
@@ -142,15 +147,18 @@ def _palette_source(data: bytes, max_pixels: int, name: str | None = None) -> An
         ) from None
 
 
-def _segment(data: bytes, params: RunParams, max_pixels: int) -> Any:
+def _segment(data: bytes, params: RunParams, max_pixels: int, deadline: kmseg.Deadline | None = None) -> Any:
     """The upload segmented: an animation as a whole (``kmseg.segment_frames``)
-    when the answer's format holds one and ``first_frame`` is not set."""
-    if params.first_frame or params.format not in kmseg.ANIMATION_FORMATS:
-        return _segment_loaded(kmseg.load_image(data, max_pixels=max_pixels), params, max_pixels)
-    frames = kmseg.load_frames(data, max_pixels=max_pixels)
-    if frames.n_frames == 1:
-        return _segment_loaded(frames.frame(0), params, max_pixels)
-    return _segment_loaded(frames, params, max_pixels, kmseg.segment_frames)
+    when the answer's format holds one and ``first_frame`` is not set; the
+    work stops with :class:`kmseg.DeadlineExceeded` once ``deadline`` expires
+    or is cancelled."""
+    with deadline if deadline is not None else contextlib.nullcontext():
+        if params.first_frame or params.format not in kmseg.ANIMATION_FORMATS:
+            return _segment_loaded(kmseg.load_image(data, max_pixels=max_pixels), params, max_pixels)
+        frames = kmseg.load_frames(data, max_pixels=max_pixels)
+        if frames.n_frames == 1:
+            return _segment_loaded(frames.frame(0), params, max_pixels)
+        return _segment_loaded(frames, params, max_pixels, kmseg.segment_frames)
 
 
 def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = kmseg.segment) -> Any:
@@ -181,41 +189,93 @@ def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = 
 
 
 
-def job_image(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_image(data: bytes, params: RunParams, max_pixels: int, *,
+              deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and encode the segmented image in ``params.format`` (svg: the drawing)."""
     start = time.perf_counter()
-    seg = _segment(data, params, max_pixels)
+    seg = _segment(data, params, max_pixels, deadline)
     encoded = seg.to_bytes(params.format, svg_tolerance=params.svg_tolerance)
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
 
-def job_labels(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_labels(data: bytes, params: RunParams, max_pixels: int, *,
+               deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and encode its label map as a greyscale PNG."""
     start = time.perf_counter()
-    seg = _segment(data, params, max_pixels)
+    seg = _segment(data, params, max_pixels, deadline)
     encoded = seg.label_bytes()
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), encoded, time.perf_counter() - start)
 
 
-def job_boundaries(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_boundaries(data: bytes, params: RunParams, max_pixels: int, *,
+                   deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and draw the segment edges on it (red), as a PNG."""
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    seg = _segment_loaded(loaded, params, max_pixels)
+    seg = _segment_loaded(loaded, params, max_pixels, deadline)
     buffer = io.BytesIO()
     seg.boundaries_image(loaded.rgb).save(buffer, format="PNG")
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), buffer.getvalue(), time.perf_counter() - start)
 
 
-def job_summary(data: bytes, params: RunParams, max_pixels: int) -> RunResult:
+def job_summary(data: bytes, params: RunParams, max_pixels: int, *,
+                deadline: kmseg.Deadline | None = None) -> RunResult:
     """Segment the upload and gather its figures only."""
     start = time.perf_counter()
-    seg = _segment(data, params, max_pixels)
+    seg = _segment(data, params, max_pixels, deadline)
     summary = figures(seg, params.metrics)
     return RunResult(summary, seg.palette.tolist(), b"", time.perf_counter() - start)
+
+
+#: Bytes per pixel a job needs at its peak beyond JOB_BASE_BYTES (decoded image, codes,
+#: labels, encoded output, the result page's data: URIs), by what it does. Peak RSS
+#: growth measured on 4 and 12 MP photos (2 threads) was about 6-10 B/px (colour
+#: only, metrics, result page), 20 (min_region) and 27 (spatial_weight); these
+#: leave room for alpha, 16-bit decodes and more threads.
+BYTES_PER_PIXEL = 14
+BYTES_PER_PIXEL_REGIONS = 32  # + the region map and the moved pixels' pairs
+BYTES_PER_PIXEL_SPATIAL = 40  # + the spatial features of the bands and the connected segments
+#: Fixed cost of a job: the interpreter's and threads' temporaries ...
+JOB_BASE_BYTES = 32 * 1024 * 1024
+#: ... and the colour histogram's tables (2**24 entries each), whose pages are
+#: touched in proportion to the image's colours: at most this much, ...
+TABLE_BYTES = 96 * 1024 * 1024
+#: ... or this much per pixel for small images (about 85-110 MB measured in all).
+TABLE_BYTES_PER_PIXEL = 64
+
+
+def declared_pixels(data: bytes) -> int | None:
+    """Width x height from the image's header (nothing decoded); None if Pillow cannot tell."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return int(im.width) * int(im.height)
+    except Exception:  # any unreadable upload: the job itself reports it properly
+        return None
+
+
+def job_memory(data: bytes, params: RunParams, max_pixels: int) -> int:
+    """Bytes a job is estimated to need at its peak, from the pixel count its
+    image header declares and its options (uploads included). An image over
+    ``max_pixels`` counts for nothing: it is refused before decoding."""
+
+    def pixels_of(upload: bytes | None) -> int:
+        pixels = declared_pixels(upload) if upload else None
+        return pixels if pixels is not None and pixels <= max_pixels else 0
+
+    pixels = pixels_of(data)
+    per_pixel = BYTES_PER_PIXEL
+    if params.min_region > 0:
+        per_pixel = BYTES_PER_PIXEL_REGIONS
+    if params.spatial_weight > 0:
+        per_pixel = BYTES_PER_PIXEL_SPATIAL
+    tables = min(TABLE_BYTES, TABLE_BYTES_PER_PIXEL * pixels)
+    palette = 0 if params.palette is None else len(params.palette) + BYTES_PER_PIXEL * pixels_of(params.palette)
+    return JOB_BASE_BYTES + tables + len(data) + palette + per_pixel * pixels
 
 
 def _data_uri(media_type: str, payload: bytes) -> str:
@@ -233,11 +293,12 @@ def _preview(loaded: kmseg.LoadedImage) -> tuple[str, bytes]:
     return "image/jpeg", buffer.getvalue()
 
 
-def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str) -> PageResult:
+def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str, *,
+             deadline: kmseg.Deadline | None = None) -> PageResult:
     """Everything the browser result page needs, encoded as data: URIs."""
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    seg = _segment_loaded(loaded, params, max_pixels)
+    seg = _segment_loaded(loaded, params, max_pixels, deadline)
     summary = figures(seg, True)
     preview_type, preview = _preview(loaded)
     palette_uris = {

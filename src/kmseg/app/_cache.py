@@ -60,7 +60,7 @@ def segment(
         ``time.time()`` when it was computed: a value older than the call
         means the result came from the cache.
     """
-    seg = kmseg.segment(
+    seg = _compute.segment_in_time(
         _loaded, k, max_iter=max_iter, color_space=color_space, seed=seed, max_pixels=max_pixels,
         spatial_weight=spatial_weight, fit_size=fit_size, min_region=min_region,
         target_psnr=target_psnr, dither=dither, palette=_palette,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -30,7 +31,44 @@ __all__ = [
     "palette_source",
     "png_bytes",
     "rgb_preview",
+    "segment_in_time",
+    "time_limit",
 ]
+
+#: Environment variable: seconds one clustering may run in the web app.
+ENV_TIME_LIMIT = "KMSEG_APP_TIME_LIMIT"
+#: Its default: a run nobody waits for any more is stopped, and its thread freed.
+DEFAULT_TIME_LIMIT = 120.0
+
+
+def time_limit(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds a clustering may run in the app: ``KMSEG_APP_TIME_LIMIT`` if it is a
+    number above 0, else :data:`DEFAULT_TIME_LIMIT`."""
+    raw = (os.environ if environ is None else environ).get(ENV_TIME_LIMIT, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_TIME_LIMIT
+    return value if 0 < value < float("inf") else DEFAULT_TIME_LIMIT
+
+
+def segment_in_time(image: Any, k: int | str | None, *, environ: Mapping[str, str] | None = None,
+                    **options: Any) -> kmseg.Segmentation:
+    """``kmseg.segment`` under the app's time limit (:func:`time_limit`).
+
+    Raises
+    ------
+    kmseg.DeadlineExceeded
+        The run took longer; the message names the limit and how to change it.
+    """
+    seconds = time_limit(environ)
+    try:
+        return kmseg.segment(image, k, deadline=kmseg.Deadline(seconds), **options)
+    except kmseg.DeadlineExceeded:
+        raise kmseg.DeadlineExceeded(
+            f"the clustering took longer than the app's limit of {seconds:g} s and was stopped; try a "
+            f"smaller K, fewer iterations or a smaller image (or raise {ENV_TIME_LIMIT})"
+        ) from None
 
 
 def image_array(loaded: kmseg.LoadedImage) -> np.ndarray:

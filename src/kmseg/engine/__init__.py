@@ -5,6 +5,7 @@ cube trees, one implementation (C, wrapped by Cython) built at install.
 in :mod:`kmseg.engine._colorfit` and :mod:`kmseg.engine._kmeans` for now.
 """
 
+from kmseg.engine._deadline import Deadline
 from kmseg.engine._kmeans import KMeansResult, kmeans
 
-__all__ = ["KMeansResult", "kmeans"]
+__all__ = ["Deadline", "KMeansResult", "kmeans"]

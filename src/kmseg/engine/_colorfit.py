@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kmseg.engine import _kmeans, _tree
+from kmseg.engine import _deadline, _kmeans, _tree
 from kmseg._parallel import parallel_map
 import kmseg.engine._kernels as _kernels
 
@@ -220,6 +220,7 @@ def fit_colors(
     converged : bool
     """
     levels = _build_levels(codes, Y, w)
+    _deadline.check()
     starts = _candidates(levels, k, n_init, max_iter, rng)
     tol_abs = tol * variance(levels)
     C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs,

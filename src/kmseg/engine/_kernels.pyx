@@ -48,6 +48,10 @@ cdef extern from "kernels.h" nogil:
     int c_seed_plusplus "seed_plusplus"(const double *X, int64_t n, int64_t d, const double *w,
                                         const int64_t *first, const double *uniforms, int64_t runs, int64_t k,
                                         int64_t trials, double *centers)
+    int c_seed_plusplus_steps "seed_plusplus_steps"(const double *X, int64_t n, int64_t d, const double *w,
+                                                    int64_t first, const double *uniforms, int64_t k,
+                                                    int64_t trials, int64_t c0, int64_t c1, double *closest,
+                                                    double *centers)
     int64_t c_count_runs "count_runs"(const uint32_t *keys, int64_t m)
     void c_cube_level "cube_level"(const uint32_t *keys, int64_t m, int64_t d, const double *mean,
                                    const double *w, const double *scatter, const double *radius, int64_t n,
@@ -220,6 +224,30 @@ def seed_plusplus(const double[:, ::1] X, const double[::1] w, const int64_t[::1
         failed = c_seed_plusplus(&X[0, 0], n, d, &w[0], &first[0], pu, runs, k, trials, &centers[0, 0, 0])
     if failed:
         raise MemoryError("seed_plusplus")
+
+
+def seed_plusplus_steps(const double[:, ::1] X, const double[::1] w, int64_t first,
+                        const double[:, ::1] uniforms, int64_t c0, int64_t c1, double[::1] closest,
+                        double[:, ::1] centers):
+    """Centres ``c0 .. c1 - 1`` of one run of :func:`seed_plusplus` into ``centers``
+    (k, d), the same as that run would choose; ``closest`` (n,) carries the
+    points' squared distances to the centres chosen so far from call to call
+    (made from point ``first`` when ``c0`` is 0). ``uniforms``: (k - 1, trials)."""
+    cdef int64_t k = centers.shape[0], d = centers.shape[1], n = X.shape[0], trials = uniforms.shape[1]
+    cdef int failed
+    _need(n > 0 and X.shape[1] == d and w.shape[0] == n and closest.shape[0] == n,
+          "seed_plusplus_steps: one weight and one distance per point, at least one point")
+    _need(0 <= first < n, "seed_plusplus_steps: the first point is not a point")
+    _need(uniforms.shape[0] == k - 1 and (trials > 0 or k == 1), "seed_plusplus_steps: uniforms are (k - 1, trials)")
+    _need(0 <= c0 <= c1 <= k, "seed_plusplus_steps: centres c0 .. c1 - 1 of k")
+    if d == 0 or c0 == c1:
+        return
+    cdef const double *pu = &uniforms[0, 0] if k > 1 else NULL
+    with nogil:
+        failed = c_seed_plusplus_steps(&X[0, 0], n, d, &w[0], first, pu, k, trials, c0, c1, &closest[0],
+                                       &centers[0, 0])
+    if failed:
+        raise MemoryError("seed_plusplus_steps")
 
 
 # ------------------------------------------------------ the tree and items

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 
-from kmseg.engine import _tree
+from kmseg.engine import _deadline, _tree
 from kmseg._parallel import parallel_map
 from kmseg._validate import as_generator, check_int, check_tol
 import kmseg.engine._kernels as _kernels
@@ -179,6 +179,10 @@ def nearest_sq(X: np.ndarray, C: np.ndarray) -> np.ndarray:
     return min_sq
 
 
+#: Distance terms (points x dimensions x candidates) a seeding call computes between deadline checks.
+_SEED_WORK = 50_000_000
+
+
 def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.random.Generator) -> np.ndarray:
     """Greedy k-means++ seeding for ``n_runs`` independent runs.
 
@@ -197,9 +201,16 @@ def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.ran
     first = rng.choice(n, size=n_runs, p=w / w.sum())
     uniforms = rng.random((k - 1, n_runs, trials))
     X64, w64 = np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
-    parallel_map(lambda r: _kernels.seed_plusplus(  # one run per call: they run in threads
-        X64, w64, first[r : r + 1], np.ascontiguousarray(uniforms[:, r : r + 1]), centers[r : r + 1]),
-        range(n_runs))
+    # Each call chooses a few centres (about _SEED_WORK distance terms), the deadline checked between.
+    step = max(1, _SEED_WORK // max(1, n * dim * trials))
+
+    def run(r: int) -> None:
+        closest, mine = np.empty(n), np.ascontiguousarray(uniforms[:, r])
+        for c0 in range(0, k, step):
+            _deadline.check()
+            _kernels.seed_plusplus_steps(X64, w64, int(first[r]), mine, c0, min(k, c0 + step), closest, centers[r])
+
+    parallel_map(run, range(n_runs))  # one run per thread
     return centers
 
 
@@ -225,6 +236,7 @@ def refine(tree: _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int, tol_ab
     the inertia (None unless ``need_inertia``: a pass over the items), the
     iterations and convergence."""
     C = C.copy()
+    _deadline.check()
     if items is None:
         items = tree.items(C)
     # Below this, the centres have stopped moving up to rounding.
@@ -232,6 +244,7 @@ def refine(tree: _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int, tol_ab
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
+        _deadline.check()
         weight, sums = items.weight, items.sums
         new = C.copy()
         nonempty = weight > 0

@@ -315,20 +315,24 @@ int nearest_centres(const double *X, i64 n, i64 d, const double *Ct, i64 k, uint
 
 /* ------------------------------------------------------ k-means++ seeding */
 
-int seed_plusplus(const double *X, i64 n, i64 d, const double *w, const i64 *first,
-                  const double *uniforms, i64 runs, i64 k, i64 trials, double *centers)
+/* Centres c0 .. c1 - 1 of one greedy k-means++ run, so that a long run can be
+   done a few centres at a time (and stopped between calls). closest (n):
+   every point's squared distance to the centres chosen so far, updated here
+   (with c0 == 0 it is made from centre 0, point `first`). uniforms: this
+   run's (k - 1, trials); centers: its (k, d). */
+int seed_plusplus_steps(const double *X, i64 n, i64 d, const double *w, i64 first, const double *uniforms,
+                        i64 k, i64 trials, i64 c0, i64 c1, double *closest, double *centers)
 {
-    double *closest = malloc((size_t)n * sizeof(double));
     double *cum = malloc((size_t)n * sizeof(double));
     double *cand_d = malloc((size_t)(trials * n) * sizeof(double));
-    if (!closest || !cum || !cand_d) {
-        free(closest); free(cum); free(cand_d);
+    if (!cum || !cand_d) {
+        free(cum); free(cand_d);
         return -1;
     }
-    for (i64 r = 0; r < runs; r++) {
-        const double *x0 = X + first[r] * d;
+    if (c0 == 0) {
+        const double *x0 = X + first * d;
         for (i64 t = 0; t < d; t++)
-            centers[(r * k + 0) * d + t] = x0[t];
+            centers[t] = x0[t];
         for (i64 i = 0; i < n; i++) {
             double s = 0.0;
             for (i64 t = 0; t < d; t++) {
@@ -337,51 +341,72 @@ int seed_plusplus(const double *X, i64 n, i64 d, const double *w, const i64 *fir
             }
             closest[i] = s;
         }
-        for (i64 c = 1; c < k; c++) {
-            double total = 0.0;
-            for (i64 i = 0; i < n; i++) {
-                total += closest[i] * w[i];
-                cum[i] = total;
-            }
-            double best_pot = INFINITY;
-            i64 best_t = 0, best_idx = 0;
-            for (i64 tr = 0; tr < trials; tr++) {
-                double target = uniforms[((c - 1) * runs + r) * trials + tr] * total;
-                i64 lo = 0, hi = n; /* first index with cum > target */
-                while (lo < hi) {
-                    i64 mid = (lo + hi) / 2;
-                    if (cum[mid] <= target)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                i64 idx = lo < n - 1 ? lo : n - 1;
-                const double *xi = X + idx * d;
-                double *cd = cand_d + tr * n;
-                double pot = 0.0;
-                for (i64 i = 0; i < n; i++) {
-                    double s = 0.0;
-                    for (i64 t = 0; t < d; t++) {
-                        double e = X[i * d + t] - xi[t];
-                        s += e * e;
-                    }
-                    s = dmin(s, closest[i]);
-                    cd[i] = s;
-                    pot += w[i] * s;
-                }
-                if (pot < best_pot) {
-                    best_pot = pot;
-                    best_t = tr;
-                    best_idx = idx;
-                }
-            }
-            memcpy(closest, cand_d + best_t * n, (size_t)n * sizeof(double));
-            for (i64 t = 0; t < d; t++)
-                centers[(r * k + c) * d + t] = X[best_idx * d + t];
-        }
+        c0 = 1;
     }
-    free(closest); free(cum); free(cand_d);
+    for (i64 c = c0; c < c1 && c < k; c++) {
+        double total = 0.0;
+        for (i64 i = 0; i < n; i++) {
+            total += closest[i] * w[i];
+            cum[i] = total;
+        }
+        double best_pot = INFINITY;
+        i64 best_t = 0, best_idx = 0;
+        for (i64 tr = 0; tr < trials; tr++) {
+            double target = uniforms[(c - 1) * trials + tr] * total;
+            i64 lo = 0, hi = n; /* first index with cum > target */
+            while (lo < hi) {
+                i64 mid = (lo + hi) / 2;
+                if (cum[mid] <= target)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            i64 idx = lo < n - 1 ? lo : n - 1;
+            const double *xi = X + idx * d;
+            double *cd = cand_d + tr * n;
+            double pot = 0.0;
+            for (i64 i = 0; i < n; i++) {
+                double s = 0.0;
+                for (i64 t = 0; t < d; t++) {
+                    double e = X[i * d + t] - xi[t];
+                    s += e * e;
+                }
+                s = dmin(s, closest[i]);
+                cd[i] = s;
+                pot += w[i] * s;
+            }
+            if (pot < best_pot) {
+                best_pot = pot;
+                best_t = tr;
+                best_idx = idx;
+            }
+        }
+        memcpy(closest, cand_d + best_t * n, (size_t)n * sizeof(double));
+        for (i64 t = 0; t < d; t++)
+            centers[c * d + t] = X[best_idx * d + t];
+    }
+    free(cum); free(cand_d);
     return 0;
+}
+
+int seed_plusplus(const double *X, i64 n, i64 d, const double *w, const i64 *first,
+                  const double *uniforms, i64 runs, i64 k, i64 trials, double *centers)
+{
+    double *closest = malloc((size_t)n * sizeof(double));
+    double *mine = malloc((size_t)((k > 1 ? k - 1 : 1) * trials) * sizeof(double));
+    if (!closest || !mine) {
+        free(closest); free(mine);
+        return -1;
+    }
+    int failed = 0;
+    for (i64 r = 0; r < runs && !failed; r++) {
+        for (i64 c = 1; c < k; c++)  /* this run's uniforms, (k - 1, trials) */
+            memcpy(mine + (c - 1) * trials, uniforms + ((c - 1) * runs + r) * trials,
+                   (size_t)trials * sizeof(double));
+        failed = seed_plusplus_steps(X, n, d, w, first[r], mine, k, trials, 0, k, closest, centers + r * k * d);
+    }
+    free(closest); free(mine);
+    return failed;
 }
 
 /* ------------------------------------------------------------- cube levels */

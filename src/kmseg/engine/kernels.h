@@ -36,6 +36,9 @@ int nearest_centres(const double *X, int64_t n, int64_t d, const double *Ct, int
                     double *min_sq);
 int seed_plusplus(const double *X, int64_t n, int64_t d, const double *w, const int64_t *first,
                   const double *uniforms, int64_t runs, int64_t k, int64_t trials, double *centers);
+int seed_plusplus_steps(const double *X, int64_t n, int64_t d, const double *w, int64_t first,
+                        const double *uniforms, int64_t k, int64_t trials, int64_t c0, int64_t c1,
+                        double *closest, double *centers);
 
 int64_t count_runs(const uint32_t *keys, int64_t m);
 void cube_level(const uint32_t *keys, int64_t m, int64_t d, const double *mean, const double *w,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kmseg.engine import _colorfit, _kmeans
+from kmseg.engine import _colorfit, _deadline, _kmeans
 
 __all__ = ["K_MAX", "AutoK", "choose"]
 
@@ -90,6 +90,7 @@ class _Fitter:
         C = list(C)
         trials = 2 + int(np.log(k))
         while len(C) < k:
+            _deadline.check()
             mass = closest * W
             total = mass.sum()
             if total <= 0:
@@ -108,6 +109,7 @@ class _Fitter:
         Lloyd passes."""
         if k in self.runs:
             return self.runs[k]
+        _deadline.check()
         Y, w = self.Y, self.w
         if k == 1:
             C = (w @ Y / w.sum())[None, :]

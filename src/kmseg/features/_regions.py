@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import kmseg.engine._regions as _regions
+from kmseg.engine import _deadline
 
 __all__ = ["boundaries", "components", "connect", "merge_small"]
 
@@ -83,7 +84,9 @@ def merge_small(labels: np.ndarray, min_region: int) -> tuple[np.ndarray, int, i
         Number of regions before and after.
     """
     codes, values = _codes(labels)
+    _deadline.check()
     out, before, after = _regions.merge(codes, int(min_region), False)
+    _deadline.check()
     return _back(out, np.asarray(labels), values), int(before), int(after)
 
 
@@ -107,7 +110,9 @@ def connect(labels: np.ndarray) -> tuple[np.ndarray, int, int]:
     labels = np.asarray(labels)
     if labels.dtype != np.uint8:
         raise TypeError(f"labels must be uint8, got {labels.dtype}")
+    _deadline.check()
     out, before, after = _regions.merge(np.ascontiguousarray(labels), 0, True)
+    _deadline.check()
     return out, int(before), int(after)
 
 

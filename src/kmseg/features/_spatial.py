@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from kmseg.engine import _kmeans, _tree
+from kmseg.engine import _deadline, _kmeans, _tree
 from kmseg.features import _regions
 from kmseg.features._color import to_space
 from kmseg._parallel import parallel_map
@@ -86,9 +86,11 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
     if weights.sum() == 0:
         weights[:] = 1.0
     X, weights = X[weights > 0], weights[weights > 0]
-    distinct = np.unique(X, axis=0)
-    if distinct.shape[0] <= k:
-        return distinct, 0, True, X.shape[0]
+    _deadline.check()
+    # Every pixel has its own position, so the rows are distinct: only a copy of at
+    # most k pixels needs sorting (np.unique over millions of rows takes seconds).
+    if X.shape[0] <= k:
+        return np.unique(X, axis=0), 0, True, X.shape[0]
     # k-means++ starts, then exact Lloyd passes with Hamerly's distance
     # bounds (the colour fit's machinery with every point its own item): only
     # points near a boundary have their distances recomputed.
@@ -115,6 +117,7 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
     Ct = np.ascontiguousarray(centers.T, dtype=np.float64)
 
     def band(y0: int) -> float:
+        _deadline.check()
         X = _features(rgb[y0 : y0 + rows], y0, s, color_space)
         if labels is None:
             min_sq = np.empty(X.shape[0])
