@@ -151,9 +151,12 @@ class AnimationSegmentation:
         """Text stored with a PNG output: version, parameters, seed, frame count."""
         return {**self.whole.metadata(), "kmseg-frames": str(self.n_frames)}
 
-    def to_bytes(self, format: str = "gif", quality: int | None = None) -> bytes:
+    def to_bytes(self, format: str = "gif", quality: int | None = None, *,
+                 svg_tolerance: float | None = None) -> bytes:
         """The segmented animation encoded as GIF, APNG ("png") or WebP, with
         the input's frame durations, loop count and disposal.
+        (``svg_tolerance`` is taken for :meth:`Segmentation.to_bytes`'s sake
+        and unused: an animation has no SVG drawing.)
 
         WebP frames are lossless unless a ``quality`` is given. A GIF holds
         256 colours at most with its transparent entry: an animation with

@@ -161,32 +161,32 @@ def _segment(data: bytes, params: RunParams, max_pixels: int, deadline: kmseg.De
         return _segment_loaded(frames, params, max_pixels, kmseg.segment_frames)
 
 
-def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = kmseg.segment) -> Any:
+def _segment_loaded(loaded: Any, params: RunParams, max_pixels: int, run: Any = kmseg.segment, *,
+                    deadline: kmseg.Deadline | None = None) -> Any:
     palette = None if params.palette is None else _palette_source(params.palette, max_pixels, params.palette_name)
     k = params.k
     if k is None and not (palette is not None and not isinstance(palette, kmseg.LoadedImage)):
         k = DEFAULT_K
     try:
-        return run(
-            loaded,
-            k,
-            max_iter=params.max_iter,
-            seed=params.seed,
-            color_space=params.color_space,
-            max_pixels=max_pixels,
-            spatial_weight=params.spatial_weight,
-            fit_size=params.fit_size,
-            min_region=params.min_region,
-            target_psnr=params.target_psnr,
-            dither=params.dither,
-            palette=palette,
-        )
+        with deadline if deadline is not None else contextlib.nullcontext():
+            return run(
+                loaded,
+                k,
+                max_iter=params.max_iter,
+                seed=params.seed,
+                color_space=params.color_space,
+                max_pixels=max_pixels,
+                spatial_weight=params.spatial_weight,
+                fit_size=params.fit_size,
+                min_region=params.min_region,
+                target_psnr=params.target_psnr,
+                dither=params.dither,
+                palette=palette,
+            )
     except kmseg.InvalidParameterError as exc:
         if exc.param == "palette":
             raise kmseg.InvalidParameterError(f"palette_file: {exc}", param="palette_file") from None
         raise
-
-
 
 
 def job_image(data: bytes, params: RunParams, max_pixels: int, *,
@@ -214,7 +214,7 @@ def job_boundaries(data: bytes, params: RunParams, max_pixels: int, *,
     """Segment the upload and draw the segment edges on it (red), as a PNG."""
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    seg = _segment_loaded(loaded, params, max_pixels, deadline)
+    seg = _segment_loaded(loaded, params, max_pixels, deadline=deadline)
     buffer = io.BytesIO()
     seg.boundaries_image(loaded.rgb).save(buffer, format="PNG")
     summary = figures(seg, params.metrics)
@@ -298,7 +298,7 @@ def job_page(data: bytes, params: RunParams, max_pixels: int, filename: str, *,
     """Everything the browser result page needs, encoded as data: URIs."""
     start = time.perf_counter()
     loaded = kmseg.load_image(data, max_pixels=max_pixels)
-    seg = _segment_loaded(loaded, params, max_pixels, deadline)
+    seg = _segment_loaded(loaded, params, max_pixels, deadline=deadline)
     summary = figures(seg, True)
     preview_type, preview = _preview(loaded)
     palette_uris = {
