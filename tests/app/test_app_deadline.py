@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import streamlit as st
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import kmseg
@@ -39,5 +42,20 @@ def test_the_page_shows_the_stopped_run_as_a_message(monkeypatch: pytest.MonkeyP
         at.run()
         assert not at.exception, at.exception
         assert len(at.error) == 1 and ENV_TIME_LIMIT in at.error[0].value, [e.value for e in at.error]
+    finally:
+        st.cache_data.clear()
+
+
+def test_an_animation_in_the_app_is_stopped_at_the_same_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmseg.app import _cache
+
+    frames = [Image.fromarray(np.roll(_image(), 9 * i, axis=1)) for i in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    monkeypatch.setenv(ENV_TIME_LIMIT, "0.001")
+    st.cache_data.clear()
+    try:
+        with pytest.raises(kmseg.DeadlineExceeded, match=ENV_TIME_LIMIT):
+            _cache.segment_animation("anim", 64, 10_000, "rgb", 0, 50_000_000, buf.getvalue())
     finally:
         st.cache_data.clear()

@@ -82,8 +82,8 @@ def segment_animation(
 ) -> tuple[kmseg.AnimationSegmentation, bytes]:
     """Every frame of an animated upload segmented with one palette, and the
     result as a GIF to show (browsers play it)."""
-    anim = kmseg.segment_frames(_data, k, max_iter=max_iter, color_space=color_space, seed=seed,
-                                max_pixels=max_pixels, palette=_palette)
+    anim = _compute.segment_in_time(_data, k, run=kmseg.segment_frames, max_iter=max_iter,
+                                    color_space=color_space, seed=seed, max_pixels=max_pixels, palette=_palette)
     return anim, anim.to_bytes("gif" if anim.alpha is None or anim.k < 256 else "webp")
 
 

@@ -53,8 +53,9 @@ def time_limit(environ: Mapping[str, str] | None = None) -> float:
 
 
 def segment_in_time(image: Any, k: int | str | None, *, environ: Mapping[str, str] | None = None,
-                    **options: Any) -> kmseg.Segmentation:
-    """``kmseg.segment`` under the app's time limit (:func:`time_limit`).
+                    run: Callable[..., Any] = kmseg.segment, **options: Any) -> Any:
+    """``kmseg.segment`` (or ``run``: ``kmseg.segment_frames``) under the
+    app's time limit (:func:`time_limit`).
 
     Raises
     ------
@@ -63,7 +64,7 @@ def segment_in_time(image: Any, k: int | str | None, *, environ: Mapping[str, st
     """
     seconds = time_limit(environ)
     try:
-        return kmseg.segment(image, k, deadline=kmseg.Deadline(seconds), **options)
+        return run(image, k, deadline=kmseg.Deadline(seconds), **options)
     except kmseg.DeadlineExceeded:
         raise kmseg.DeadlineExceeded(
             f"the clustering took longer than the app's limit of {seconds:g} s and was stopped; try a "
