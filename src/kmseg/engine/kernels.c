@@ -106,6 +106,134 @@ static double dist(const double *Y, i64 row, i64 d, const double *Ct, i64 k, i64
     return sqrt(s);
 }
 
+/* Squared distance of row `row` of Y (n, d) to centre j (column j of Ct (d, k)),
+ * summed in the order nearest_two sums it: the same bits. */
+static inline double sq_to(const double *y, i64 d, const double *Ct, i64 k, i64 j)
+{
+    if (d == 3) {
+        double e0 = y[0] - Ct[j];
+        double e1 = y[1] - Ct[k + j];
+        double e2 = y[2] - Ct[2 * k + j];
+        return e0 * e0 + e1 * e1 + e2 * e2;
+    }
+    double s = 0.0;
+    for (i64 t = 0; t < d; t++) {
+        double e = y[t] - Ct[t * k + j];
+        s += e * e;
+    }
+    return s;
+}
+
+/* Fold candidate j at squared distance dd into the nearest (b1, l1) and the
+ * second nearest (b2) so far: the lowest index wins ties, as in nearest_two,
+ * whatever order the candidates come in. */
+static inline void fold(double dd, i64 j, double *b1, i64 *l1, double *b2)
+{
+    if (dd < *b1 || (dd == *b1 && j < *l1)) {
+        *b2 = *b1;
+        *b1 = dd;
+        *l1 = j;
+    } else if (dd < *b2) {
+        *b2 = dd;
+    }
+}
+
+/* The centres' geometry for one pass: the distances between centres (cc, k x k),
+ * half the distance from each centre to its nearest other (half), and, made when
+ * first needed, each centre's NEAR nearest other centres in order of distance
+ * (near_j, near_d; ties by index), so that a colour near centre a is compared
+ * only with the centres near a (the triangle inequality bounds the rest). */
+#define NEAR 32
+
+typedef struct {
+    i64 k, d, n_near;
+    const double *Ct;
+    double *cc, *half, *near_d;
+    int32_t *near_j;
+    uint8_t *have;
+    i64 *mark, stamp;  /* scratch: which centres a list holds */
+} Centres;
+
+static int centres_init(Centres *G, const double *Ct, i64 k, i64 d)
+{
+    G->k = k;
+    G->d = d;
+    G->Ct = Ct;
+    G->n_near = k - 1 < NEAR ? k - 1 : NEAR;
+    G->cc = malloc((size_t)(k * k) * sizeof(double));
+    G->half = malloc((size_t)k * sizeof(double));
+    G->near_d = malloc((size_t)(k * (G->n_near + 1)) * sizeof(double));
+    G->near_j = malloc((size_t)(k * (G->n_near + 1)) * sizeof(int32_t));
+    G->have = calloc((size_t)k, 1);
+    G->mark = calloc((size_t)k, sizeof(i64));
+    G->stamp = 0;
+    if (!G->cc || !G->half || !G->near_d || !G->near_j || !G->have || !G->mark)
+        return -1;
+    double *col = malloc((size_t)d * sizeof(double));
+    if (!col)
+        return -1;
+    for (i64 a = 0; a < k; a++) {
+        for (i64 t = 0; t < d; t++)
+            col[t] = Ct[t * k + a];
+        G->cc[a * k + a] = 0.0;
+        for (i64 b = a + 1; b < k; b++) {
+            double s = sqrt(sq_to(col, d, Ct, k, b));
+            G->cc[a * k + b] = s;
+            G->cc[b * k + a] = s;
+        }
+    }
+    free(col);
+    for (i64 a = 0; a < k; a++) {
+        double m = INFINITY;
+        for (i64 b = 0; b < k; b++)
+            if (b != a)
+                m = dmin(m, G->cc[a * k + b]);
+        G->half[a] = 0.5 * m;
+    }
+    return 0;
+}
+
+static void centres_free(Centres *G)
+{
+    free(G->cc); free(G->half); free(G->near_d); free(G->near_j); free(G->have); free(G->mark);
+}
+
+/* Centre a's n_near nearest other centres, by insertion (k is at most a few
+ * hundred), and in near_d[n_near] the distance of the nearest one not listed. */
+static void centres_near(Centres *G, i64 a)
+{
+    i64 k = G->k, L = G->n_near, n = 0;
+    double *nd = G->near_d + a * (L + 1);
+    int32_t *nj = G->near_j + a * (L + 1);
+    const double *row = G->cc + a * k;
+    for (i64 b = 0; b < k; b++) {
+        if (b == a)
+            continue;
+        double v = row[b];
+        if (n == L && !(v < nd[L - 1]))
+            continue;
+        i64 p = n < L ? n++ : L - 1;
+        while (p > 0 && v < nd[p - 1]) {
+            nd[p] = nd[p - 1];
+            nj[p] = nj[p - 1];
+            p--;
+        }
+        nd[p] = v;
+        nj[p] = (int32_t)b;
+    }
+    double beyond = INFINITY;
+    if (L < k - 1) {
+        G->stamp += 1;
+        for (i64 t = 0; t < L; t++)
+            G->mark[nj[t]] = G->stamp;
+        for (i64 b = 0; b < k; b++)
+            if (b != a && G->mark[b] != G->stamp)
+                beyond = dmin(beyond, row[b]);
+    }
+    nd[L] = beyond;
+    G->have[a] = 1;
+}
+
 /* The flattened cube tree of kmseg._tree.Tree, and the items' arrays. */
 typedef struct {
     i64 npts, d;
@@ -117,6 +245,28 @@ typedef struct {
     i64 *id, *lab;
     double *up, *lo;
 } Items;
+
+/* One pass's shared state: the tree, the items, the centres and the clusters' sums. */
+typedef struct {
+    const Tree *T;
+    Items *I;
+    const double *Ct;
+    i64 k;
+    double slack;
+    double *cw, *cs;
+    int32_t *cand;   /* (height + 2) x k candidate lists, one per depth */
+    double *cdist;   /* (height + 2) x k their squared distances */
+} Pass;
+
+static inline const double *mean_of(const Tree *T, i64 g)
+{
+    return g < T->npts ? T->p_mean + g * T->d : T->n_mean + (g - T->npts) * T->d;
+}
+
+static inline double radius_of(const Tree *T, i64 g)
+{
+    return g < T->npts ? 0.0 : T->n_radius[g - T->npts];
+}
 
 static void add(const Tree *T, i64 g, i64 lab, double sign, double *cw, double *cs)
 {
@@ -134,42 +284,75 @@ static void add(const Tree *T, i64 g, i64 lab, double sign, double *cw, double *
     }
 }
 
-static i64 descend(i64 first, i64 last, const double *Ct, i64 k, double slack, const Tree *T,
-                   Items *I, i64 n_items, double *cw, double *cs, i64 *stack, double *buf)
+/* The filtering algorithm (Kanungo et al. 2002) on the cube tree: item g is
+ * assigned whole when its nearest centre is nearer than any other by more
+ * than its diameter, else its children are, each with the candidates that
+ * can be nearest to one of g's colours. `cand` (n_cand) holds every centre
+ * that can be nearest to a colour of g, ties included; `pb` bounds from below
+ * the distance from any colour of g to any centre not in `cand`. Returns the
+ * new number of items. */
+static i64 descend(Pass *P, i64 g, const int32_t *cand, i64 n_cand, double pb, i64 depth, i64 n_items)
 {
-    i64 npts = T->npts;
-    for (i64 start = first; start < last; start++) {
-        stack[0] = start;
-        i64 sp = 1;
-        while (sp > 0) {
-            sp -= 1;
-            i64 g = stack[sp];
-            i64 lab;
-            double d1, d2, r;
-            if (g < npts) {
-                lab = nearest_two(T->p_mean, g, T->d, Ct, k, buf, &d1, &d2);
-                r = 0.0;
-            } else {
-                i64 n = g - npts;
-                lab = nearest_two(T->n_mean, n, T->d, Ct, k, buf, &d1, &d2);
-                r = T->n_radius[n];
-            }
-            d1 = sqrt(d1);
-            d2 = sqrt(d2);
-            if (g < npts || d2 - d1 > 2.0 * r + slack) {
-                I->id[n_items] = g;
-                I->lab[n_items] = lab;
-                I->up[n_items] = d1;
-                I->lo[n_items] = d2;
-                n_items += 1;
-                add(T, g, lab, 1.0, cw, cs);
-            } else {
-                for (i64 c = T->n_ch0[g - npts]; c < T->n_ch1[g - npts]; c++)
-                    stack[sp++] = c;
-            }
-        }
+    const Tree *T = P->T;
+    const double *m = mean_of(T, g);
+    double r = radius_of(T, g);
+    double *dist = P->cdist + depth * P->k;
+    double b1 = INFINITY, b2 = INFINITY;
+    i64 l1 = -1;
+    for (i64 s = 0; s < n_cand; s++) {
+        i64 j = cand[s];
+        double dd = sq_to(m, T->d, P->Ct, P->k, j);
+        dist[s] = dd;
+        fold(dd, j, &b1, &l1, &b2);
     }
+    double d1 = sqrt(b1), d2 = dmin(sqrt(b2), pb);
+    if (g < T->npts || d2 - d1 > 2.0 * r + P->slack) {
+        Items *I = P->I;
+        I->id[n_items] = g;
+        I->lab[n_items] = l1;
+        I->up[n_items] = d1;
+        I->lo[n_items] = d2;
+        add(T, g, l1, 1.0, P->cw, P->cs);
+        return n_items + 1;
+    }
+    /* a colour y of g has |y - m| <= r, so its nearest centre c has
+     * |c - m| <= |c - y| + r <= |c1 - y| + r <= d1 + 2r */
+    double reach = d1 + 2.0 * r + P->slack;
+    reach *= reach;
+    int32_t *next = P->cand + (depth + 1) * P->k;
+    i64 n_next = 0;
+    double pb_next = pb;
+    for (i64 s = 0; s < n_cand; s++) {
+        if (dist[s] <= reach)
+            next[n_next++] = cand[s];
+        else
+            pb_next = dmin(pb_next, sqrt(dist[s]) - r);
+    }
+    i64 n = g - T->npts;
+    for (i64 c = T->n_ch0[n]; c < T->n_ch1[n]; c++)
+        n_items = descend(P, c, next, n_next, pb_next, depth + 1, n_items);
     return n_items;
+}
+
+static int pass_init(Pass *P, const Tree *T, Items *I, const double *Ct, i64 k, double slack, i64 height,
+                     double *cw, double *cs)
+{
+    P->T = T;
+    P->I = I;
+    P->Ct = Ct;
+    P->k = k;
+    P->slack = slack;
+    P->cw = cw;
+    P->cs = cs;
+    P->cand = malloc((size_t)((height + 2) * k) * sizeof(int32_t));
+    P->cdist = malloc((size_t)((height + 2) * k) * sizeof(double));
+    return P->cand && P->cdist ? 0 : -1;
+}
+
+static void pass_free(Pass *P)
+{
+    free(P->cand);
+    free(P->cdist);
 }
 
 /* ----------------------------------------------------------------- items */
@@ -180,21 +363,86 @@ static i64 descend(i64 first, i64 last, const double *Ct, i64 k, double slack, c
 #define ITEMS_ARGS i64 *it_id, i64 *it_lab, double *it_up, double *it_lo
 #define ITEMS_INIT {it_id, it_lab, it_up, it_lo}
 
-i64 items_init(i64 tops0, i64 tops1, const double *Ct, i64 k, double slack, TREE_ARGS, ITEMS_ARGS,
-               double *cw, double *cs, i64 *stack, double *buf)
+i64 items_init(i64 tops0, i64 tops1, const double *Ct, i64 k, double slack, TREE_ARGS, i64 height, ITEMS_ARGS,
+               double *cw, double *cs)
 {
     Tree T = TREE_INIT;
     Items I = ITEMS_INIT;
+    Pass P;
     memset(cw, 0, (size_t)k * sizeof(double));
     memset(cs, 0, (size_t)(k * d) * sizeof(double));
-    return descend(tops0, tops1, Ct, k, slack, &T, &I, 0, cw, cs, stack, buf);
+    if (pass_init(&P, &T, &I, Ct, k, slack, height, cw, cs)) {
+        pass_free(&P);
+        return -1;
+    }
+    for (i64 j = 0; j < k; j++)
+        P.cand[j] = (int32_t)j;
+    i64 n_items = 0;
+    for (i64 g = tops0; g < tops1; g++)
+        n_items = descend(&P, g, P.cand, k, INFINITY, 0, n_items);
+    pass_free(&P);
+    return n_items;
 }
 
-i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TREE_ARGS, ITEMS_ARGS,
-                 i64 n_items, double *cw, double *cs, i64 *stack, double *buf)
+/* Item g (mean m, at exact distance up from its centre a) against the centres
+ * near a, in order of their distance from a: a centre c with |c - a| > up + b
+ * is farther than b from m, so the scan stops once b, the second nearest
+ * found, is below |c - a| - up. Gives the nearest (the lowest index of the
+ * tied ones) and the exact second nearest, as a scan over every centre would. */
+static i64 nearest_near(Centres *G, const double *m, i64 a, double up_sq, double slack,
+                        double *b1_out, double *b2_out)
+{
+    i64 k = G->k, L = G->n_near;
+    if (!G->have[a])
+        centres_near(G, a);
+    const double *nd = G->near_d + a * (L + 1);
+    const int32_t *nj = G->near_j + a * (L + 1);
+    double up = sqrt(up_sq) + slack;
+    double b1 = up_sq, b2 = INFINITY, s2 = INFINITY;
+    i64 l1 = a;
+    i64 t = 0;
+    for (; t < L; t++) {
+        if (nd[t] > s2 + up)
+            break;
+        double dd = sq_to(m, G->d, G->Ct, k, nj[t]);
+        double old2 = b2;
+        fold(dd, nj[t], &b1, &l1, &b2);
+        if (b2 != old2)
+            s2 = sqrt(b2);
+    }
+    if (t == L && nd[L] <= s2 + up) { /* past the list: the others, in index order */
+        const double *row = G->cc + a * k;
+        G->stamp += 1;
+        for (i64 u = 0; u < L; u++)
+            G->mark[nj[u]] = G->stamp;
+        for (i64 j = 0; j < k; j++) {
+            if (j == a || G->mark[j] == G->stamp || row[j] > s2 + up)
+                continue;
+            double dd = sq_to(m, G->d, G->Ct, k, j);
+            double old2 = b2;
+            fold(dd, j, &b1, &l1, &b2);
+            if (b2 != old2)
+                s2 = sqrt(b2);
+        }
+    }
+    *b1_out = b1;
+    *b2_out = b2;
+    return l1;
+}
+
+i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TREE_ARGS, i64 height, ITEMS_ARGS,
+                 i64 n_items, double *cw, double *cs)
 {
     Tree T = TREE_INIT;
     Items I = ITEMS_INIT;
+    Pass P;
+    Centres G;
+    memset(&G, 0, sizeof G);
+    if (pass_init(&P, &T, &I, Ct, k, slack, height, cw, cs) || centres_init(&G, Ct, k, d)) {
+        pass_free(&P);
+        centres_free(&G);
+        return -1;
+    }
     i64 j1 = 0;
     for (i64 j = 0; j < k; j++)
         if (delta[j] > delta[j1])
@@ -211,28 +459,25 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
         i64 lab = it_lab[i];
         double up = it_up[i] + delta[lab];
         double lo = it_lo[i] - (lab == j1 ? a2 : a1);
-        double r2 = g < npts ? 0.0 : 2.0 * n_radius[g - npts];
+        double r = radius_of(&T, g), r2 = 2.0 * r;
         if (up + r2 + slack < lo) {
             it_up[i] = up;
             it_lo[i] = lo;
             continue;
         }
-        /* Hamerly's second test: the exact distance to its own centre */
-        if (g < npts)
-            up = dist(p_mean, g, d, Ct, k, lab);
-        else
-            up = dist(n_mean, g - npts, d, Ct, k, lab);
+        /* Hamerly's second test, with the exact distance to its own centre, and
+         * Elkan's: any other centre c has |m - c| >= |c - a| - up >= 2 half[a] - up */
+        const double *m = mean_of(&T, g);
+        double up_sq = sq_to(m, d, Ct, k, lab);
+        up = sqrt(up_sq);
+        lo = dmax(lo, 2.0 * G.half[lab] - up);
         if (up + r2 + slack < lo) {
             it_up[i] = up;
             it_lo[i] = lo;
             continue;
         }
-        i64 nw;
         double d1, d2;
-        if (g < npts)
-            nw = nearest_two(p_mean, g, d, Ct, k, buf, &d1, &d2);
-        else
-            nw = nearest_two(n_mean, g - npts, d, Ct, k, buf, &d1, &d2);
+        i64 nw = nearest_near(&G, m, lab, up_sq, slack, &d1, &d2);
         d1 = sqrt(d1);
         d2 = sqrt(d2);
         if (r2 == 0.0 || d2 - d1 > r2 + slack) {
@@ -243,14 +488,35 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
                 add(&T, g, nw, 1.0, cw, cs);
                 it_lab[i] = nw;
             }
-        } else { /* the cube straddles a boundary: open it */
-            add(&T, g, lab, -1.0, cw, cs);
-            it_id[i] = -1;
-            dead += 1;
-            i64 n = g - npts;
-            end = descend(n_ch0[n], n_ch1[n], Ct, k, slack, &T, &I, end, cw, cs, stack, buf);
+            continue;
         }
+        /* the cube straddles a boundary: open it. The centres that can be nearest
+         * to one of its colours are within d1 + 2r of m, so within up + d1 + 2r of
+         * centre a; the others are farther than |c - m| - r from every colour. */
+        add(&T, g, lab, -1.0, cw, cs);
+        it_id[i] = -1;
+        dead += 1;
+        double reach = d1 + r2 + slack, pb = INFINITY;
+        double reach_sq = reach * reach, around = up + reach;
+        const double *row = G.cc + lab * k;
+        i64 n_cand = 0;
+        for (i64 j = 0; j < k; j++) {
+            if (row[j] > around) {
+                pb = dmin(pb, row[j] - up - r);
+                continue;
+            }
+            double dd = sq_to(m, d, Ct, k, j);
+            if (dd <= reach_sq)
+                P.cand[n_cand++] = (int32_t)j;
+            else
+                pb = dmin(pb, sqrt(dd) - r);
+        }
+        i64 n = g - npts;
+        for (i64 c = n_ch0[n]; c < n_ch1[n]; c++)
+            end = descend(&P, c, P.cand, n_cand, pb, 0, end);
     }
+    pass_free(&P);
+    centres_free(&G);
     if (dead == 0)
         return end;
     i64 out = 0;

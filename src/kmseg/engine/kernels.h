@@ -14,16 +14,18 @@ void histogram(const uint8_t *flat, int64_t n, int64_t s0, int64_t s1, const uin
 void label_pixels(const uint8_t *flat, int64_t n, int64_t s0, int64_t s1, const uint32_t *sr,
                   const uint32_t *sg, const uint32_t *sb, const uint8_t *lut, uint8_t *out);
 
+/* items_init and items_update return the number of items, or -1 when out of memory;
+ * height: the tree's height (levels of nodes above the points). */
 int64_t items_init(int64_t tops0, int64_t tops1, const double *Ct, int64_t k, double slack,
                    int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                    const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
-                   const int64_t *n_ch1, int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                   double *cw, double *cs, int64_t *stack, double *buf);
+                   const int64_t *n_ch1, int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
+                   double *it_lo, double *cw, double *cs);
 int64_t items_update(const double *Ct, int64_t k, const double *delta, double slack,
                      int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                      const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
-                     const int64_t *n_ch1, int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                     int64_t n_items, double *cw, double *cs, int64_t *stack, double *buf);
+                     const int64_t *n_ch1, int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
+                     double *it_lo, int64_t n_items, double *cw, double *cs);
 double items_inertia(const double *Ct, int64_t k,
                      int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                      const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
