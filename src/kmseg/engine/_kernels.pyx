@@ -306,7 +306,8 @@ cdef class Tree:
 
 cdef class Items:
     """A partition of the tree's points into items (cubes wholly in one
-    cluster, and points) with Hamerly's bounds, for ``k`` centres: the
+    cluster, and points) with Hamerly's bounds, for ``k`` centres (a pass
+    compares an item only with the centres that can be nearest to it): the
     clusters' ``weight`` (k,) and weighted ``sums`` (k, d) kept up to date
     (k > 256 only without :meth:`point_labels`, whose labels are uint8).
     Made for centres ``Ct`` (d, k); the items' arrays are written by the C

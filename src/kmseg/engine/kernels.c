@@ -1,12 +1,13 @@
 /* The compiled passes of kmseg: pixel histogram and label lookup, the cube
  * levels, k-means++ seeding, nearest centres and the Lloyd passes over the
- * cube tree's items (Hamerly's bounds).
+ * cube tree's items (the filtering algorithm down the tree, Hamerly's bounds,
+ * and each item compared only with the centres near its own).
  *
  * Built with the Cython wrapper _kernels.pyx into one extension module
  * (setup.py), which checks every array before a call and releases the GIL
  * during it: callers run independent calls in threads. Every function is
  * single-threaded, allocates only its own scratch, and takes C-contiguous
- * arrays except where strides are passed. Compiled without floating-point
+ * arrays except where strides are passed; none keeps any state between calls. Compiled without floating-point
  * contraction (no FMA) and without fast-math, so that every sum rounds the
  * same way with every compiler: a seed gives the same bits everywhere.
  */
@@ -581,28 +582,72 @@ int nearest_centres(const double *X, i64 n, i64 d, const double *Ct, i64 k, uint
 
 /* ------------------------------------------------------ k-means++ seeding */
 
+static inline double sq_rows(const double *x, const double *y, i64 d)
+{
+    double s = 0.0;
+    for (i64 t = 0; t < d; t++) {
+        double e = x[t] - y[t];
+        s += e * e;
+    }
+    return s;
+}
+
+typedef struct {
+    double key;
+    i64 idx;
+} Keyed;
+
+static int by_key_desc(const void *pa, const void *pb)
+{
+    const Keyed *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key > b->key ? -1 : 1;
+    return a->idx < b->idx ? -1 : (a->idx > b->idx);
+}
+
+/* Link the points idx[0..m) into one list, farthest from their centre first. */
+static i64 link_sorted(const i64 *idx, i64 m, const double *closest, Keyed *tmp, i64 *next)
+{
+    for (i64 i = 0; i < m; i++) {
+        tmp[i].key = closest[idx[i]];
+        tmp[i].idx = idx[i];
+    }
+    qsort(tmp, (size_t)m, sizeof(Keyed), by_key_desc);
+    for (i64 i = 0; i < m; i++)
+        next[tmp[i].idx] = i + 1 < m ? tmp[i + 1].idx : -1;
+    return m ? tmp[0].idx : -1;
+}
+
+/* Greedy k-means++ (Arthur and Vassilvitskii; scikit-learn's greedy variant).
+ * A candidate's potential is the current one less what it gains; the points
+ * are kept in lists by their nearest centre, farthest first, so that the gain
+ * is summed over the points that can move only: a point at distance R from
+ * its centre c is no nearer a candidate x than c when |x - c| >= 2R (the
+ * triangle inequality), and so are the points after it in c's list. */
 int seed_plusplus(const double *X, i64 n, i64 d, const double *w, const i64 *first,
                   const double *uniforms, i64 runs, i64 k, i64 trials, double *centers)
 {
     double *closest = malloc((size_t)n * sizeof(double));
     double *cum = malloc((size_t)n * sizeof(double));
-    double *cand_d = malloc((size_t)(trials * n) * sizeof(double));
-    if (!closest || !cum || !cand_d) {
-        free(closest); free(cum); free(cand_d);
+    i64 *next = malloc((size_t)n * sizeof(i64));
+    i64 *moved = malloc((size_t)n * sizeof(i64));
+    i64 *head = malloc((size_t)k * sizeof(i64));
+    Keyed *tmp = malloc((size_t)n * sizeof(Keyed));
+    if (!closest || !cum || !next || !moved || !head || !tmp) {
+        free(closest); free(cum); free(next); free(moved); free(head); free(tmp);
         return -1;
     }
+    const double margin = 1.0 + 1e-9;
     for (i64 r = 0; r < runs; r++) {
+        double *C = centers + r * k * d;
         const double *x0 = X + first[r] * d;
         for (i64 t = 0; t < d; t++)
-            centers[(r * k + 0) * d + t] = x0[t];
+            C[t] = x0[t];
         for (i64 i = 0; i < n; i++) {
-            double s = 0.0;
-            for (i64 t = 0; t < d; t++) {
-                double e = X[i * d + t] - x0[t];
-                s += e * e;
-            }
-            closest[i] = s;
+            closest[i] = sq_rows(X + i * d, x0, d);
+            moved[i] = i;
         }
+        head[0] = link_sorted(moved, n, closest, tmp, next);
         for (i64 c = 1; c < k; c++) {
             double total = 0.0;
             for (i64 i = 0; i < n; i++) {
@@ -610,7 +655,7 @@ int seed_plusplus(const double *X, i64 n, i64 d, const double *w, const i64 *fir
                 cum[i] = total;
             }
             double best_pot = INFINITY;
-            i64 best_t = 0, best_idx = 0;
+            i64 best_idx = 0;
             for (i64 tr = 0; tr < trials; tr++) {
                 double target = uniforms[((c - 1) * runs + r) * trials + tr] * total;
                 i64 lo = 0, hi = n; /* first index with cum > target */
@@ -623,30 +668,47 @@ int seed_plusplus(const double *X, i64 n, i64 d, const double *w, const i64 *fir
                 }
                 i64 idx = lo < n - 1 ? lo : n - 1;
                 const double *xi = X + idx * d;
-                double *cd = cand_d + tr * n;
-                double pot = 0.0;
-                for (i64 i = 0; i < n; i++) {
-                    double s = 0.0;
-                    for (i64 t = 0; t < d; t++) {
-                        double e = X[i * d + t] - xi[t];
-                        s += e * e;
+                double gain = 0.0;
+                for (i64 j = 0; j < c; j++) {
+                    double far = sq_rows(C + j * d, xi, d);
+                    for (i64 i = head[j]; i >= 0 && 4.0 * closest[i] * margin > far; i = next[i]) {
+                        double s = sq_rows(X + i * d, xi, d);
+                        if (s < closest[i])
+                            gain += w[i] * (closest[i] - s);
                     }
-                    s = dmin(s, closest[i]);
-                    cd[i] = s;
-                    pot += w[i] * s;
                 }
+                double pot = total - gain;
                 if (pot < best_pot) {
                     best_pot = pot;
-                    best_t = tr;
                     best_idx = idx;
                 }
             }
-            memcpy(closest, cand_d + best_t * n, (size_t)n * sizeof(double));
+            const double *xb = X + best_idx * d;
             for (i64 t = 0; t < d; t++)
-                centers[(r * k + c) * d + t] = X[best_idx * d + t];
+                C[c * d + t] = xb[t];
+            i64 n_moved = 0;
+            for (i64 j = 0; j < c; j++) {
+                double far = sq_rows(C + j * d, xb, d);
+                i64 prev = -1;
+                for (i64 i = head[j], nx; i >= 0 && 4.0 * closest[i] * margin > far; i = nx) {
+                    nx = next[i];
+                    double s = sq_rows(X + i * d, xb, d);
+                    if (s < closest[i]) { /* unlink i: it joins centre c */
+                        closest[i] = s;
+                        moved[n_moved++] = i;
+                        if (prev < 0)
+                            head[j] = nx;
+                        else
+                            next[prev] = nx;
+                    } else {
+                        prev = i;
+                    }
+                }
+            }
+            head[c] = link_sorted(moved, n_moved, closest, tmp, next);
         }
     }
-    free(closest); free(cum); free(cand_d);
+    free(closest); free(cum); free(next); free(moved); free(head); free(tmp);
     return 0;
 }
 
