@@ -116,13 +116,55 @@ def test_nearest_centres_match_brute_force():
         _kernels.nearest_centres(X, np.ascontiguousarray(many.T), labels, min_sq)
 
 
-def test_seeding_matches_the_reference():
+@pytest.mark.parametrize("k", [6, 200])
+def test_seeding_matches_the_reference(k):
+    # At k=200 most candidates are far from most centres: the compiled seeding
+    # skips the points that cannot move (triangle inequality), and its runs go
+    # in threads at once; the choices must still be the reference's.
     rng = np.random.default_rng(5)
     X = rng.normal(0, 30, (3000, 3)) + rng.integers(0, 4, 3000)[:, None] * 60.0
     w = rng.integers(1, 20, 3000).astype(np.float64)
-    plain = reference.seed_plusplus(X, w, 6, 3, np.random.default_rng(9))
-    compiled = _kmeans.seed_plusplus(X, w, 6, 3, np.random.default_rng(9))
+    plain = reference.seed_plusplus(X, w, k, 3, np.random.default_rng(9))
+    compiled = _kmeans.seed_plusplus(X, w, k, 3, np.random.default_rng(9))
     np.testing.assert_array_equal(plain, compiled)  # same random stream, same choices
+
+
+def lattice_with_ties(k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Integer colours and integer centres (distances exact, so ties are
+    exact), some centres twice (a tie at every distance), some points midway."""
+    rng = np.random.default_rng(seed)
+    C = rng.integers(0, 64, (k, 3)).astype(np.float64) * 4
+    C[1::7] = C[0::7][: C[1::7].shape[0]]  # duplicated centres
+    Y = np.unique(np.vstack([rng.integers(0, 256, (6000, 3)), (C[:-1] + C[1:]) // 2]), axis=0)
+    colours = Y.astype(np.uint8)
+    codes = reference.morton_codes(colours)
+    order = np.argsort(codes)
+    w = rng.integers(1, 9, Y.shape[0]).astype(np.float64)
+    return codes[order], colours[order].astype(np.float64), w[order], C
+
+
+@pytest.mark.parametrize("k", [2, 33, 100, 256])
+def test_filtered_passes_equal_brute_force_with_ties(k):
+    # The passes compare a cube only with the centres that can be nearest to
+    # one of its colours, and a colour only with the centres near its own
+    # (past the 32 nearest for k > 33): labels must be exactly brute force's,
+    # the lowest index winning every tie, after the first assignment and
+    # after every move.
+    distinct, Y, w, C = lattice_with_ties(k, seed=k)
+    tree = _tree.Tree(_colorfit._build_levels(distinct, Y, w))
+    rng = np.random.default_rng(k)
+    items = tree.items(C)
+    for step in range(5):
+        labels = items.point_labels(Y.shape[0])
+        ref_labels, ref_sq = reference.nearest(Y, C)
+        assert np.array_equal(labels, ref_labels)
+        assert items.inertia(C) == pytest.approx(float(w @ ref_sq), rel=1e-12)
+        np.testing.assert_allclose(items.weight, np.bincount(ref_labels, weights=w, minlength=k), atol=1e-6)
+        new = C + rng.integers(-3, 4, C.shape) * (step % 2)  # integer moves keep the ties exact
+        if step == 3:
+            new = C + rng.normal(0, 0.5, C.shape)
+        items.update(new, np.sqrt(((new - C) ** 2).sum(axis=1)))
+        C = new
 
 
 @pytest.mark.parametrize("k", [3, 12])

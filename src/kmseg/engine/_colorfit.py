@@ -46,6 +46,7 @@ _JUMP_FAILS = 2  # ... and none after this many tries in a row that were not kep
 _JUMP_LOSS = 0.02  # ... skipped when their first-order estimate loses this share of the inertia
 _CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
 _CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
+_CHEAP_FINAL_WORK = 20_000_000  # the same for the last exact passes, which only lower the inertia
 
 
 def _spread_bits() -> np.ndarray:
@@ -294,7 +295,8 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
                                                   max_iter, fine_tol)
     if level:  # the winner's centres on the colours, from scratch
         tree = prepare(levels)
-        C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), exact_tol,
+        final_tol = tol_abs * _CHEAP_TOL if Y.shape[0] * k <= _CHEAP_FINAL_WORK else tol_abs
+        C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), final_tol,
                                                      need_inertia=need_inertia)
         n_iter += more
     return C, items, inertia, n_iter, converged

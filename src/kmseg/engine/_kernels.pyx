@@ -27,14 +27,14 @@ cdef extern from "kernels.h" nogil:
                                       int64_t npts, int64_t d, const double *p_mean, const double *p_w,
                                       const double *n_mean, const double *n_w, const double *n_wsum,
                                       const double *n_radius, const int64_t *n_ch0, const int64_t *n_ch1,
-                                      int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                                      double *cw, double *cs, int64_t *stack, double *buf)
+                                      int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
+                                      double *it_lo, double *cw, double *cs)
     int64_t c_items_update "items_update"(const double *Ct, int64_t k, const double *delta, double slack,
                                           int64_t npts, int64_t d, const double *p_mean, const double *p_w,
                                           const double *n_mean, const double *n_w, const double *n_wsum,
                                           const double *n_radius, const int64_t *n_ch0, const int64_t *n_ch1,
-                                          int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                                          int64_t n_items, double *cw, double *cs, int64_t *stack, double *buf)
+                                          int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
+                                          double *it_lo, int64_t n_items, double *cw, double *cs)
     double c_items_inertia "items_inertia"(const double *Ct, int64_t k,
                                            int64_t npts, int64_t d, const double *p_mean, const double *p_w,
                                            const double *n_mean, const double *n_w, const double *n_wsum,
@@ -51,7 +51,7 @@ cdef extern from "kernels.h" nogil:
     int c_seed_plusplus_steps "seed_plusplus_steps"(const double *X, int64_t n, int64_t d, const double *w,
                                                     int64_t first, const double *uniforms, int64_t k,
                                                     int64_t trials, int64_t c0, int64_t c1, double *closest,
-                                                    double *centers)
+                                                    int64_t *head, int64_t *next, double *centers)
     int64_t c_count_runs "count_runs"(const uint32_t *keys, int64_t m)
     void c_cube_level "cube_level"(const uint32_t *keys, int64_t m, int64_t d, const double *mean,
                                    const double *w, const double *scatter, const double *radius, int64_t n,
@@ -228,11 +228,13 @@ def seed_plusplus(const double[:, ::1] X, const double[::1] w, const int64_t[::1
 
 def seed_plusplus_steps(const double[:, ::1] X, const double[::1] w, int64_t first,
                         const double[:, ::1] uniforms, int64_t c0, int64_t c1, double[::1] closest,
-                        double[:, ::1] centers):
+                        int64_t[::1] head, int64_t[::1] next_point, double[:, ::1] centers):
     """Centres ``c0 .. c1 - 1`` of one run of :func:`seed_plusplus` into ``centers``
-    (k, d), the same as that run would choose; ``closest`` (n,) carries the
-    points' squared distances to the centres chosen so far from call to call
-    (made from point ``first`` when ``c0`` is 0). ``uniforms``: (k - 1, trials)."""
+    (k, d), the same as that run would choose. The run's state goes from call
+    to call in ``closest`` (n,) float64, the points' squared distances to the
+    centres chosen so far, and ``head`` (k,) and ``next_point`` (n,) int64,
+    the points listed by nearest centre (all made from point ``first`` when
+    ``c0`` is 0). ``uniforms``: (k - 1, trials)."""
     cdef int64_t k = centers.shape[0], d = centers.shape[1], n = X.shape[0], trials = uniforms.shape[1]
     cdef int failed
     _need(n > 0 and X.shape[1] == d and w.shape[0] == n and closest.shape[0] == n,
@@ -240,12 +242,13 @@ def seed_plusplus_steps(const double[:, ::1] X, const double[::1] w, int64_t fir
     _need(0 <= first < n, "seed_plusplus_steps: the first point is not a point")
     _need(uniforms.shape[0] == k - 1 and (trials > 0 or k == 1), "seed_plusplus_steps: uniforms are (k - 1, trials)")
     _need(0 <= c0 <= c1 <= k, "seed_plusplus_steps: centres c0 .. c1 - 1 of k")
+    _need(head.shape[0] == k and next_point.shape[0] == n, "seed_plusplus_steps: head is (k,), next_point (n,)")
     if d == 0 or c0 == c1:
         return
     cdef const double *pu = &uniforms[0, 0] if k > 1 else NULL
     with nogil:
         failed = c_seed_plusplus_steps(&X[0, 0], n, d, &w[0], first, pu, k, trials, c0, c1, &closest[0],
-                                       &centers[0, 0])
+                                       &head[0], &next_point[0], &centers[0, 0])
     if failed:
         raise MemoryError("seed_plusplus_steps")
 
@@ -262,7 +265,7 @@ cdef class Tree:
     parent, and the descent starts from ``tops0:tops1``, which have none.
     """
 
-    cdef readonly int64_t npts, d, n_nodes, stack_size
+    cdef readonly int64_t npts, d, n_nodes, height
     cdef int64_t tops0, tops1
     cdef object _keep
     cdef const double[:, ::1] p_mean
@@ -293,7 +296,7 @@ cdef class Tree:
         _need(nodes == 0 or (self.n_mean.shape[1] == d and self.n_wsum.shape[1] == d), "Tree: nodes and points in one space")
         _need(0 <= tops0 <= tops1 <= npts + nodes, "Tree: the tops are not items")
         self.tops0, self.tops1 = tops0, tops1
-        self.stack_size = self._check_forest()
+        self.height = self._check_forest()
         empty = np.zeros((1, max(d, 1)))
         cdef const double[:, ::1] dummy = empty  # addresses for a tree without nodes (never read)
         cdef const int64_t[::1] idummy = np.zeros(1, dtype=np.int64)
@@ -307,7 +310,7 @@ cdef class Tree:
         self._keep = (empty, idummy)
 
     cdef int64_t _check_forest(self) except -1:
-        """Check the child and point ranges; return the descent's stack size."""
+        """Check the child and point ranges; return the tree's height (levels of nodes)."""
         cdef int64_t npts = self.npts, nodes = self.n_nodes, j, c, g, h, height = 0
         parents = np.zeros(npts + nodes, dtype=np.uint8)
         heights = np.zeros(nodes, dtype=np.int64)
@@ -329,12 +332,13 @@ cdef class Tree:
             _need(self.n_ch1[j] - self.n_ch0[j] <= 8, "Tree: a cube has at most 8 children")
         for g in range(self.tops0, self.tops1):
             _need(par[g] == 0, "Tree: a top has a parent")
-        return 8 * height + 16
+        return height
 
 
 cdef class Items:
     """A partition of the tree's points into items (cubes wholly in one
-    cluster, and points) with Hamerly's bounds, for ``k`` centres: the
+    cluster, and points) with Hamerly's bounds, for ``k`` centres (a pass
+    compares an item only with the centres that can be nearest to it): the
     clusters' ``weight`` (k,) and weighted ``sums`` (k, d) kept up to date
     (k > 256 only without :meth:`point_labels`, whose labels are uint8).
     Made for centres ``Ct`` (d, k); the items' arrays are written by the C
@@ -344,8 +348,8 @@ cdef class Items:
     cdef readonly int64_t k, n
     cdef readonly double slack
     cdef readonly object weight, sums
-    cdef int64_t[::1] ids, labs, stack
-    cdef double[::1] up, lo, cw, buf
+    cdef int64_t[::1] ids, labs
+    cdef double[::1] up, lo, cw
     cdef double[:, ::1] cs
 
     def __init__(self, Tree tree, const double[:, ::1] Ct, double slack):
@@ -355,14 +359,15 @@ cdef class Items:
         self.tree, self.k, self.slack = tree, k, slack
         self.ids, self.labs = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64)
         self.up, self.lo = np.empty(cap), np.empty(cap)
-        self.stack, self.buf = np.empty(t.stack_size, dtype=np.int64), np.empty(k)
         self.weight, self.sums = np.zeros(k), np.zeros((k, t.d))
         self.cw, self.cs = self.weight, self.sums
         with nogil:
             self.n = c_items_init(t.tops0, t.tops1, &Ct[0, 0], k, slack, t.npts, t.d, &t.p_mean[0, 0], &t.p_w[0],
                                   t.nptr_mean, t.nptr_w, t.nptr_wsum, t.nptr_radius, t.nptr_ch0, t.nptr_ch1,
-                                  &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0], &self.cw[0], &self.cs[0, 0],
-                                  &self.stack[0], &self.buf[0])
+                                  t.height, &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0], &self.cw[0],
+                                  &self.cs[0, 0])
+        if self.n < 0:
+            raise MemoryError("Items")
 
     cdef _check(self, Tree t, const double[:, ::1] Ct, int64_t k):
         _need(Ct.shape[0] == t.d and k > 0, "Items: centres are (d, k) columns, at least one")
@@ -375,8 +380,10 @@ cdef class Items:
         with nogil:
             self.n = c_items_update(&Ct[0, 0], self.k, &delta[0], self.slack, t.npts, t.d, &t.p_mean[0, 0],
                                     &t.p_w[0], t.nptr_mean, t.nptr_w, t.nptr_wsum, t.nptr_radius, t.nptr_ch0,
-                                    t.nptr_ch1, &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0], self.n,
-                                    &self.cw[0], &self.cs[0, 0], &self.stack[0], &self.buf[0])
+                                    t.nptr_ch1, t.height, &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0],
+                                    self.n, &self.cw[0], &self.cs[0, 0])
+        if self.n < 0:
+            raise MemoryError("Items.update")
 
     def inertia(self, const double[:, ::1] Ct):
         """The sum over the points of weight x squared distance to their centre."""

@@ -206,9 +206,11 @@ def seed_plusplus(X: np.ndarray, w: np.ndarray, k: int, n_runs: int, rng: np.ran
 
     def run(r: int) -> None:
         closest, mine = np.empty(n), np.ascontiguousarray(uniforms[:, r])
+        head, next_point = np.empty(k, dtype=np.int64), np.empty(n, dtype=np.int64)
         for c0 in range(0, k, step):
             _deadline.check()
-            _kernels.seed_plusplus_steps(X64, w64, int(first[r]), mine, c0, min(k, c0 + step), closest, centers[r])
+            _kernels.seed_plusplus_steps(X64, w64, int(first[r]), mine, c0, min(k, c0 + step), closest, head,
+                                         next_point, centers[r])
 
     parallel_map(run, range(n_runs))  # one run per thread
     return centers

@@ -14,16 +14,18 @@ void histogram(const uint8_t *flat, int64_t n, int64_t s0, int64_t s1, const uin
 void label_pixels(const uint8_t *flat, int64_t n, int64_t s0, int64_t s1, const uint32_t *sr,
                   const uint32_t *sg, const uint32_t *sb, const uint8_t *lut, uint8_t *out);
 
+/* items_init and items_update return the number of items, or -1 when out of memory;
+ * height: the tree's height (levels of nodes above the points). */
 int64_t items_init(int64_t tops0, int64_t tops1, const double *Ct, int64_t k, double slack,
                    int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                    const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
-                   const int64_t *n_ch1, int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                   double *cw, double *cs, int64_t *stack, double *buf);
+                   const int64_t *n_ch1, int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
+                   double *it_lo, double *cw, double *cs);
 int64_t items_update(const double *Ct, int64_t k, const double *delta, double slack,
                      int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                      const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
-                     const int64_t *n_ch1, int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                     int64_t n_items, double *cw, double *cs, int64_t *stack, double *buf);
+                     const int64_t *n_ch1, int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
+                     double *it_lo, int64_t n_items, double *cw, double *cs);
 double items_inertia(const double *Ct, int64_t k,
                      int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                      const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
@@ -38,7 +40,7 @@ int seed_plusplus(const double *X, int64_t n, int64_t d, const double *w, const 
                   const double *uniforms, int64_t runs, int64_t k, int64_t trials, double *centers);
 int seed_plusplus_steps(const double *X, int64_t n, int64_t d, const double *w, int64_t first,
                         const double *uniforms, int64_t k, int64_t trials, int64_t c0, int64_t c1,
-                        double *closest, double *centers);
+                        double *closest, int64_t *head, int64_t *next, double *centers);
 
 int64_t count_runs(const uint32_t *keys, int64_t m);
 void cube_level(const uint32_t *keys, int64_t m, int64_t d, const double *mean, const double *w,
