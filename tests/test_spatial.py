@@ -112,3 +112,12 @@ def test_bad_spatial_parameters(kwargs, param):
     with pytest.raises(kmseg.InvalidParameterError) as err:
         kmseg.segment(two_squares(), **kwargs)
     assert err.value.param == param
+
+
+def test_same_seed_same_bytes_with_any_number_of_threads(china, monkeypatch):
+    runs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("KMSEG_THREADS", threads)
+        seg = kmseg.segment(china, 60, seed=4, spatial_weight=1.5)
+        runs.append((seg.labels.tobytes(), seg.palette.tobytes(), seg.centers.tobytes(), seg.inertia))
+    assert runs[0] == runs[1] == runs[2]

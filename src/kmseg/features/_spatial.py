@@ -8,9 +8,14 @@ counts as much as going from black to white; 0 is colour only.
 
 The colour histogram no longer describes the data, so the clustering is fit
 on a copy of the image downsampled (area average) to ``fit_size`` pixels on
-its longest side (k-means++ starts, exact Lloyd passes with Hamerly's
+its longest side (greedy k-means++ starts, exact Lloyd passes with Hamerly's
 bounds), and then every full-size pixel is assigned to its nearest centre in
-chunks of rows, which also gives the exact all-pixel inertia.
+bands of rows (in threads), which also gives the exact all-pixel inertia.
+All three passes are compiled (:mod:`kmseg.engine._spatial_kernels`) and
+work in tiles of pixels: a centre whose distance in position alone from a
+tile exceeds a pixel's best full distance cannot be nearer, so a pixel is
+compared only with the few centres around it, as in SLIC, and still gets
+the exact nearest centre of all K.
 
 A segmentation is then made of it as SLIC does: every cluster keeps its
 largest connected region and its other fragments join the neighbouring
