@@ -97,7 +97,7 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
     xs = (offset + np.arange(sw) * step) * s
     ys = (offset + np.arange(sh) * step) * s
     weights = None if small_alpha is None else (small_alpha.reshape(-1) > 0).astype(np.float64)
-    if weights is not None and weights.all() or weights is not None and not weights.any():
+    if weights is not None and (weights.all() or not weights.any()):  # all opaque, or none: all count
         weights = None
     opaque = slice(None) if weights is None else weights > 0
     n = colors.shape[0] if weights is None else int(np.count_nonzero(weights))
