@@ -47,6 +47,18 @@ def test_assign_gives_the_exact_nearest_centre_for_any_tile(integer):
         assert ties > 1000  # the lowest index among equal distances was checked
 
 
+def test_inertia_of_given_labels():
+    rng = np.random.default_rng(2)
+    colors, xs, ys, C = grid(rng, 13, 17, 9, False)
+    labels = rng.integers(0, 9, 13 * 17).astype(np.uint8)
+    mask = rng.random(13 * 17) < 0.5
+    d = ref.sq_distances(ref.points(colors, xs, ys), C)[np.arange(13 * 17), labels]
+    assert sk.inertia(colors, xs, ys, C, labels) == pytest.approx(float(d.sum()), rel=1e-12)
+    assert sk.inertia(colors, xs, ys, C, labels, mask) == pytest.approx(float(d[mask].sum()), rel=1e-12)
+    with pytest.raises(ValueError):
+        sk.inertia(colors, xs, ys, C, np.full(13 * 17, 9, np.uint8))
+
+
 def test_assign_finds_a_centre_far_outside_the_image():
     colors = np.zeros((4 * 5, 3))
     colors[:] = 200.0

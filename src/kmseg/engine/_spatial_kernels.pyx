@@ -22,6 +22,8 @@ cdef extern from "spatial.h" nogil:
         int64_t h, w, ts
     int spatial_assign(const spatial_grid *g, const double *centers, int64_t k, const uint8_t *mask,
                        uint8_t *labels, double *inertia)
+    double spatial_inertia(const spatial_grid *g, const double *centers, const uint8_t *labels,
+                           const uint8_t *mask)
     int spatial_seed(const spatial_grid *g, const double *weights, int64_t first, const double *uniforms,
                      int64_t k, int64_t trials, double *centers)
     int spatial_lloyd(const spatial_grid *g, const double *weights, double *centers, int64_t k,
@@ -74,6 +76,29 @@ def assign(const double[:, ::1] colors, const double[::1] xs, const double[::1] 
     if rc:
         raise MemoryError("assigning pixels to centres")
     return inertia
+
+
+def inertia(const double[:, ::1] colors, const double[::1] xs, const double[::1] ys,
+            const double[:, ::1] centers, const uint8_t[::1] labels, mask=None):
+    """Sum of the squared distances from every pixel where ``mask`` is true
+    (all when None) to its centre ``labels`` ((h * w,) uint8, each < k)."""
+    cdef spatial_grid g = _grid(colors, xs, ys, 1)
+    _check_centers(centers)
+    cdef const uint8_t[::1] m
+    cdef const uint8_t *mp = NULL
+    if labels.shape[0] != colors.shape[0]:
+        raise ValueError("labels must have one entry per pixel")
+    if np.asarray(labels).max() >= centers.shape[0]:
+        raise ValueError("labels must be below the number of centres")
+    if mask is not None:
+        m = np.ascontiguousarray(mask).view(np.uint8)
+        if m.shape[0] != colors.shape[0]:
+            raise ValueError("mask must have one entry per pixel")
+        mp = &m[0]
+    cdef double total
+    with nogil:
+        total = spatial_inertia(&g, &centers[0, 0], &labels[0], mp)
+    return total
 
 
 def _weights_ptr(const double[::1] weights, int64_t n):

@@ -252,6 +252,16 @@ int spatial_assign(const spatial_grid *g, const double *C, i64 k, const uint8_t 
     return 0;
 }
 
+double spatial_inertia(const spatial_grid *g, const double *C, const uint8_t *labels, const uint8_t *mask)
+{
+    double total = 0.0;
+    for (i64 i = 0, p = 0; i < g->h; i++)
+        for (i64 j = 0; j < g->w; j++, p++)
+            if (!mask || mask[p])
+                total += dist2(g, p, i, j, C + 5 * labels[p]);
+    return total;
+}
+
 /* ------------------------------------------------------------- seeding */
 
 static inline double weight_of(const double *w, i64 p)

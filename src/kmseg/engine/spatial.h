@@ -33,6 +33,10 @@ typedef struct {
 int spatial_assign(const spatial_grid *g, const double *centers, int64_t k, const uint8_t *mask,
                    uint8_t *labels, double *inertia);
 
+/* Sum of the squared distances from every pixel where mask is non-zero (all
+ * when mask is NULL) to its labelled centre (labels, h * w, each < k). */
+double spatial_inertia(const spatial_grid *g, const double *centers, const uint8_t *labels, const uint8_t *mask);
+
 /* Greedy k-means++ seeding (each new centre the best of `trials` candidates
  * drawn with probability weight * squared distance), one run: `first` is the
  * first centre's pixel, uniforms holds (k - 1) * trials numbers in [0, 1).

@@ -55,20 +55,6 @@ def _colors(rgb: np.ndarray, color_space: str) -> np.ndarray:
     return flat.astype(np.float64) if color_space == "rgb" else rgb_to_lab(flat)
 
 
-def _features(rgb: np.ndarray, y0: int, s: float, color_space: str, step: float = 1.0,
-              offset: float = 0.0) -> np.ndarray:
-    """(h*w, 5) features of rows of an image whose first row is row ``y0``;
-    pixel (i, j) of it sits at full-size position (offset + j*step, offset + (y0+i)*step)."""
-    h, w = rgb.shape[:2]
-    X = np.empty((h * w, 5))
-    X[:, :3] = _colors(rgb, color_space)
-    xs = (offset + np.arange(w) * step) * s
-    ys = (offset + (y0 + np.arange(h)) * step) * s
-    X[:, 3] = np.tile(xs, h)
-    X[:, 4] = np.repeat(ys, w)
-    return X
-
-
 def _tile(pixels: int, k: int, lo: int, hi: int) -> int:
     """Tile side for the compiled passes: about half a cluster's side."""
     return int(min(hi, max(lo, round(0.5 * np.sqrt(pixels / max(k, 1))))))
@@ -146,21 +132,14 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
 
     def band(y0: int) -> float:
         y1 = min(h, y0 + rows)
+        colors = np.ascontiguousarray(_colors(rgb[y0:y1], color_space))
+        ys = np.arange(y0, y1) * s
+        mask = None if opaque is None else opaque[y0 * w : y1 * w]
         if labels is None:
-            colors = np.ascontiguousarray(_colors(rgb[y0:y1], color_space))
-            ys = np.arange(y0, y1) * s
-            mask = None if opaque is None else opaque[y0 * w : y1 * w]
             return _sk.assign(colors, xs, ys, C, out[y0:y1].reshape(-1), mask, tile=tile)
-        X = _features(rgb[y0:y1], y0, s, color_space)
-        diff = X - centers[labels[y0:y1].reshape(-1)]
-        min_sq = np.einsum("ij,ij->i", diff, diff)
-        if opaque is not None:
-            min_sq = min_sq[opaque[y0 * w : y1 * w]]
-        return float(min_sq.sum())
+        return _sk.inertia(colors, xs, ys, C, np.ascontiguousarray(labels[y0:y1], dtype=np.uint8).reshape(-1), mask)
 
-    bands = list(range(0, h, rows))
-    sums = parallel_map(band, bands) if labels is None else [band(y0) for y0 in bands]
-    return out, float(sum(sums))
+    return out, float(sum(parallel_map(band, list(range(0, h, rows)))))
 
 
 def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: float,
@@ -172,17 +151,7 @@ def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s:
     against ``centers``, and the number of connected fragments the nearest
     centres gave.
     """
-    nearest, inertia = assign(rgb, opaque, centers, s, color_space)
+    nearest, _ = assign(rgb, opaque, centers, s, color_space)
     labels, fragments, _ = _regions.connect(nearest)
-    moved = np.flatnonzero(labels.reshape(-1) != nearest.reshape(-1))
-    if opaque is not None:
-        moved = moved[opaque[moved]]
-    if moved.size:  # the inertia changes only at the moved pixels
-        h, w = rgb.shape[:2]
-        X = np.empty((moved.size, 5))
-        X[:, :3] = _colors(rgb.reshape(-1, 3)[moved], color_space)
-        X[:, 3], X[:, 4] = (moved % w) * s, (moved // w) * s
-        now = X - centers[labels.reshape(-1)[moved]]
-        was = X - centers[nearest.reshape(-1)[moved]]
-        inertia += float(np.einsum("ij,ij->", now, now) - np.einsum("ij,ij->", was, was))
+    _, inertia = assign(rgb, opaque, centers, s, color_space, labels)
     return labels, inertia, fragments
