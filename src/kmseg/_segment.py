@@ -351,11 +351,13 @@ def segment(
         times the colours' mean variance (or nothing changed). Where a pass
         is cheap (distinct colours x K up to 1 million) the passes on the
         exact colours go on to ``tol`` / 100: k-means slides slowly near its
-        optimum, and a pass there costs little.
+        optimum, and a pass there costs little. With ``spatial_weight`` > 0
+        the mean squared movement per centre counts (hundreds of segments
+        moving by a fraction of a pixel change the picture by nothing).
     n_init : int, optional
         k-means++ restarts, run on a coarse colour histogram; the best is
-        refined. Default: 16 for K <= 32, down to 4 for large K; 2 with
-        ``spatial_weight`` > 0 (plain Lloyd on the downsampled pixels).
+        refined. Default: 16 for K <= 32, down to 4 for large K; 1 with
+        ``spatial_weight`` > 0 (Lloyd on the downsampled pixels).
     seed : int, numpy.random.Generator or None
         Randomness; a fixed seed gives identical results. None draws one,
         reported in ``Segmentation.seed``.
