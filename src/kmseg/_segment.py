@@ -356,8 +356,9 @@ def segment(
         moving by a fraction of a pixel change the picture by nothing).
     n_init : int, optional
         k-means++ restarts, run on a coarse colour histogram; the best is
-        refined. Default: 16 for K <= 32, down to 4 for large K; 1 with
-        ``spatial_weight`` > 0 (Lloyd on the downsampled pixels).
+        refined. Default: 16 for K <= 32, down to 4 for large K; with
+        ``spatial_weight`` > 0 (Lloyd on the downsampled pixels) 2 for
+        K <= 32, 1 above.
     seed : int, numpy.random.Generator or None
         Randomness; a fixed seed gives identical results. None draws one,
         reported in ``Segmentation.seed``.
@@ -427,7 +428,7 @@ def segment(
     max_pixels = options.validate("max_pixels", max_pixels)
     spatial_weight = options.validate("spatial_weight", spatial_weight)
     if n_init is None and isinstance(k, int):
-        n_init = _spatial.DEFAULT_N_INIT if spatial_weight > 0 else default_n_init(k)
+        n_init = _spatial.default_n_init(k) if spatial_weight > 0 else default_n_init(k)
     fit_size = options.validate("fit_size", fit_size)
     min_region = options.validate("min_region", min_region)
     target_psnr = options.validate("target_psnr", target_psnr)
