@@ -1,6 +1,7 @@
 """Build kmseg's compiled engine (src/kmseg/engine): the C passes and their
-Cython wrappers: the passes (kmseg.engine._kernels) and the region labelling
-(kmseg.engine._regions). Metadata is in pyproject.toml.
+Cython wrappers: the passes (kmseg.engine._kernels), the region labelling
+(kmseg.engine._regions) and the spatial passes
+(kmseg.engine._spatial_kernels). Metadata is in pyproject.toml.
 
 setuptools' Extension rather than meson-python or scikit-build-core: an
 editable install (``pip install -e .``) builds the extension in place, into
@@ -49,6 +50,12 @@ regions = Extension(
     include_dirs=["src/kmseg/engine"],
     depends=["src/kmseg/engine/regions.h"],
 )
+spatial = Extension(
+    "kmseg.engine._spatial_kernels",
+    sources=["src/kmseg/engine/_spatial_kernels.pyx", "src/kmseg/engine/spatial.c"],
+    include_dirs=["src/kmseg/engine"],
+    depends=["src/kmseg/engine/spatial.h"],
+)
 
 # setuptools' build_ext runs Cython on the .pyx (Cython is a build requirement).
-setup(ext_modules=[engine, regions], cmdclass={"build_ext": BuildExt})
+setup(ext_modules=[engine, regions, spatial], cmdclass={"build_ext": BuildExt})

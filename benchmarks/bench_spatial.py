@@ -4,14 +4,21 @@ segments (issue 17, item 4).
 kmseg is asked for K segments (``spatial_weight`` 1 and 2); every cluster
 ends as one connected region, so it gives K. SLIC (compactness 10, its
 connectivity enforcement on) gives fewer segments than asked, so it is
-asked again with ``n_segments`` scaled until its count is nearest K.
+asked again with ``n_segments`` scaled until its count is nearest K (on
+images above 2 MP the search runs on a copy downscaled to about 1.3 MP, and
+the count SLIC then gives on the full image is reported).
 Columns: segments (labels), connected regions (4-connectivity), PSNR of the
 picture painted with every segment's colour (kmseg: its palette, the
-cluster centres, and also the segment means; SLIC: the segment means), and
-time (min and median of ``--repeat`` runs).
+cluster centres, and also the segment means; SLIC: the segment means),
+time (wall clock, min and median of the repeats; CPU time, min) and, for
+kmseg, its time over SLIC's at the count nearest K (wall: min over min and
+median over median; CPU: min over min). The runs of one image and K are interleaved (one of each per
+repeat), so a change in the machine's load hits them alike.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_spatial.py
-(needs the bench extra: scikit-image).
+(needs the bench extra: scikit-image). ``--images china flower photo12mp``
+(the 12 MP picture of benchmarks/_images.py), ``--k 100 250``,
+``--repeat 5`` (``--repeat-large 2`` above 2 MP).
 """
 
 from __future__ import annotations
@@ -23,19 +30,28 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from _images import sample
+from _images import IMAGE_NAMES, benchmark_images
 
 import kmseg
 from kmseg.features._regions import components
 
+#: Pixels above which an image counts as large (fewer repeats, SLIC's count searched on a copy).
+LARGE = 2_000_000
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
-    times, out = [], None
+
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple[float, float, float, object]]:
+    """Each function run ``repeat`` times, one run of each in turn: (min
+    wall s, median wall s, min CPU s, last output) by name."""
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    out: dict[str, object] = {}
     for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), statistics.median(times), out
+        for name, fn in fns.items():
+            t, c = time.perf_counter(), time.process_time()
+            out[name] = fn()
+            cpu[name].append(time.process_time() - c)
+            wall[name].append(time.perf_counter() - t)
+    return {name: (min(wall[name]), statistics.median(wall[name]), min(cpu[name]), out[name]) for name in fns}
 
 
 def psnr(img: np.ndarray, painted: np.ndarray) -> float:
@@ -52,9 +68,15 @@ def mean_painted(img: np.ndarray, lab: np.ndarray) -> np.ndarray:
 
 
 def slic_near(img: np.ndarray, k: int) -> int:
-    """The n_segments that makes SLIC give the number of segments nearest k."""
+    """The n_segments that makes SLIC give the number of segments nearest k
+    (searched on a copy of about 1.3 MP when the image is larger)."""
+    from PIL import Image
     from skimage.segmentation import slic
 
+    h, w = img.shape[:2]
+    if h * w > LARGE:
+        f = (1.3e6 / (h * w)) ** 0.5
+        img = np.asarray(Image.fromarray(img).resize((round(w * f), round(h * f)), Image.Resampling.BOX))
     asked, best = k, (None, k)
     for _ in range(4):
         got = len(np.unique(slic(img, n_segments=asked, compactness=10, start_label=0)))
@@ -86,24 +108,37 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat-large", type=int, default=2, help="repeats for images above 2 MP")
     ap.add_argument("--k", type=int, nargs="+", default=[100, 250])
+    ap.add_argument("--images", nargs="+", default=list(IMAGE_NAMES), choices=IMAGE_NAMES)
     args = ap.parse_args()
     header()
     print("\n| image | method | segments asked | segments | connected regions | PSNR dB (palette) "
-          "| PSNR dB (segment means) | min s | median s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name in ("china", "flower"):
-        img = np.array(sample(name))
+          "| PSNR dB (segment means) | min s | median s | CPU s | time / SLIC (min, median) | CPU / SLIC |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, img in benchmark_images(args.images).items():
+        repeat = args.repeat if img.shape[0] * img.shape[1] <= LARGE else args.repeat_large
         for k in args.k:
-            for w in (1.0, 2.0):
-                t0, t1, seg = timed(lambda: kmseg.segment(img, k, seed=0, spatial_weight=w), args.repeat)
-                print(f"| {name} | kmseg spatial_weight={w:g} | {k} | {len(np.unique(seg.labels))} | "
-                      f"{components(seg.labels)[1]} | {seg.psnr:.2f} | {psnr(img, mean_painted(img, seg.labels)):.2f} "
-                      f"| {t0:.3f} | {t1:.3f} |")
-            for asked in dict.fromkeys((k, slic_near(img, k))):
-                t0, t1, lab = timed(lambda: slic(img, n_segments=asked, compactness=10, start_label=0), args.repeat)
-                print(f"| {name} | skimage SLIC compactness=10 | {asked} | {len(np.unique(lab))} | "
-                      f"{components(lab)[1]} | | {psnr(img, mean_painted(img, lab)):.2f} | {t0:.3f} | {t1:.3f} |")
+            asked = list(dict.fromkeys((k, slic_near(img, k))))
+            fns: dict[str, Callable[[], object]] = {
+                f"kmseg spatial_weight={w:g}": (lambda w=w: kmseg.segment(img, k, seed=0, spatial_weight=w))
+                for w in (1.0, 2.0)}
+            fns.update({f"skimage SLIC compactness=10, asked {a}": (
+                lambda a=a: slic(img, n_segments=a, compactness=10, start_label=0)) for a in asked})
+            runs = interleaved(fns, repeat)
+            ref = runs[f"skimage SLIC compactness=10, asked {asked[-1]}"]
+            for method, (t0, t1, cpu, out) in runs.items():
+                if method.startswith("kmseg"):
+                    seg = out
+                    labels, palette_psnr = seg.labels, f"{seg.psnr:.2f}"
+                    ratio = f"{t0 / ref[0]:.2f}, {t1 / ref[1]:.2f} | {cpu / ref[2]:.2f}"
+                    label, shown_asked = method, k
+                else:
+                    labels, palette_psnr, ratio = out, "", " |"
+                    label, shown_asked = method.split(", asked")[0], int(method.rsplit(" ", 1)[1])
+                print(f"| {name} | {label} | {shown_asked} | {len(np.unique(labels))} | {components(labels)[1]} "
+                      f"| {palette_psnr} | {psnr(img, mean_painted(img, labels)):.2f} | {t0:.3f} | {t1:.3f} "
+                      f"| {cpu:.3f} | {ratio} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class Recording(Deadline):
 CASES = {
     # option set -> functions that must check the deadline while it runs
     "restarts and Lloyd": ({"k": 24, "max_iter": 300}, {"seed_plusplus", "refine"}),
-    "spatial": ({"k": 6, "spatial_weight": 2.0, "fit_size": 64}, {"seed_plusplus", "refine", "assign", "connect"}),
+    "spatial": ({"k": 6, "spatial_weight": 2.0, "fit_size": 64}, {"fit", "assign", "segments"}),
     "regions": ({"k": 8, "min_region": 50}, {"merge_small"}),
     "auto-K elbow": ({"k": "auto"}, {"run", "full"}),
     "auto-K target": ({"k": "auto", "target_psnr": 35.0}, {"run", "_grow"}),

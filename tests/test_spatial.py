@@ -112,3 +112,25 @@ def test_bad_spatial_parameters(kwargs, param):
     with pytest.raises(kmseg.InvalidParameterError) as err:
         kmseg.segment(two_squares(), **kwargs)
     assert err.value.param == param
+
+
+def test_same_seed_same_bytes_with_any_number_of_threads(china, monkeypatch):
+    runs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("KMSEG_THREADS", threads)
+        seg = kmseg.segment(china, 60, seed=4, spatial_weight=1.5)
+        runs.append((seg.labels.tobytes(), seg.palette.tobytes(), seg.centers.tobytes(), seg.inertia))
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_the_fit_split_into_one_pass_per_call_finds_the_same_segments(monkeypatch):
+    # The fit runs a few Lloyd passes per compiled call, the deadline checked between
+    # calls; how many per call must not change the result.
+    from kmseg.features import _spatial
+
+    image = np.random.default_rng(3).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    whole = kmseg.segment(image, 7, spatial_weight=1.5, seed=2)
+    monkeypatch.setattr(_spatial, "_PASS_WORK", 1)
+    split = kmseg.segment(image, 7, spatial_weight=1.5, seed=2)
+    assert np.array_equal(split.labels, whole.labels) and np.array_equal(split.centers, whole.centers)
+    assert (split.n_iter, split.inertia) == (whole.n_iter, whole.inertia) and whole.n_iter > 1

@@ -94,11 +94,14 @@ def segment(
         times the colours' mean variance (or nothing changed). Where a pass
         is cheap (distinct colours x K up to 1 million) the passes on the
         exact colours go on to ``tol`` / 100: k-means slides slowly near its
-        optimum, and a pass there costs little.
+        optimum, and a pass there costs little. With ``spatial_weight`` > 0
+        the mean squared movement per centre counts (hundreds of segments
+        moving by a fraction of a pixel change the picture by nothing).
     n_init : int, optional
         k-means++ restarts, run on a coarse colour histogram; the best is
-        refined. Default: 16 for K <= 32, down to 4 for large K; 2 with
-        ``spatial_weight`` > 0 (plain Lloyd on the downsampled pixels).
+        refined. Default: 16 for K <= 32, down to 4 for large K; with
+        ``spatial_weight`` > 0 (Lloyd on the downsampled pixels) 2 for
+        K <= 32, 1 above.
     seed : int, numpy.random.Generator or None
         Randomness; a fixed seed gives identical results. None draws one,
         reported in ``Segmentation.seed``.
@@ -270,7 +273,7 @@ def _checked_run(k, max_iter, tol, n_init, seed, color_space, max_pixels, spatia
     max_pixels = options.validate("max_pixels", max_pixels)
     spatial_weight = options.validate("spatial_weight", spatial_weight)
     if n_init is None and isinstance(k, int):
-        n_init = _spatial.DEFAULT_N_INIT if spatial_weight > 0 else default_n_init(k)
+        n_init = _spatial.default_n_init(k) if spatial_weight > 0 else default_n_init(k)
     fit_size = options.validate("fit_size", fit_size)
     min_region = options.validate("min_region", min_region)
     target_psnr = options.validate("target_psnr", target_psnr)

@@ -8,9 +8,14 @@ counts as much as going from black to white; 0 is colour only.
 
 The colour histogram no longer describes the data, so the clustering is fit
 on a copy of the image downsampled (area average) to ``fit_size`` pixels on
-its longest side (k-means++ starts, exact Lloyd passes with Hamerly's
+its longest side (greedy k-means++ starts, exact Lloyd passes with Hamerly's
 bounds), and then every full-size pixel is assigned to its nearest centre in
-chunks of rows, which also gives the exact all-pixel inertia.
+bands of rows (in threads), which also gives the exact all-pixel inertia.
+All three passes are compiled (:mod:`kmseg.engine._spatial_kernels`) and
+work in tiles of pixels: a centre whose distance in position alone from a
+tile exceeds a pixel's best full distance cannot be nearer, so a pixel is
+compared only with the few centres around it, as in SLIC, and still gets
+the exact nearest centre of all K.
 
 A segmentation is then made of it as SLIC does: every cluster keeps its
 largest connected region and its other fragments join the neighbouring
@@ -24,19 +29,27 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from kmseg.engine import _deadline, _kmeans, _tree
+from kmseg.engine import _deadline, _kmeans
 from kmseg.features import _regions
 from kmseg.features._color import to_space
 from kmseg._parallel import parallel_map
-import kmseg.engine._kernels as _kernels
+import kmseg.engine._spatial_kernels as _sk
 
-__all__ = ["BLACK_TO_WHITE", "DEFAULT_N_INIT", "assign", "fit", "scale", "segments"]
+__all__ = ["BLACK_TO_WHITE", "default_n_init", "assign", "fit", "scale", "segments"]
 
 #: Distance from black to white in each colour space.
 BLACK_TO_WHITE = {"rgb": 255.0 * np.sqrt(3.0), "lab": 100.0, "oklab": 1.0}
-_ROWS_ELEMENTS = 1 << 20
-#: Restarts used when n_init is None: more buy little here (see benchmarks).
-DEFAULT_N_INIT = 2  # pixels handled per chunk in the full-size pass
+_BAND_PIXELS = 1 << 18  # pixels per band of the full-size pass
+#: Pixels x Lloyd passes of the fit done in one compiled call, the deadline checked between calls.
+_PASS_WORK = 1 << 22
+
+
+def default_n_init(k: int) -> int:
+    """Restarts used when n_init is None: two up to K = 32 (where a second
+    start lowers the inertia and the error a little, at little cost), one
+    above (where it does not lower the error of the picture:
+    benchmarks/bench_spatial.py)."""
+    return 2 if k <= 32 else 1
 
 
 def scale(spatial_weight: float, width: int, color_space: str) -> float:
@@ -49,18 +62,20 @@ def _colors(rgb: np.ndarray, color_space: str) -> np.ndarray:
     return to_space(color_space)(flat)
 
 
-def _features(rgb: np.ndarray, y0: int, s: float, color_space: str, step: float = 1.0,
-              offset: float = 0.0) -> np.ndarray:
-    """(h*w, 5) features of rows of an image whose first row is row ``y0``;
-    pixel (i, j) of it sits at full-size position (offset + j*step, offset + (y0+i)*step)."""
+def _features(rgb: np.ndarray, y0: int, s: float, color_space: str) -> np.ndarray:
+    """(h*w, 5) features of rows of an image whose first row is row ``y0``
+    (the points the compiled passes see, as one array: for tests)."""
     h, w = rgb.shape[:2]
     X = np.empty((h * w, 5))
     X[:, :3] = _colors(rgb, color_space)
-    xs = (offset + np.arange(w) * step) * s
-    ys = (offset + (y0 + np.arange(h)) * step) * s
-    X[:, 3] = np.tile(xs, h)
-    X[:, 4] = np.repeat(ys, w)
+    X[:, 3] = np.tile(np.arange(w) * s, h)
+    X[:, 4] = np.repeat(np.arange(y0, y0 + h) * s, w)
     return X
+
+
+def _tile(pixels: int, k: int, lo: int, hi: int) -> int:
+    """Tile side for the compiled passes: about half a cluster's side."""
+    return int(min(hi, max(lo, round(0.5 * np.sqrt(pixels / max(k, 1))))))
 
 
 def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: int, color_space: str,
@@ -69,7 +84,7 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
     """k-means on the downsampled image's features.
 
     Returns the (k', 5) centres (k' <= k, when the small copy has fewer
-    distinct points), the iterations, convergence and the fitted pixel count.
+    opaque pixels), the iterations, convergence and the fitted pixel count.
     """
     h, w = rgb.shape[:2]
     f = min(1.0, fit_size / max(h, w))
@@ -81,29 +96,53 @@ def fit(rgb: np.ndarray, alpha: np.ndarray | None, k: int, s: float, fit_size: i
     else:
         small, small_alpha = rgb, alpha
     step = w / sw  # full-size pixels per small pixel (the same on both axes, up to rounding)
-    X = _features(small, 0, s, color_space, step=step, offset=(step - 1) / 2)
-    weights = np.ones(X.shape[0]) if small_alpha is None else (small_alpha.reshape(-1) > 0).astype(float)
-    if weights.sum() == 0:
-        weights[:] = 1.0
-    X, weights = X[weights > 0], weights[weights > 0]
-    _deadline.check()
-    # Every pixel has its own position, so the rows are distinct: only a copy of at
-    # most k pixels needs sorting (np.unique over millions of rows takes seconds).
-    if X.shape[0] <= k:
-        return np.unique(X, axis=0), 0, True, X.shape[0]
-    # k-means++ starts, then exact Lloyd passes with Hamerly's distance
-    # bounds (the colour fit's machinery with every point its own item): only
-    # points near a boundary have their distances recomputed.
-    tol_abs = tol * _kmeans.weighted_variance(X, weights)
-    n = X.shape[0]
-    tree = _tree.Tree.of_points(X, weights)
-    starts = list(_kmeans.seed_plusplus(X, weights, k, n_init, rng))
-    best = None
-    for run in parallel_map(lambda C0: _kmeans.refine(tree, X, C0, max_iter, tol_abs), starts):
-        if best is None or run[2] < best[2]:
-            best = run
-    assert best is not None
-    centers, _, _, n_iter, converged = best
+    offset = (step - 1) / 2
+    colors = np.ascontiguousarray(_colors(small, color_space))
+    xs = (offset + np.arange(sw) * step) * s
+    ys = (offset + np.arange(sh) * step) * s
+    weights = None if small_alpha is None else (small_alpha.reshape(-1) > 0).astype(np.float64)
+    if weights is not None and (weights.all() or not weights.any()):  # all opaque, or none: all count
+        weights = None
+    opaque = slice(None) if weights is None else weights > 0
+    n = colors.shape[0] if weights is None else int(np.count_nonzero(weights))
+    X = np.empty((colors.shape[0], 5))
+    X[:, :3], X[:, 3], X[:, 4] = colors, np.tile(xs, sh), np.repeat(ys, sw)
+    if n <= k:  # every pixel has its own position: each is a distinct point
+        return X[opaque], 0, True, n
+    # Greedy k-means++ starts, then exact Lloyd passes with Hamerly's bounds,
+    # both comparing a pixel only with the centres whose position can reach
+    # it (kmseg.engine._spatial_kernels).
+    w_all = np.ones(colors.shape[0]) if weights is None else weights
+    # Converged when the centres' mean squared movement (not the sum, as in
+    # the colour fit) is at most tol times the data's variance: with
+    # hundreds of segments the last passes of a summed criterion move
+    # centres by a fraction of a pixel and change the picture by nothing.
+    tol_abs = tol * _kmeans.weighted_variance(X, w_all) * k
+    trials = 2 + int(np.log(k))
+    first = rng.choice(colors.shape[0], size=n_init, p=w_all / w_all.sum())
+    uniforms = rng.random((n_init, (k - 1) * trials))
+    tile = _tile(n, k, 4, 32)
+
+    def run(r: int) -> tuple[np.ndarray, int, bool, float]:
+        C = np.empty((k, 5))
+        _deadline.check()
+        _sk.seed(colors, xs, ys, weights, int(first[r]), uniforms[r], k, trials, C, tile=tile)
+        still = 1e-20 * (1.0 + float((C**2).sum()))
+        # A few passes per call, the deadline checked between: the passes start from
+        # the centres alone, so the split does not change what they find.
+        per_call = max(1, _PASS_WORK // max(1, colors.shape[0]))
+        n_iter, converged, inertia = 0, False, 0.0
+        while not converged and n_iter < max_iter:
+            _deadline.check()
+            asked = min(per_call, max_iter - n_iter)
+            done, converged, inertia = _sk.lloyd(colors, xs, ys, weights, C, asked, tol_abs, still, tile=tile)
+            n_iter += done
+            if done < asked:
+                break
+        return C, n_iter, converged, inertia
+
+    runs = parallel_map(run, range(n_init))
+    centers, n_iter, converged, _ = min(runs, key=lambda r: r[3])
     return centers, n_iter, converged, n
 
 
@@ -113,25 +152,24 @@ def assign(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: f
     ``labels``) and return the labels and the inertia over the opaque pixels."""
     h, w = rgb.shape[:2]
     out = np.empty((h, w), dtype=np.uint8) if labels is None else labels
-    rows = max(1, _ROWS_ELEMENTS // max(w, 1) // max(1, centers.shape[0] // 8))
-    Ct = np.ascontiguousarray(centers.T, dtype=np.float64)
+    k = centers.shape[0]
+    tile = _tile(h * w, k, 8, 64)
+    # Bands of whole tiles, about _BAND_PIXELS each, the same for any number of threads.
+    rows = max(1, _BAND_PIXELS // max(w, 1) // tile) * tile
+    C = np.ascontiguousarray(centers, dtype=np.float64)
+    xs = np.arange(w) * s
 
     def band(y0: int) -> float:
         _deadline.check()
-        X = _features(rgb[y0 : y0 + rows], y0, s, color_space)
+        y1 = min(h, y0 + rows)
+        colors = np.ascontiguousarray(_colors(rgb[y0:y1], color_space))
+        ys = np.arange(y0, y1) * s
+        mask = None if opaque is None else opaque[y0 * w : y1 * w]
         if labels is None:
-            min_sq = np.empty(X.shape[0])
-            _kernels.nearest_centres(np.ascontiguousarray(X), Ct, out[y0 : y0 + rows].reshape(-1), min_sq)
-        else:
-            diff = X - centers[labels[y0 : y0 + rows].reshape(-1)]
-            min_sq = np.einsum("ij,ij->i", diff, diff)
-        if opaque is not None:
-            min_sq = min_sq[opaque[y0 * w : (y0 + rows) * w]]
-        return float(min_sq.sum())
+            return _sk.assign(colors, xs, ys, C, out[y0:y1].reshape(-1), mask, tile=tile)
+        return _sk.inertia(colors, xs, ys, C, np.ascontiguousarray(labels[y0:y1], dtype=np.uint8).reshape(-1), mask)
 
-    bands = list(range(0, h, rows))
-    sums = parallel_map(band, bands) if labels is None else [band(y0) for y0 in bands]
-    return out, float(sum(sums))
+    return out, float(sum(parallel_map(band, list(range(0, h, rows)))))
 
 
 def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s: float,
@@ -143,17 +181,9 @@ def segments(rgb: np.ndarray, opaque: np.ndarray | None, centers: np.ndarray, s:
     against ``centers``, and the number of connected fragments the nearest
     centres gave.
     """
-    nearest, inertia = assign(rgb, opaque, centers, s, color_space)
+    nearest, _ = assign(rgb, opaque, centers, s, color_space)
+    _deadline.check()
     labels, fragments, _ = _regions.connect(nearest)
-    moved = np.flatnonzero(labels.reshape(-1) != nearest.reshape(-1))
-    if opaque is not None:
-        moved = moved[opaque[moved]]
-    if moved.size:  # the inertia changes only at the moved pixels
-        h, w = rgb.shape[:2]
-        X = np.empty((moved.size, 5))
-        X[:, :3] = _colors(rgb.reshape(-1, 3)[moved], color_space)
-        X[:, 3], X[:, 4] = (moved % w) * s, (moved // w) * s
-        now = X - centers[labels.reshape(-1)[moved]]
-        was = X - centers[nearest.reshape(-1)[moved]]
-        inertia += float(np.einsum("ij,ij->", now, now) - np.einsum("ij,ij->", was, was))
+    _deadline.check()
+    _, inertia = assign(rgb, opaque, centers, s, color_space, labels)
     return labels, inertia, fragments
