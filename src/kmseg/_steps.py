@@ -451,7 +451,7 @@ def fit_spatial(
     joint, n_iter, converged, _ = _spatial.fit(
         img.rgb, img.alpha if opaque is not None else None, k, s, options.validate("fit_size", fit_size),
         color_space, options.validate("max_iter", max_iter), options.validate("tol", tol),
-        _spatial.DEFAULT_N_INIT if n_init is None else n_init, as_generator(seed))
+        _spatial.default_n_init(k) if n_init is None else n_init, as_generator(seed))
     if joint.shape[0] < k:
         notes += (f"asked for K={k}, the downsampled image has only {joint.shape[0]} distinct points",)
     centers = joint[:, :3]
