@@ -420,7 +420,7 @@ def fit_spatial(
         Above 0, to 100: crossing the image's width counts this many times as
         much as going from black to white.
     fit_size, max_iter, tol, n_init, seed, color_space, max_pixels
-        As in :func:`segment` (``n_init`` default: 2).
+        As in :func:`segment` (``n_init`` default: 2 restarts up to K = 32, 1 above).
 
     Returns
     -------
