@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import kmseg
 from kmseg import options
 from kmseg.batch._find import InputFile
 from kmseg.batch._params import SegmentParams
-from kmseg.batch._results import ItemJob, ItemResult
+from kmseg.batch._results import ItemJob, ItemResult, OutputPlan
 from kmseg.batch.storage import exists, is_url, localize
 
 __all__ = ["DEFAULT_NAME", "NAME_FIELDS", "OutputPlan", "check_job", "check_name_pattern", "output_format",
@@ -22,40 +21,6 @@ __all__ = ["DEFAULT_NAME", "NAME_FIELDS", "OutputPlan", "check_job", "check_name
 #: Default output name pattern; ``{ext}`` is the extension of the output format.
 DEFAULT_NAME = "{stem}-k{k}.{ext}"
 _FORMAT_EXT = {"png": "png", "jpeg": "jpg", "webp": "webp", "gif": "gif", "svg": "svg"}
-
-
-@dataclass(frozen=True)
-class OutputPlan:
-    """Where one image's outputs go; ``None`` means "not requested".
-
-    ``masks`` is a path prefix: the mask of cluster ``i`` is the prefix
-    followed by ``i`` (zero-padded to the width of K - 1) and ``.png``.
-    """
-
-    image: str | None = None
-    format: str | None = None
-    quality: int | None = None
-    labels: str | None = None
-    palette: str | None = None
-    palette_format: str | None = None
-    masks: str | None = None
-    boundaries: str | None = None
-    svg: str | None = None
-    svg_tolerance: float | None = None  # None: Segmentation.to_svg's default
-    paint: str | None = None  # a paint-by-number sheet: .svg, or .png at paint_dpi
-    paint_dpi: int | None = None  # None: the option table's default
-
-    def mask_path(self, i: int, k: int) -> str:
-        """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
-        assert self.masks is not None
-        return f"{self.masks}{i:0{len(str(max(k - 1, 1)))}d}.png"
-
-    def paths(self, k: int) -> list[str]:
-        """Every single-file output, plus the mask of cluster 0 (written last)."""
-        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.paint, self.image) if p]
-        if self.masks:
-            out.append(self.mask_path(0, k))
-        return out
 
 
 def output_format(name: str, format: str | None) -> str:

@@ -1,4 +1,5 @@
-"""What one image's work is (:class:`ItemJob`) and what it gives (:class:`ItemResult`)."""
+"""What one image's work is (:class:`ItemJob`, its outputs an :class:`OutputPlan`) and what it
+gives (:class:`ItemResult`)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,48 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kmseg.batch._params import SegmentParams
-    from kmseg.batch._plan import OutputPlan
 
-__all__ = ["ENVIRONMENT", "INPUT", "BatchInterrupted", "ItemJob", "ItemResult", "ProgressCallback"]
+__all__ = ["ENVIRONMENT", "INPUT", "BatchInterrupted", "ItemJob", "ItemResult", "OutputPlan", "ProgressCallback"]
 
 #: :attr:`ItemResult.failure` values: the input's fault (skipped on a re-run unless failures are
 #: retried) or the environment's (disk full, permissions, I/O, a lost worker: retried on every re-run).
 INPUT, ENVIRONMENT = "input", "environment"
 
 ProgressCallback = Callable[["ItemResult", int, int], None]
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where one image's outputs go; ``None`` means "not requested".
+
+    ``masks`` is a path prefix: the mask of cluster ``i`` is the prefix
+    followed by ``i`` (zero-padded to the width of K - 1) and ``.png``.
+    """
+
+    image: str | None = None
+    format: str | None = None
+    quality: int | None = None
+    labels: str | None = None
+    palette: str | None = None
+    palette_format: str | None = None
+    masks: str | None = None
+    boundaries: str | None = None
+    svg: str | None = None
+    svg_tolerance: float | None = None  # None: Segmentation.to_svg's default
+    paint: str | None = None  # a paint-by-number sheet: .svg, or .png at paint_dpi
+    paint_dpi: int | None = None  # None: the option table's default
+
+    def mask_path(self, i: int, k: int) -> str:
+        """Path of the mask of cluster ``i`` out of ``k`` requested clusters."""
+        assert self.masks is not None
+        return f"{self.masks}{i:0{len(str(max(k - 1, 1)))}d}.png"
+
+    def paths(self, k: int) -> list[str]:
+        """Every single-file output, plus the mask of cluster 0 (written last)."""
+        out = [p for p in (self.labels, self.palette, self.boundaries, self.svg, self.paint, self.image) if p]
+        if self.masks:
+            out.append(self.mask_path(0, k))
+        return out
 
 
 @dataclass(frozen=True)

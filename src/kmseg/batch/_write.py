@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import kmseg
-from kmseg.batch._plan import OutputPlan
+from kmseg.batch._results import OutputPlan
 from kmseg.batch._results import ItemJob
 from kmseg.batch.storage import is_url, write_bytes
 
