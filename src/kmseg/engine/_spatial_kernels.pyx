@@ -52,6 +52,14 @@ cdef _check_centers(const double[:, ::1] centers):
         raise ValueError(f"centers must have shape (k, 5) with 1 <= k <= 256, got {tuple(centers.shape)[:2]}")
 
 
+def _mask_bytes(mask, int64_t n):
+    """``mask`` ((n,) bool or uint8) as contiguous bytes, checked to have one entry per pixel."""
+    m = np.ascontiguousarray(mask).view(np.uint8)
+    if m.shape[0] != n:
+        raise ValueError("mask must have one entry per pixel")
+    return m
+
+
 def assign(const double[:, ::1] colors, const double[::1] xs, const double[::1] ys, const double[:, ::1] centers,
            uint8_t[::1] labels, mask=None, int64_t tile=16):
     """Write the nearest centre of every pixel into ``labels`` ((h * w,)
@@ -65,9 +73,7 @@ def assign(const double[:, ::1] colors, const double[::1] xs, const double[::1] 
     if labels.shape[0] != colors.shape[0]:
         raise ValueError("labels must have one entry per pixel")
     if mask is not None:
-        m = np.ascontiguousarray(mask).view(np.uint8)
-        if m.shape[0] != colors.shape[0]:
-            raise ValueError("mask must have one entry per pixel")
+        m = _mask_bytes(mask, colors.shape[0])
         mp = &m[0]
     cdef double inertia = 0.0
     cdef int rc
@@ -91,9 +97,7 @@ def inertia(const double[:, ::1] colors, const double[::1] xs, const double[::1]
     if np.asarray(labels).max() >= centers.shape[0]:
         raise ValueError("labels must be below the number of centres")
     if mask is not None:
-        m = np.ascontiguousarray(mask).view(np.uint8)
-        if m.shape[0] != colors.shape[0]:
-            raise ValueError("mask must have one entry per pixel")
+        m = _mask_bytes(mask, colors.shape[0])
         mp = &m[0]
     cdef double total
     with nogil:
