@@ -8,7 +8,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 
 # The files the install builds kmseg from: a change to any of them re-installs.
-BUILD_DEPS := pyproject.toml setup.py $(addprefix src/kmseg/engine/,_kernels.pyx kernels.c kernels.h _regions.pyx regions.c regions.h)
+# Every engine source, found rather than listed (the Cython-generated _*.c are left out).
+ENGINE := src/kmseg/engine
+BUILD_DEPS := pyproject.toml setup.py $(wildcard $(ENGINE)/*.pyx $(ENGINE)/*.h) \
+              $(filter-out $(ENGINE)/_%.c,$(wildcard $(ENGINE)/*.c))
 
 # Which extras each stamp installs (see pyproject.toml).
 $(VENV)/.installed-web: EXTRAS := web

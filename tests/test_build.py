@@ -72,3 +72,18 @@ def test_without_a_compiler_the_build_fails_and_says_so(tmp_path):
     log = done.stdout + done.stderr
     assert "it needs a C compiler" in log and "kmseg-no-such-compiler" in log  # what is missing, and the command
     assert not wheels.exists() or not list(wheels.iterdir())  # no wheel without the engine
+
+
+def test_make_reinstalls_when_any_engine_source_changes():
+    """`make test` and `make run` rebuild the engine when one of its sources
+    changes: the Makefile's BUILD_DEPS names every file setup.py compiles."""
+    import ast
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    wanted = {node.value for call in ast.walk(tree) if isinstance(call, ast.Call)
+              for kw in call.keywords if kw.arg in ("sources", "depends")
+              for node in ast.walk(kw.value) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert len(wanted) >= 6
+    database = subprocess.run(["make", "-pn", "-C", str(ROOT)], capture_output=True, text=True).stdout
+    line = next(l for l in database.splitlines() if l.startswith("BUILD_DEPS :="))
+    deps = set(line.split(":=", 1)[1].split())
+    assert wanted <= deps, f"not in the Makefile's BUILD_DEPS: {sorted(wanted - deps)}"
