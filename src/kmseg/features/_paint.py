@@ -301,26 +301,38 @@ def _place_numbers(points: np.ndarray, first: np.ndarray, region: np.ndarray, la
     The rings are simplified by ``tolerance``: a point ``r`` from them is at
     least ``r - tolerance`` from the region's pixel edges, which the number's
     box keeps to."""
-    order = np.argsort(region, kind="stable")
-    cuts = np.flatnonzero(np.diff(region[order])) + 1
-    rows, skipped = [], 0
-    for rings in np.split(order, cuts):
-        lab = int(label[rings[0]])
-        digits = len(str(lab + 1))
-        need = min_font * np.hypot(_DIGIT_WIDTH * digits, _DIGIT_HEIGHT) / 2 + tolerance  # radius needed
+    x, y = points[:, 0], points[:, 1]
+    n_rings = first.size - 1
+    starts = first[:-1]
+    after = np.arange(1, x.size + 1)
+    after[first[1:] - 1] = starts  # each ring's last point is followed by its first
+    # Every ring's area (shoelace, exact: the corners are integers) and box, in one pass.
+    area = 0.5 * np.add.reduceat(x * y[after] - y * x[after], starts) if n_rings else np.zeros(0)
+    width = np.maximum.reduceat(x, starts) - np.minimum.reduceat(x, starts) if n_rings else area
+    height = np.maximum.reduceat(y, starts) - np.minimum.reduceat(y, starts) if n_rings else area
+    # Each region's outer ring holds the others: the first of its rings with the largest box.
+    by_box = np.lexsort((np.arange(n_rings), -(width * height), region))
+    heads = by_box[np.r_[True, region[by_box][1:] != region[by_box][:-1]]] if n_rings else by_box
+    inside = np.bincount(region, np.abs(area), minlength=region.max(initial=-1) + 1)[region[heads]]
+    region_area = 2 * np.abs(area[heads]) - inside
+    digits = np.char.str_len(np.char.mod("%d", label[heads] + 1)) if n_rings else heads
+    need = min_font * np.hypot(_DIGIT_WIDTH * digits, _DIGIT_HEIGHT) / 2 + tolerance  # radius needed
+    # No circle of that radius fits where it would need more area, or a wider box.
+    fits = ((np.sqrt(np.maximum(region_area, 0.0) / math.pi) >= need)
+            & (np.minimum(width[heads], height[heads]) >= 2 * need))
+    ring_order = np.argsort(region, kind="stable")
+    cuts = np.searchsorted(region[ring_order], region[heads[fits]])
+    rows, skipped = [], int(heads.size - fits.sum())
+    for head, cut, radius in zip(heads[fits].tolist(), cuts.tolist(), need[fits].tolist()):
+        rings = ring_order[cut:np.searchsorted(region[ring_order], region[head], side="right")]
+        lab = int(label[head])
         polys = [points[first[r]:first[r + 1]].astype(np.float64) for r in rings.tolist()]
-        outer = max(polys, key=lambda p: np.ptp(p[:, 0]) * np.ptp(p[:, 1]))  # the outer ring holds the others
-        area = abs(_signed_area(outer)) - sum(abs(_signed_area(p)) for p in polys if p is not outer)
-        # No circle of that radius fits (it would need more area, or a wider box).
-        if math.sqrt(max(area, 0.0) / math.pi) < need or min(np.ptp(outer, axis=0)) < 2 * need:
+        x0, y0, r = polylabel(polys, precision=0.5, least=radius)
+        if r < radius:
             skipped += 1
             continue
-        x, y, r = polylabel(polys, precision=0.5, least=need)
-        if r < need:
-            skipped += 1
-            continue
-        size = min(max_font, float(_fit_font(np.array(r - tolerance), np.array(digits))))
-        rows.append((lab, x, y, size))
+        size = min(max_font, float(_fit_font(np.array(r - tolerance), np.array(len(str(lab + 1))))))
+        rows.append((lab, x0, y0, size))
     numbers = np.array(rows, dtype=np.float64).reshape(-1, 4)
     return numbers, skipped
 
