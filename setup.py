@@ -1,7 +1,8 @@
 """Build kmseg's compiled engine (src/kmseg/engine): the C passes and their
 Cython wrappers: the passes (kmseg.engine._kernels), the region labelling
-(kmseg.engine._regions) and the spatial passes
-(kmseg.engine._spatial_kernels). Metadata is in pyproject.toml.
+(kmseg.engine._regions), the spatial passes
+(kmseg.engine._spatial_kernels) and the distances inside regions
+(kmseg.engine._distance). Metadata is in pyproject.toml.
 
 setuptools' Extension rather than meson-python or scikit-build-core: an
 editable install (``pip install -e .``) builds the extension in place, into
@@ -56,6 +57,12 @@ spatial = Extension(
     include_dirs=["src/kmseg/engine"],
     depends=["src/kmseg/engine/spatial.h"],
 )
+distance = Extension(
+    "kmseg.engine._distance",
+    sources=["src/kmseg/engine/_distance.pyx", "src/kmseg/engine/distance.c"],
+    include_dirs=["src/kmseg/engine"],
+    depends=["src/kmseg/engine/distance.h"],
+)
 
 # setuptools' build_ext runs Cython on the .pyx (Cython is a build requirement).
-setup(ext_modules=[engine, regions, spatial], cmdclass={"build_ext": BuildExt})
+setup(ext_modules=[engine, regions, spatial, distance], cmdclass={"build_ext": BuildExt})

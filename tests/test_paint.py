@@ -98,6 +98,45 @@ def test_the_number_sits_at_the_pole_of_inaccessibility(photo_seg: kmseg.Segment
         assert ours >= best - 1.5, (label, x, y, ours, best)  # searched on polygons simplified by 1 px
 
 
+def lattice_distance(labels: np.ndarray) -> np.ndarray:
+    """(2H + 1, 2W + 1) float: distance, in half pixels, from every point of
+    the half-pixel lattice (corners, edge middles, pixel centres; point
+    (Y, X) at (X / 2, Y / 2)) to the nearest point on an edge between two
+    labels or on the image's border, by scipy's Euclidean distance transform."""
+    padded = np.pad(labels.astype(np.int64), 1, constant_values=-1)
+    h, w = labels.shape
+    edge = np.zeros((2 * h + 1, 2 * w + 1), dtype=bool)
+    four = padded[:-1, :-1], padded[:-1, 1:], padded[1:, :-1], padded[1:, 1:]
+    edge[::2, ::2] = (four[0] != four[1]) | (four[0] != four[2]) | (four[0] != four[3])
+    edge[1::2, ::2] = padded[1:-1, :-1] != padded[1:-1, 1:]  # middles of vertical edges
+    edge[::2, 1::2] = padded[:-1, 1:-1] != padded[1:, 1:-1]  # middles of horizontal edges
+    return ndimage.distance_transform_edt(~edge)
+
+
+def test_every_number_sits_at_its_regions_farthest_point_exactly(photo_seg: kmseg.Segmentation) -> None:
+    """On the half-pixel lattice the pole is exact: no point of the region is
+    farther from its edges, and the font fits the circle there less the
+    margin of a pixel (tolerance 0)."""
+    labels = photo_seg.labels
+    sheet = kmseg.labels_to_paint_by_number(labels, photo_seg.palette, tolerance=0, width_mm=400,
+                                            min_font_mm=1.5)
+    regions = regions_of(labels)
+    distance = lattice_distance(labels) / 2
+    # The region of every lattice point that is on no edge: that of the pixel below-right of it, or its own.
+    owner = regions[np.minimum(np.arange(2 * labels.shape[0] + 1) // 2, labels.shape[0] - 1)][
+        :, np.minimum(np.arange(2 * labels.shape[1] + 1) // 2, labels.shape[1] - 1)]
+    best = ndimage.maximum(distance, owner, index=np.arange(regions.max() + 1))
+    assert len(sheet.numbers) >= 10
+    for label, x, y, size in sheet.numbers.tolist():
+        X, Y = int(2 * x), int(2 * y)
+        assert (X, Y) == (2 * x, 2 * y)  # on the lattice
+        region = owner[Y, X]
+        assert distance[Y, X] == best[region] > 0, (label, x, y)
+        digits = len(str(int(label) + 1))
+        fitted = 2 * (best[region] - 1) / np.hypot(0.6 * digits, 0.72)
+        assert size == pytest.approx(min(fitted, 6 * labels.shape[1] / 400))
+
+
 def test_a_ring_is_numbered_on_the_ring_not_in_its_hole() -> None:
     labels = np.zeros((80, 80), np.uint8)
     labels[10:70, 10:70] = 1

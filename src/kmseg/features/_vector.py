@@ -447,28 +447,6 @@ def chain_points(simplified: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
     return [points[a:b] for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()) if b > a]
 
 
-def region_rings(sides: _Sides, chains: _Chains, simplified: tuple[np.ndarray, np.ndarray]
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rings (outer boundaries and holes) of every painted region, from
-    the boundaries of :func:`simplify`.
-
-    Returns
-    -------
-    points : (N, 2) int64
-        (x, y) corners, ring after ring, each ring not repeating its first.
-    first : (R + 1,) int64
-        Ring r is ``points[first[r]:first[r + 1]]``.
-    region : (R,) int64
-        The connected region of every ring (ids of
-        :func:`kmseg.features._regions.components` on the padded map).
-    label : (R,) int64
-        The label of every ring's region.
-    """
-    points, starts = simplified
-    ring_points, ring_first, region, label = _rings(sides, chains, points, starts, sides.padded)
-    return ring_points, np.append(ring_first, len(ring_points)), region, label
-
-
 def _rings(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.ndarray, padded: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points of every painted ring, each ring's first point, and each ring's region and label."""
