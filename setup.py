@@ -1,8 +1,9 @@
 """Build kmseg's compiled engine (src/kmseg/engine): the C passes and their
 Cython wrappers: the passes (kmseg.engine._kernels), the region labelling
 (kmseg.engine._regions), the spatial passes
-(kmseg.engine._spatial_kernels) and the distances inside regions
-(kmseg.engine._distance). Metadata is in pyproject.toml.
+(kmseg.engine._spatial_kernels), the distances inside regions
+(kmseg.engine._distance) and the walk along traced boundaries
+(kmseg.engine._chains). Metadata is in pyproject.toml.
 
 setuptools' Extension rather than meson-python or scikit-build-core: an
 editable install (``pip install -e .``) builds the extension in place, into
@@ -63,6 +64,12 @@ distance = Extension(
     include_dirs=["src/kmseg/engine"],
     depends=["src/kmseg/engine/distance.h"],
 )
+chains = Extension(
+    "kmseg.engine._chains",
+    sources=["src/kmseg/engine/_chains.pyx", "src/kmseg/engine/chains.c"],
+    include_dirs=["src/kmseg/engine"],
+    depends=["src/kmseg/engine/chains.h"],
+)
 
 # setuptools' build_ext runs Cython on the .pyx (Cython is a build requirement).
-setup(ext_modules=[engine, regions, spatial, distance], cmdclass={"build_ext": BuildExt})
+setup(ext_modules=[engine, regions, spatial, distance, chains], cmdclass={"build_ext": BuildExt})

@@ -124,7 +124,7 @@ class PaintByNumber:
                f'width="{self.width_mm * _CSS_PX_PER_MM:.6g}" height="{sheet_h * self.unit_mm * _CSS_PX_PER_MM:.6g}" '
                f'viewBox="0 0 {self.width} {sheet_h:.6g}">\n',
                f'<rect id="paper" width="{self.width}" height="{sheet_h:.6g}" fill="#ffffff"/>\n']
-        data = "".join(_polyline(p) for p in self.outlines)
+        data = _polylines(self.outlines)
         out.append(f'<g id="outlines" fill="none" stroke="{OUTLINE_GREY}" stroke-width="{self.line_mm * u:.4g}" '
                    f'stroke-linejoin="round" stroke-linecap="round">\n<path d="{data}"/>\n</g>\n')
         out.append(f'<g id="numbers" fill="{NUMBER_GREY}" font-family="DejaVu Sans, Arial, sans-serif" '
@@ -196,9 +196,28 @@ def _ink(color: np.ndarray) -> str:
     return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff"
 
 
-def _polyline(p: np.ndarray) -> str:
-    moves = np.diff(p, axis=0).ravel().tolist()
-    return f"M{p[0, 0]} {p[0, 1]}l" + " ".join(map(str, moves)) if moves else ""
+def _polylines(outlines: list[np.ndarray]) -> str:
+    """Path data of the polylines: each "Mx yl" then its relative moves, all
+    made in one pass (a sheet has hundreds of thousands)."""
+    lengths = np.fromiter(map(len, outlines), dtype=np.int64, count=len(outlines))
+    drawn = np.flatnonzero(lengths > 1)
+    if not drawn.size:
+        return ""
+    points = np.concatenate([outlines[i] for i in drawn.tolist()])
+    n = lengths[drawn]
+    start = np.cumsum(n) - n
+    moves = np.diff(points, axis=0)
+    keep = np.ones(len(moves), dtype=bool)
+    keep[start[1:] - 1] = False
+    tokens = list(map(str, moves[keep].ravel().tolist()))
+    separators = [" "] * len(tokens)
+    heads = (2 * (start - np.arange(drawn.size))).tolist()  # each polyline's first token
+    for i, (x, y) in zip(heads, points[start].tolist()):
+        separators[i] = f"M{x} {y}l"
+    pieces = [""] * (2 * len(tokens))
+    pieces[0::2] = separators
+    pieces[1::2] = tokens
+    return "".join(pieces)
 
 
 def labels_to_paint_by_number(

@@ -10,7 +10,8 @@ smallest vertex. Each chain is simplified once (Douglas-Peucker, ends
 fixed) and both regions beside it use that one result, forwards and
 backwards: no gaps, no overlaps.
 
-All passes over edges and points are NumPy; only the chains are walked in
+All passes over edges and points are NumPy but the walk along the rings,
+compiled (:func:`kmseg.engine.walk_chains`); only the chains are handled in
 Python (a chain is a whole boundary between two junctions).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kmseg.engine import walk_chains
 from kmseg.features import _regions
 from kmseg.errors import InvalidParameterError
 from kmseg import options
@@ -254,31 +256,11 @@ class _Chains:
     """
 
     def __init__(self, sides: _Sides) -> None:
-        n = sides.v.size
+        # Chains start at junctions; a ring with no junction starts at its
+        # smallest corner (the same one for the region on either side).
+        _, self.chain, self.order, self.bounds = walk_chains(sides.next, sides.junction_side, sides.v)
+        self.count = self.bounds.size - 1
         nxt = sides.next
-        prev = np.empty(n, dtype=np.int64)
-        prev[nxt] = np.arange(n)
-        head = sides.junction_side.copy()
-        pos, link, open_ = _rank(head, prev)
-        if open_.size:
-            # Rings with no junction: each starts at its smallest corner (the
-            # same one for the region on either side).
-            local = np.full(n, -1, dtype=np.int64)
-            local[open_] = np.arange(open_.size)
-            ring_min = _cycle_min(sides.v[open_], local[nxt[open_]])
-            head[open_[sides.v[open_] == ring_min]] = True
-            pos_open, link_open, _ = _rank(head, prev, open_)
-            pos[open_], link[open_] = pos_open, link_open
-        first = np.where(head, np.arange(n), link)  # the chain's head side
-        heads = np.flatnonzero(head)
-        chain_of_head = np.full(n, -1, dtype=np.int64)
-        chain_of_head[heads] = np.arange(heads.size)
-        self.chain = chain_of_head[first]
-        lengths = np.bincount(self.chain, minlength=heads.size)
-        self.bounds = np.concatenate(([0], np.cumsum(lengths)))
-        self.order = np.empty(n, dtype=np.int64)
-        self.order[self.bounds[self.chain] + pos] = np.arange(n)
-        self.count = heads.size
         firsts = self.order[self.bounds[:-1]]
         lasts = self.order[self.bounds[1:] - 1]
         self.left = sides.left[firsts]
@@ -288,49 +270,6 @@ class _Chains:
         # walking the same sides the other way.
         self.next = self.chain[nxt[lasts]]
         self.twin = self.chain[sides.find(sides.end[lasts], (sides.d[lasts] + 2) % 4)]
-
-
-def _rank(head: np.ndarray, prev: np.ndarray, among: np.ndarray | None = None
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distance of every side from the head of its chain, and that head
-    (list ranking by pointer jumping), for the sides ``among`` (default all).
-
-    Returns the positions and heads of those sides and the sides on rings
-    with no head (left unranked). A round in which no side reaches its head
-    proves that every side still going lies on such a ring: in round r the
-    sides 2**(r-1) + 1 to 2**r after a head reach it, and a chain with sides
-    left has some there.
-    """
-    n = head.size
-    sel = np.arange(n) if among is None else among
-    pos = np.where(head[sel], 0, 1).astype(np.int64)
-    link = np.where(head[sel], sel, prev[sel])
-    where = np.full(n, -1, dtype=np.int64)
-    where[sel] = np.arange(sel.size)
-    active = np.flatnonzero(~head[link])
-    while active.size:
-        up = where[link[active]]
-        pos[active] += pos[up]
-        link[active] = link[up]
-        still = active[~head[link[active]]]
-        if still.size == active.size:
-            return pos, link, sel[still]
-        active = still
-    return pos, link, sel[:0]
-
-
-def _cycle_min(key: np.ndarray, nxt: np.ndarray) -> np.ndarray:
-    """Smallest key on every edge's cycle of ``nxt`` (pointer doubling: the
-    window doubles each round; when a round changes nothing it covers the
-    cycle)."""
-    low = key.copy()
-    jump = nxt.copy()
-    while True:
-        new = np.minimum(low, low[jump])
-        if np.array_equal(new, low):
-            return low
-        low = new
-        jump = jump[jump]
 
 
 def _simplify(sides: _Sides, chains: _Chains, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -451,18 +390,13 @@ def _rings(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.ndarra
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points of every painted ring, each ring's first point, and each ring's region and label."""
     n = chains.count
-    ids = np.arange(n)
-    # The rings: cycles of chains.next, numbered by their smallest chain,
-    # each starting there; only the painted ones.
-    ring = _cycle_min(ids, chains.next)
-    prev = np.empty(n, dtype=np.int64)
-    prev[chains.next] = ids
-    pos, _, _ = _rank(ring == ids, prev)
-    painted = np.flatnonzero(chains.left >= 0)
-    if not painted.size:
+    # The rings: cycles of chains.next, each from its smallest chain, in
+    # the order of those; only the painted ones.
+    _, ring, order, _ = walk_chains(chains.next, np.zeros(n, dtype=bool), np.arange(n))
+    seq = order[chains.left[order] >= 0]
+    if not seq.size:
         empty = np.zeros(0, dtype=np.int64)
         return np.zeros((0, 2), dtype=np.int64), empty, empty, empty
-    seq = painted[np.lexsort((pos[painted], ring[painted]))]
     # Every chain's points but its last (the next chain's first), from the
     # simplified copy: forwards, or the twin's backwards.
     forward = chains.left[seq] < chains.right[seq]
@@ -515,12 +449,22 @@ def _assemble(sides: _Sides, chains: _Chains, points: np.ndarray, starts: np.nda
     xy = ring_points[ring_first].tolist()
     data = [f"M{x} {y}l{text[b:e]}z" if m else f"M{x} {y}z"
             for (x, y), b, e, m in zip(xy, starts_at, ends_at, has_moves)]
-    label = ring_label.tolist()
-    paths: dict[int, list[str]] = {}
+    # Each region's rings joined (most regions have one), then the regions grouped by label.
     by_region = np.argsort(region, kind="stable")
-    cuts = np.flatnonzero(np.diff(region[by_region])) + 1
-    for rings in np.split(by_region, cuts):
-        paths.setdefault(label[rings[0]], []).append("".join(data[i] for i in rings.tolist()))
+    sorted_region = region[by_region]
+    first = np.flatnonzero(np.r_[True, sorted_region[1:] != sorted_region[:-1]])
+    end = np.r_[first[1:], by_region.size]
+    ordered = [data[i] for i in by_region.tolist()]
+    region_data = [ordered[a] for a in first.tolist()]
+    for i, a, b in zip(*(c.tolist() for c in (np.flatnonzero(end - first > 1), first[end - first > 1],
+                                               end[end - first > 1]))):
+        region_data[i] = "".join(ordered[a:b])
+    region_label = ring_label[by_region[first]]
+    by_label = np.argsort(region_label, kind="stable")
+    cuts = np.flatnonzero(np.r_[True, region_label[by_label][1:] != region_label[by_label][:-1]])
+    paths: dict[int, list[str]] = {}
+    for a, b in zip(cuts.tolist(), np.r_[cuts[1:], by_label.size].tolist()):
+        paths[int(region_label[by_label[a]])] = [region_data[i] for i in by_label[a:b].tolist()]
     return paths
 
 
