@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import kmseg
-from _images import sample
+from _images import photo12mp, sample
 
 HERE = Path(__file__).resolve().parent
 AFTER = HERE.parent / "src"
@@ -78,7 +78,7 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         for name, k in CASES:
-            seg = kmseg.segment(sample(name), k, seed=0)
+            seg = kmseg.segment(photo12mp() if name == "photo12mp" else sample(name), k, seed=0)
             maps = Path(tmp) / f"{name}.npz"
             np.savez(maps, labels=seg.labels, palette=seg.palette)
             for task in TASKS:
