@@ -522,3 +522,77 @@ done:
 
 DEFINE_BOUNDARIES(boundaries_u8, uint8_t)
 DEFINE_BOUNDARIES(boundaries_u32, uint32_t)
+
+/* ------------------------------------------------ pixels moved by merging */
+
+/* Pixels are compared in blocks of this many: most keep their label, and a
+ * block without a change costs a few vector instructions. */
+#define MOVED_BLOCK 32
+
+static int64_t count_moved(const uint8_t *old, const uint8_t *new_, const uint8_t *opaque, int64_t n)
+{
+    int64_t count = 0;
+    if (opaque)
+        for (int64_t i = 0; i < n; i++)
+            count += (old[i] != new_[i]) & (opaque[i] != 0);
+    else
+        for (int64_t i = 0; i < n; i++)
+            count += old[i] != new_[i];
+    return count;
+}
+
+int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, const uint8_t *opaque, int64_t n,
+                   const uint32_t *mr, const uint32_t *mg, const uint32_t *mb, uint32_t *keys, int64_t cap)
+{
+    if (cap <= 0)
+        return count_moved(old, new_, opaque, n);
+    int64_t out = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += MOVED_BLOCK) {
+        int64_t e = i0 + MOVED_BLOCK < n ? i0 + MOVED_BLOCK : n;
+        uint8_t diff = 0;
+        for (int64_t i = i0; i < e; i++)
+            diff |= old[i] ^ new_[i];
+        if (!diff)
+            continue;
+        for (int64_t i = i0; i < e; i++) {
+            if (old[i] == new_[i] || (opaque && !opaque[i]))
+                continue;
+            if (out < cap) {
+                const uint8_t *p = rgb + 3 * i;
+                keys[out] = (mr[p[0]] | mg[p[1]] | mb[p[2]]) << 8 | new_[i];
+            }
+            out++;
+        }
+    }
+    return out;
+}
+
+int moved_where(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count, int64_t u,
+                int64_t *where, double *left)
+{
+    int64_t j = 0;
+    for (int64_t i = 0; i < u; i++) {
+        uint32_t code = keys[i] >> 8;
+        if (j < m && codes[j] < code) { /* gallop, then bisect: the first j with codes[j] >= code */
+            int64_t lo = j, step = 1;
+            while (j + step < m && codes[j + step] < code) {
+                lo = j + step;
+                step *= 2;
+            }
+            int64_t hi = j + step < m ? j + step : m;
+            while (hi - lo > 1) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (codes[mid] < code)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            j = hi;
+        }
+        if (j == m || codes[j] != code)
+            return -1;
+        where[i] = j;
+        left[j] -= (double)count[i];
+    }
+    return 0;
+}
