@@ -118,7 +118,36 @@ static int resolve(kmseg_regions *r, int32_t *parent, int64_t n_prov)
     return 0;
 }
 
-#define DEFINE_SCAN(NAME, T)                                                                 \
+/* The end of the run of value v that starts at x0: the first x > x0 with
+ * row[x] != v, or w. */
+static inline int64_t run_end_u32(const uint32_t *row, int64_t x0, int64_t w, uint32_t v)
+{
+    int64_t x = x0 + 1;
+    while (x < w && row[x] == v)
+        x++;
+    return x;
+}
+
+static inline int64_t run_end_u8(const uint8_t *row, int64_t x0, int64_t w, uint8_t v)
+{
+    int64_t x = x0 + 1;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* eight pixels at a time: the first byte differing from v is the lowest set one */
+    const uint64_t vv = 0x0101010101010101ull * v;
+    for (; x + 8 <= w; x += 8) {
+        uint64_t c;
+        memcpy(&c, row + x, 8);
+        c ^= vv;
+        if (c)
+            return x + (__builtin_ctzll(c) >> 3);
+    }
+#endif
+    while (x < w && row[x] == v)
+        x++;
+    return x;
+}
+
+#define DEFINE_SCAN(NAME, T, RUN_END)                                                        \
     kmseg_regions *NAME(const T *labels, int64_t h, int64_t w)                               \
     {                                                                                        \
         kmseg_regions *r = regions_new(h, w);                                                \
@@ -135,8 +164,7 @@ static int resolve(kmseg_regions *r, int32_t *parent, int64_t n_prov)
             r->row_start[y] = p1;                                                            \
             for (int64_t x0 = 0, x1; x0 < w; x0 = x1) {                                      \
                 T v = row[x0];                                                               \
-                for (x1 = x0 + 1; x1 < w && row[x1] == v; x1++) {                            \
-                }                                                                            \
+                x1 = RUN_END(row, x0, w, v);                                                 \
                 int32_t id = -1;                                                             \
                 if (y) { /* the runs above that overlap [x0, x1) */                          \
                     while (run_end(r, j, p1) <= x0)                                          \
@@ -175,8 +203,8 @@ static int resolve(kmseg_regions *r, int32_t *parent, int64_t n_prov)
         return NULL;                                                                         \
     }
 
-DEFINE_SCAN(regions_scan_u8, uint8_t)
-DEFINE_SCAN(regions_scan_u32, uint32_t)
+DEFINE_SCAN(regions_scan_u8, uint8_t, run_end_u8)
+DEFINE_SCAN(regions_scan_u32, uint32_t, run_end_u32)
 
 int64_t regions_count(const kmseg_regions *r) { return r->n; }
 
