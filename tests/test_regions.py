@@ -359,3 +359,22 @@ def test_runs_of_every_length_and_offset(dtype):
     out, before, after = merge_small(lab, 30)
     want, want_before, want_after = ref.merge_small(lab, 30)
     assert (before, after) == (want_before, want_after) and np.array_equal(out, want)
+
+
+def test_moved_inertia_matches_numpy():
+    from kmseg.engine import _regions as engine
+
+    rng = np.random.default_rng(5)
+    Y = rng.random((50, 3)) * 100
+    centers = rng.random((6, 3)) * 100
+    at = rng.integers(0, 50, 200)
+    now, was = (rng.integers(0, 6, 200).astype(np.uint8) for _ in range(2))
+    weight = rng.integers(1, 9, 200).astype(np.float64)
+    after, before = Y[at] - centers[now], Y[at] - centers[was]
+    want = float(weight @ ((after**2).sum(1) - (before**2).sum(1)))
+    assert engine.moved_inertia(Y, at, centers, now, was, weight) == pytest.approx(want, rel=1e-12)
+    assert engine.moved_inertia(Y, at[:0], centers, now[:0], was[:0], weight[:0]) == 0.0
+    with pytest.raises(ValueError, match="out of range"):
+        engine.moved_inertia(Y, np.array([50]), centers, now[:1], was[:1], weight[:1])
+    with pytest.raises(ValueError, match="out of range"):
+        engine.moved_inertia(Y, at[:1], centers, np.array([6], np.uint8), was[:1], weight[:1])

@@ -13,6 +13,7 @@ import numpy as np
 
 from kmseg.features import _regions, _spatial, _transfer
 from kmseg.engine import _colorfit, _deadline
+from kmseg.engine import _regions as _regions_engine
 from kmseg.engine._deadline import Deadline
 from kmseg import options
 from kmseg.features._color import to_space
@@ -328,12 +329,12 @@ def _quality_pairs(img: LoadedImage, hist: ColorHistogram | None, fit: Any, labe
         # The inertia against the same centres changes only at the moved pixels (the last pairs).
         moved = slice(color_labels.size - was.size, None)
         if fit.color_space in hist._features:  # the colours' coordinates, computed for the fit
-            Y = hist._in(fit.color_space)
-            index = where if isinstance(used, slice) else np.flatnonzero(used)[where]
-            coordinates = lambda part: np.take(Y, index[part], axis=0)  # noqa: E731
+            Y, at = hist._in(fit.color_space), where if isinstance(used, slice) else np.flatnonzero(used)[where]
         else:
-            coordinates = lambda part: to_space(fit.color_space)(colors[moved][part])  # noqa: E731
-        inertia += _moved_inertia(coordinates, fit.centers, color_labels[moved], was, weights[moved])
+            Y, at = to_space(fit.color_space)(colors[moved]), np.arange(was.size)
+        inertia += _regions_engine.moved_inertia(np.ascontiguousarray(Y, dtype=np.float64), at,
+                                                 np.ascontiguousarray(fit.centers, dtype=np.float64),
+                                                 color_labels[moved], was, weights[moved])
     else:
         final = labels if merged is None else merged.labels
         colors, weights, color_labels = _pairs(_colorfit.pixel_codes(img.rgb.reshape(-1, 3)), final.reshape(-1),
@@ -373,21 +374,6 @@ def _moved_pairs(pixels: _Pixels, opaque: np.ndarray | None, old: np.ndarray, ne
             np.concatenate([left[keep], n.astype(np.float64)]),
             np.concatenate([color_labels[keep], (keys & np.uint32(255)).astype(np.uint8)]),
             np.take(color_labels, where), where)
-
-
-def _moved_inertia(coordinates: Any, centers: np.ndarray, now: np.ndarray, was: np.ndarray,
-                   weights: np.ndarray) -> float:
-    """The change in inertia of pixels moved from labels ``was`` to ``now``
-    (weighted pairs; ``coordinates(part)`` gives the colours of a slice of
-    them in the fit's space), in slices that keep the temporaries small."""
-    change = np.empty(now.size)
-    step = 1 << 15
-    for start in range(0, now.size, step):
-        part = slice(start, start + step)
-        Y = coordinates(part)
-        after, before = Y - np.take(centers, now[part], axis=0), Y - np.take(centers, was[part], axis=0)
-        change[part] = np.einsum("ij,ij->i", after, after) - np.einsum("ij,ij->i", before, before)
-    return float(weights @ change)
 
 
 def _rows(colors: np.ndarray, keep: np.ndarray) -> np.ndarray:

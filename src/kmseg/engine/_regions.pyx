@@ -28,6 +28,9 @@ cdef extern from "regions.h" nogil:
     int64_t c_moved_keys "moved_keys"(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_,
                                       const uint8_t *opaque, int64_t n, const uint32_t *mr, const uint32_t *mg,
                                       const uint32_t *mb, uint32_t *keys, int64_t cap)
+    double c_moved_inertia "moved_inertia"(const double *Y, int64_t m, const int64_t *at, int64_t u,
+                                           const double *C, int64_t k, const uint8_t *now, const uint8_t *was,
+                                           const double *weight)
     int c_moved_where "moved_where"(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count,
                                     int64_t u, int64_t *where, double *left)
 
@@ -204,3 +207,26 @@ def moved_where(const uint32_t[::1] codes, const uint32_t[::1] keys, const int64
     if rc:
         raise ValueError("a key's colour code is not among the codes")
     return where
+
+
+def moved_inertia(const double[:, ::1] Y, const int64_t[::1] at, const double[:, ::1] centers,
+                  const uint8_t[::1] now, const uint8_t[::1] was, const double[::1] weight):
+    """The change in inertia when weighted colours ``Y[at]`` move from
+    labels ``was`` to ``now`` (centres ``centers``): the sum over them of
+    ``weight * (|Y[at] - centers[now]|**2 - |Y[at] - centers[was]|**2)``.
+    ValueError for mismatched shapes or an index out of range."""
+    cdef int64_t u = at.shape[0], m = Y.shape[0], k = centers.shape[0]
+    cdef double total
+    if Y.shape[1] != 3 or centers.shape[1] != 3:
+        raise ValueError("Y and centers must have 3 columns")
+    if now.shape[0] != u or was.shape[0] != u or weight.shape[0] != u:
+        raise ValueError("at, now, was and weight must have the same length")
+    if u == 0:
+        return 0.0
+    if m == 0 or k == 0:
+        raise ValueError("an index is out of range")
+    with nogil:
+        total = c_moved_inertia(&Y[0, 0], m, &at[0], u, &centers[0, 0], k, &now[0], &was[0], &weight[0])
+    if total != total:
+        raise ValueError("an index is out of range")
+    return total

@@ -1,5 +1,6 @@
 /* Connected regions of a label map and the merging of regions into their
  * neighbours (see regions.h). The inputs are checked by _regions.pyx. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -623,4 +624,19 @@ int moved_where(const uint32_t *codes, int64_t m, const uint32_t *keys, const in
         left[j] -= (double)count[i];
     }
     return 0;
+}
+
+double moved_inertia(const double *Y, int64_t m, const int64_t *at, int64_t u, const double *C, int64_t k,
+                     const uint8_t *now, const uint8_t *was, const double *weight)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < u; i++) {
+        if (at[i] < 0 || at[i] >= m || now[i] >= k || was[i] >= k)
+            return NAN;
+        const double *y = Y + 3 * at[i], *a = C + 3 * now[i], *b = C + 3 * was[i];
+        double d0 = y[0] - a[0], d1 = y[1] - a[1], d2 = y[2] - a[2];
+        double e0 = y[0] - b[0], e1 = y[1] - b[1], e2 = y[2] - b[2];
+        sum += weight[i] * ((d0 * d0 + d1 * d1 + d2 * d2) - (e0 * e0 + e1 * e1 + e2 * e2));
+    }
+    return sum;
 }

@@ -65,4 +65,10 @@ int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, 
 int moved_where(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count, int64_t u,
                 int64_t *where, double *left);
 
+/* The change in inertia when u (colour, label) pairs move: the sum of
+ * weight[i] * (|Y[at[i]] - C[now[i]]|^2 - |Y[at[i]] - C[was[i]]|^2), with Y
+ * (m, 3) and C (k, 3) row-major. NaN when an index is out of range. */
+double moved_inertia(const double *Y, int64_t m, const int64_t *at, int64_t u, const double *C, int64_t k,
+                     const uint8_t *now, const uint8_t *was, const double *weight);
+
 #endif
