@@ -235,24 +235,23 @@ DEFINE_PAINT(regions_paint_u32, uint32_t, r->value[r->run_id[k]])
  * pixel pairs between them (1 side by side, the overlap one above the
  * other), for the regions marked in `mine`: count mode (nb NULL) adds to
  * deg[a], fill mode writes (b, border) at pos[a]++. */
-static void run_pairs(const kmseg_regions *r, const uint8_t *mine, int64_t *deg, int64_t *pos, int32_t *nb,
-                      uint32_t *border)
+static inline void run_pairs(const kmseg_regions *r, const uint8_t *mine, int64_t *deg, int64_t *pos, int32_t *nb,
+                             uint32_t *border)
 {
 #define PAIR(a, b, c)                                                                        \
     do {                                                                                     \
-        if (mine[a]) {                                                                       \
-            if (nb) {                                                                        \
+        if (!nb) { /* branch-free counting */                                                \
+            deg[a] += mine[a];                                                               \
+            deg[b] += mine[b];                                                               \
+        } else {                                                                             \
+            if (mine[a]) {                                                                   \
                 nb[pos[a]] = (b);                                                            \
                 border[pos[a]++] = (uint32_t)(c);                                            \
-            } else                                                                           \
-                deg[a]++;                                                                    \
-        }                                                                                    \
-        if (mine[b]) {                                                                       \
-            if (nb) {                                                                        \
+            }                                                                                \
+            if (mine[b]) {                                                                   \
                 nb[pos[b]] = (a);                                                            \
                 border[pos[b]++] = (uint32_t)(c);                                            \
-            } else                                                                           \
-                deg[b]++;                                                                    \
+            }                                                                                \
         }                                                                                    \
     } while (0)
     const int32_t *id = r->run_id;
