@@ -378,3 +378,17 @@ def test_moved_inertia_matches_numpy():
         engine.moved_inertia(Y, np.array([50]), centers, now[:1], was[:1], weight[:1])
     with pytest.raises(ValueError, match="out of range"):
         engine.moved_inertia(Y, at[:1], centers, np.array([6], np.uint8), was[:1], weight[:1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1000])
+def test_sorted_counts_match_numpy_unique(n):
+    from kmseg.engine import _regions as engine
+
+    keys = np.sort(np.random.default_rng(n).integers(0, max(1, n // 3), n).astype(np.uint32))
+    want = np.unique(keys, return_counts=True)
+    got = engine.sorted_counts(keys.copy())
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    with pytest.raises(ValueError, match="sorted"):
+        engine.sorted_counts(np.array([*keys.tolist(), 2, 1], np.uint32))
+    with pytest.raises(TypeError):
+        engine.sorted_counts(keys.astype(np.int64))

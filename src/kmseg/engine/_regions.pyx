@@ -31,6 +31,7 @@ cdef extern from "regions.h" nogil:
     double c_moved_inertia "moved_inertia"(const double *Y, int64_t m, const int64_t *at, int64_t u,
                                            const double *C, int64_t k, const uint8_t *now, const uint8_t *was,
                                            const double *weight)
+    int64_t distinct_counts(uint32_t *keys, int64_t n, int64_t *count)
     int c_moved_where "moved_where"(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count,
                                     int64_t u, int64_t *where, double *left)
 
@@ -189,6 +190,27 @@ def moved_keys(const uint8_t[:, ::1] rgb, const uint8_t[::1] old, const uint8_t[
     if m > out.shape[0]:
         raise ValueError(f"out has room for {out.shape[0]} keys, {m} are needed")
     return m
+
+def sorted_counts(keys):
+    """The distinct values of sorted (ascending) uint32 ``keys`` and how many
+    times each occurs: ``np.unique(keys, return_counts=True)`` for sorted
+    keys. ``keys`` is overwritten; the values returned are a view of it.
+    ValueError when ``keys`` is not sorted."""
+    if not isinstance(keys, np.ndarray) or keys.dtype != np.uint32 or keys.ndim != 1 \
+            or not keys.flags.c_contiguous or not keys.flags.writeable:
+        raise TypeError("keys must be a writable 1-D C-contiguous uint32 array")
+    cdef int64_t n = keys.shape[0], u = 0
+    counts = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return keys, counts
+    if n > 1 and (keys[1:] < keys[:-1]).any():
+        raise ValueError("keys must be sorted")
+    cdef uint32_t[::1] k = keys
+    cdef int64_t[::1] c = counts
+    with nogil:
+        u = distinct_counts(&k[0], n, &c[0])
+    return keys[:u], counts[:u].copy()
+
 
 def moved_where(const uint32_t[::1] codes, const uint32_t[::1] keys, const int64_t[::1] count, double[::1] left):
     """Index in ``codes`` (ascending) of the code of every key (ascending,

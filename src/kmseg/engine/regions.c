@@ -595,6 +595,20 @@ int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, 
     return out;
 }
 
+int64_t distinct_counts(uint32_t *keys, int64_t n, int64_t *count)
+{
+    int64_t u = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i + 1;
+        while (j < n && keys[j] == keys[i])
+            j++;
+        keys[u] = keys[i];
+        count[u++] = j - i;
+        i = j;
+    }
+    return u;
+}
+
 int moved_where(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count, int64_t u,
                 int64_t *where, double *left)
 {

@@ -58,6 +58,11 @@ void boundaries_u32(const uint32_t *labels, int64_t h, int64_t w, uint8_t *out);
 int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, const uint8_t *opaque, int64_t n,
                    const uint32_t *mr, const uint32_t *mg, const uint32_t *mb, uint32_t *keys, int64_t cap);
 
+/* Sorted keys (n, ascending) made distinct in place: returns how many
+ * distinct keys there are (u), the first u of keys hold them and count[i]
+ * how many times keys[i] occurred (room for n). */
+int64_t distinct_counts(uint32_t *keys, int64_t n, int64_t *count);
+
 /* Where the moved pixels came from: keys (u, ascending, as moved_keys
  * makes them, each one's code among codes) and codes (m, ascending):
  * where[i] = the index of keys[i] >> 8 in codes, and left[where[i]] -=

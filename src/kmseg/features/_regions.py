@@ -170,7 +170,8 @@ def moved_pixels(bands: Sequence[tuple[slice, Callable[[], np.ndarray]]], old: n
             _regions.moved_keys(read(), old[part], new[part], mask, *MORTON_TABLES, keys[at : at + size])
             at += size
     _deadline.check()
-    return np.unique(keys, return_counts=True)
+    keys.sort()
+    return _regions.sorted_counts(keys)
 
 
 def moved_from(codes: np.ndarray, keys: np.ndarray, counts: np.ndarray, weights: np.ndarray
