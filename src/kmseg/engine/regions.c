@@ -582,6 +582,14 @@ int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, 
             diff |= old[i] ^ new_[i];
         if (!diff)
             continue;
+        if (out + MOVED_BLOCK <= cap) { /* room for the whole block: write every key, keep the moved */
+            for (int64_t i = i0; i < e; i++) {
+                const uint8_t *p = rgb + 3 * i;
+                keys[out] = (mr[p[0]] | mg[p[1]] | mb[p[2]]) << 8 | new_[i];
+                out += (old[i] != new_[i]) & (!opaque || opaque[i] != 0);
+            }
+            continue;
+        }
         for (int64_t i = i0; i < e; i++) {
             if (old[i] == new_[i] || (opaque && !opaque[i]))
                 continue;
