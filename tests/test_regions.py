@@ -281,3 +281,114 @@ def test_min_region_quality_figures_count_every_opaque_pixel(flower, case):
     de = ciede2000(rgb_to_lab(img[opaque]), rgb_to_lab(seg.palette)[lab])
     assert seg.delta_e_mean == pytest.approx(float(de.mean()), rel=1e-9)
     assert seg.delta_e_p95 == pytest.approx(float(np.sort(de)[int(np.ceil(0.95 * de.size)) - 1]), rel=1e-9)
+
+
+def moved_pairs_reference(rgb: np.ndarray, old: np.ndarray, new: np.ndarray, opaque: np.ndarray | None):
+    """The distinct (Morton code << 8 | new label) pairs of the moved pixels and their counts, in NumPy."""
+    from kmseg.engine._colorfit import pixel_codes
+
+    moved = old.ravel() != new.ravel()
+    if opaque is not None:
+        moved &= opaque
+    keys = pixel_codes(rgb.reshape(-1, 3)[moved]).astype(np.uint64) << np.uint64(8) | new.ravel()[moved]
+    return np.unique(keys, return_counts=True)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 31), (17, 33), (40, 97)])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_moved_pixels_match_numpy(shape, with_mask):
+    from kmseg.features._regions import moved_from, moved_pixels
+
+    rng = np.random.default_rng(shape[0] * 7 + with_mask)
+    rgb = rng.integers(0, 256, (*shape, 3)).astype(np.uint8)
+    rgb[rng.random(shape) < 0.5] = (10, 200, 30)  # a colour that moves to several labels
+    old = rng.integers(0, 4, shape).astype(np.uint8)
+    new = old.copy()
+    change = rng.random(shape) < 0.3
+    change[-1, -1] = True  # the last pixel (a partial block) too
+    new[change] = rng.integers(0, 256, int(change.sum())).astype(np.uint8)
+    opaque = rng.random(old.size) < 0.7 if with_mask else None
+    flat = rgb.reshape(-1, 3)
+    w = shape[1]
+    tops = sorted({0, shape[0] // 3, shape[0]})  # bands of whole rows, read on demand
+    bands = [(slice(a * w, b * w), lambda a=a, b=b: flat[a * w : b * w]) for a, b in zip(tops[:-1], tops[1:])]
+    keys, counts = moved_pixels(bands, old, new, opaque)
+    want_keys, want_counts = moved_pairs_reference(rgb, old, new, opaque)
+    assert keys.dtype == np.uint32 and keys.tolist() == want_keys.tolist()
+    assert counts.tolist() == want_counts.tolist()
+    # Where they came from: the colour's index among the sorted codes, its pixels less the moved ones.
+    from kmseg.engine._colorfit import pixel_codes
+
+    codes, weights = np.unique(pixel_codes(flat if opaque is None else flat[opaque]), return_counts=True)
+    where, left = moved_from(codes, keys, counts, weights.astype(np.float64))
+    assert where.tolist() == np.searchsorted(codes, keys >> np.uint32(8)).tolist()
+    assert left.tolist() == (weights - np.bincount(where, weights=counts, minlength=codes.size)).tolist()
+
+
+def test_moved_pixels_bad_input():
+    from kmseg.engine import _regions as engine
+    from kmseg.engine._colorfit import MORTON_TABLES
+
+    old = np.zeros(10, np.uint8)
+    new = np.ones(10, np.uint8)
+    rgb = np.zeros((10, 3), np.uint8)
+    with pytest.raises(ValueError, match="room"):
+        engine.moved_keys(rgb, old, new, None, *MORTON_TABLES, np.empty(9, np.uint32))
+    with pytest.raises(ValueError, match="opaque"):
+        engine.count_moved(old, new, np.ones(9, bool))
+    with pytest.raises(ValueError, match="rgb"):
+        engine.moved_keys(rgb[:9], old, new, None, *MORTON_TABLES, np.empty(10, np.uint32))
+    with pytest.raises(ValueError, match="not among"):
+        engine.moved_where(np.array([5], np.uint32), np.array([6 << 8], np.uint32), np.array([1]), np.ones(1))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32])
+def test_runs_of_every_length_and_offset(dtype):
+    # Runs of 1 to 40 pixels starting at every offset: the uint8 scan reads eight pixels at a time.
+    rng = np.random.default_rng(3)
+    rows = []
+    for y in range(60):
+        lengths = rng.integers(1, 41, 20)
+        values = np.cumsum(rng.integers(1, 3, lengths.size)) % 3  # neighbouring runs differ
+        rows.append(np.repeat(values, lengths)[: 89 + y % 9])
+    width = min(r.size for r in rows)
+    lab = np.stack([r[:width] for r in rows]).astype(dtype)
+    regions, n = components(lab)
+    ref_regions, ref_n = ref.components(lab)
+    assert n == ref_n and np.array_equal(regions, ref_regions)
+    out, before, after = merge_small(lab, 30)
+    want, want_before, want_after = ref.merge_small(lab, 30)
+    assert (before, after) == (want_before, want_after) and np.array_equal(out, want)
+
+
+def test_moved_inertia_matches_numpy():
+    from kmseg.engine import _regions as engine
+
+    rng = np.random.default_rng(5)
+    Y = rng.random((50, 3)) * 100
+    centers = rng.random((6, 3)) * 100
+    at = rng.integers(0, 50, 200)
+    now, was = (rng.integers(0, 6, 200).astype(np.uint8) for _ in range(2))
+    weight = rng.integers(1, 9, 200).astype(np.float64)
+    after, before = Y[at] - centers[now], Y[at] - centers[was]
+    want = float(weight @ ((after**2).sum(1) - (before**2).sum(1)))
+    assert engine.moved_inertia(Y, at, centers, now, was, weight) == pytest.approx(want, rel=1e-12)
+    assert engine.moved_inertia(Y, at[:0], centers, now[:0], was[:0], weight[:0]) == 0.0
+    with pytest.raises(ValueError, match="out of range"):
+        engine.moved_inertia(Y, np.array([50]), centers, now[:1], was[:1], weight[:1])
+    with pytest.raises(ValueError, match="out of range"):
+        engine.moved_inertia(Y, at[:1], centers, np.array([6], np.uint8), was[:1], weight[:1])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 1000])
+def test_sorted_counts_match_numpy_unique(n):
+    from kmseg.engine import _regions as engine
+
+    keys = np.sort(np.random.default_rng(n).integers(0, max(1, n // 3), n).astype(np.uint32))
+    want = np.unique(keys, return_counts=True)
+    got = engine.sorted_counts(keys.copy())
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    with pytest.raises(ValueError, match="sorted"):
+        engine.sorted_counts(np.array([*keys.tolist(), 2, 1], np.uint32))
+    with pytest.raises(TypeError):
+        engine.sorted_counts(keys.astype(np.int64))

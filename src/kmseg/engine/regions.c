@@ -1,5 +1,6 @@
 /* Connected regions of a label map and the merging of regions into their
  * neighbours (see regions.h). The inputs are checked by _regions.pyx. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,7 +119,36 @@ static int resolve(kmseg_regions *r, int32_t *parent, int64_t n_prov)
     return 0;
 }
 
-#define DEFINE_SCAN(NAME, T)                                                                 \
+/* The end of the run of value v that starts at x0: the first x > x0 with
+ * row[x] != v, or w. */
+static inline int64_t run_end_u32(const uint32_t *row, int64_t x0, int64_t w, uint32_t v)
+{
+    int64_t x = x0 + 1;
+    while (x < w && row[x] == v)
+        x++;
+    return x;
+}
+
+static inline int64_t run_end_u8(const uint8_t *row, int64_t x0, int64_t w, uint8_t v)
+{
+    int64_t x = x0 + 1;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* eight pixels at a time: the first byte differing from v is the lowest set one */
+    const uint64_t vv = 0x0101010101010101ull * v;
+    for (; x + 8 <= w; x += 8) {
+        uint64_t c;
+        memcpy(&c, row + x, 8);
+        c ^= vv;
+        if (c)
+            return x + (__builtin_ctzll(c) >> 3);
+    }
+#endif
+    while (x < w && row[x] == v)
+        x++;
+    return x;
+}
+
+#define DEFINE_SCAN(NAME, T, RUN_END)                                                        \
     kmseg_regions *NAME(const T *labels, int64_t h, int64_t w)                               \
     {                                                                                        \
         kmseg_regions *r = regions_new(h, w);                                                \
@@ -135,8 +165,7 @@ static int resolve(kmseg_regions *r, int32_t *parent, int64_t n_prov)
             r->row_start[y] = p1;                                                            \
             for (int64_t x0 = 0, x1; x0 < w; x0 = x1) {                                      \
                 T v = row[x0];                                                               \
-                for (x1 = x0 + 1; x1 < w && row[x1] == v; x1++) {                            \
-                }                                                                            \
+                x1 = RUN_END(row, x0, w, v);                                                 \
                 int32_t id = -1;                                                             \
                 if (y) { /* the runs above that overlap [x0, x1) */                          \
                     while (run_end(r, j, p1) <= x0)                                          \
@@ -175,8 +204,8 @@ static int resolve(kmseg_regions *r, int32_t *parent, int64_t n_prov)
         return NULL;                                                                         \
     }
 
-DEFINE_SCAN(regions_scan_u8, uint8_t)
-DEFINE_SCAN(regions_scan_u32, uint32_t)
+DEFINE_SCAN(regions_scan_u8, uint8_t, run_end_u8)
+DEFINE_SCAN(regions_scan_u32, uint32_t, run_end_u32)
 
 int64_t regions_count(const kmseg_regions *r) { return r->n; }
 
@@ -206,24 +235,23 @@ DEFINE_PAINT(regions_paint_u32, uint32_t, r->value[r->run_id[k]])
  * pixel pairs between them (1 side by side, the overlap one above the
  * other), for the regions marked in `mine`: count mode (nb NULL) adds to
  * deg[a], fill mode writes (b, border) at pos[a]++. */
-static void run_pairs(const kmseg_regions *r, const uint8_t *mine, int64_t *deg, int64_t *pos, int32_t *nb,
-                      uint32_t *border)
+static inline void run_pairs(const kmseg_regions *r, const uint8_t *mine, int64_t *deg, int64_t *pos, int32_t *nb,
+                             uint32_t *border)
 {
 #define PAIR(a, b, c)                                                                        \
     do {                                                                                     \
-        if (mine[a]) {                                                                       \
-            if (nb) {                                                                        \
+        if (!nb) { /* branch-free counting */                                                \
+            deg[a] += mine[a];                                                               \
+            deg[b] += mine[b];                                                               \
+        } else {                                                                             \
+            if (mine[a]) {                                                                   \
                 nb[pos[a]] = (b);                                                            \
                 border[pos[a]++] = (uint32_t)(c);                                            \
-            } else                                                                           \
-                deg[a]++;                                                                    \
-        }                                                                                    \
-        if (mine[b]) {                                                                       \
-            if (nb) {                                                                        \
+            }                                                                                \
+            if (mine[b]) {                                                                   \
                 nb[pos[b]] = (a);                                                            \
                 border[pos[b]++] = (uint32_t)(c);                                            \
-            } else                                                                           \
-                deg[b]++;                                                                    \
+            }                                                                                \
         }                                                                                    \
     } while (0)
     const int32_t *id = r->run_id;
@@ -522,3 +550,114 @@ done:
 
 DEFINE_BOUNDARIES(boundaries_u8, uint8_t)
 DEFINE_BOUNDARIES(boundaries_u32, uint32_t)
+
+/* ------------------------------------------------ pixels moved by merging */
+
+/* Pixels are compared in blocks of this many: most keep their label, and a
+ * block without a change costs a few vector instructions. */
+#define MOVED_BLOCK 32
+
+static int64_t count_moved(const uint8_t *old, const uint8_t *new_, const uint8_t *opaque, int64_t n)
+{
+    int64_t count = 0;
+    if (opaque)
+        for (int64_t i = 0; i < n; i++)
+            count += (old[i] != new_[i]) & (opaque[i] != 0);
+    else
+        for (int64_t i = 0; i < n; i++)
+            count += old[i] != new_[i];
+    return count;
+}
+
+int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, const uint8_t *opaque, int64_t n,
+                   const uint32_t *mr, const uint32_t *mg, const uint32_t *mb, uint32_t *keys, int64_t cap)
+{
+    if (cap <= 0)
+        return count_moved(old, new_, opaque, n);
+    int64_t out = 0;
+    for (int64_t i0 = 0; i0 < n; i0 += MOVED_BLOCK) {
+        int64_t e = i0 + MOVED_BLOCK < n ? i0 + MOVED_BLOCK : n;
+        uint8_t diff = 0;
+        for (int64_t i = i0; i < e; i++)
+            diff |= old[i] ^ new_[i];
+        if (!diff)
+            continue;
+        if (out + MOVED_BLOCK <= cap) { /* room for the whole block: write every key, keep the moved */
+            for (int64_t i = i0; i < e; i++) {
+                const uint8_t *p = rgb + 3 * i;
+                keys[out] = (mr[p[0]] | mg[p[1]] | mb[p[2]]) << 8 | new_[i];
+                out += (old[i] != new_[i]) & (!opaque || opaque[i] != 0);
+            }
+            continue;
+        }
+        for (int64_t i = i0; i < e; i++) {
+            if (old[i] == new_[i] || (opaque && !opaque[i]))
+                continue;
+            if (out < cap) {
+                const uint8_t *p = rgb + 3 * i;
+                keys[out] = (mr[p[0]] | mg[p[1]] | mb[p[2]]) << 8 | new_[i];
+            }
+            out++;
+        }
+    }
+    return out;
+}
+
+int64_t distinct_counts(uint32_t *keys, int64_t n, int64_t *count)
+{
+    int64_t u = 0;
+    for (int64_t i = 0; i < n;) {
+        int64_t j = i + 1;
+        while (j < n && keys[j] == keys[i])
+            j++;
+        keys[u] = keys[i];
+        count[u++] = j - i;
+        i = j;
+    }
+    return u;
+}
+
+int moved_where(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count, int64_t u,
+                int64_t *where, double *left)
+{
+    int64_t j = 0;
+    for (int64_t i = 0; i < u; i++) {
+        uint32_t code = keys[i] >> 8;
+        if (j < m && codes[j] < code) { /* gallop, then bisect: the first j with codes[j] >= code */
+            int64_t lo = j, step = 1;
+            while (j + step < m && codes[j + step] < code) {
+                lo = j + step;
+                step *= 2;
+            }
+            int64_t hi = j + step < m ? j + step : m;
+            while (hi - lo > 1) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (codes[mid] < code)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            j = hi;
+        }
+        if (j == m || codes[j] != code)
+            return -1;
+        where[i] = j;
+        left[j] -= (double)count[i];
+    }
+    return 0;
+}
+
+double moved_inertia(const double *Y, int64_t m, const int64_t *at, int64_t u, const double *C, int64_t k,
+                     const uint8_t *now, const uint8_t *was, const double *weight)
+{
+    double sum = 0.0;
+    for (int64_t i = 0; i < u; i++) {
+        if (at[i] < 0 || at[i] >= m || now[i] >= k || was[i] >= k)
+            return NAN;
+        const double *y = Y + 3 * at[i], *a = C + 3 * now[i], *b = C + 3 * was[i];
+        double d0 = y[0] - a[0], d1 = y[1] - a[1], d2 = y[2] - a[2];
+        double e0 = y[0] - b[0], e1 = y[1] - b[1], e2 = y[2] - b[2];
+        sum += weight[i] * ((d0 * d0 + d1 * d1 + d2 * d2) - (e0 * e0 + e1 * e1 + e2 * e2));
+    }
+    return sum;
+}

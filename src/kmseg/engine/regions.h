@@ -48,4 +48,32 @@ void regions_paint_u32(const kmseg_regions *r, uint32_t *out);
 void boundaries_u8(const uint8_t *labels, int64_t h, int64_t w, uint8_t *out);
 void boundaries_u32(const uint32_t *labels, int64_t h, int64_t w, uint8_t *out);
 
+/* ------------------------------------------------ pixels moved by merging
+ *
+ * Pixels whose label changed, as (Morton code << 8 | new label): for every
+ * i < n with old[i] != new[i] (and opaque[i] when opaque is not NULL), in
+ * order; the code of an RGB pixel is mr[R] | mg[G] | mb[B] (under 2**24).
+ * Writes the first cap of them to keys and returns how many there are
+ * (cap 0: only counts them; rgb, the tables and keys are not read). */
+int64_t moved_keys(const uint8_t *rgb, const uint8_t *old, const uint8_t *new_, const uint8_t *opaque, int64_t n,
+                   const uint32_t *mr, const uint32_t *mg, const uint32_t *mb, uint32_t *keys, int64_t cap);
+
+/* Sorted keys (n, ascending) made distinct in place: returns how many
+ * distinct keys there are (u), the first u of keys hold them and count[i]
+ * how many times keys[i] occurred (room for n). */
+int64_t distinct_counts(uint32_t *keys, int64_t n, int64_t *count);
+
+/* Where the moved pixels came from: keys (u, ascending, as moved_keys
+ * makes them, each one's code among codes) and codes (m, ascending):
+ * where[i] = the index of keys[i] >> 8 in codes, and left[where[i]] -=
+ * count[i]. Returns 0, or -1 when a key's code is not in codes. */
+int moved_where(const uint32_t *codes, int64_t m, const uint32_t *keys, const int64_t *count, int64_t u,
+                int64_t *where, double *left);
+
+/* The change in inertia when u (colour, label) pairs move: the sum of
+ * weight[i] * (|Y[at[i]] - C[now[i]]|^2 - |Y[at[i]] - C[was[i]]|^2), with Y
+ * (m, 3) and C (k, 3) row-major. NaN when an index is out of range. */
+double moved_inertia(const double *Y, int64_t m, const int64_t *at, int64_t u, const double *C, int64_t k,
+                     const uint8_t *now, const uint8_t *was, const double *weight);
+
 #endif

@@ -9,12 +9,15 @@ of dtypes other than uint8 and uint32 are mapped to uint32 codes first.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 import kmseg.engine._regions as _regions
 from kmseg.engine import _deadline
+from kmseg.engine._colorfit import MORTON_TABLES
 
-__all__ = ["boundaries", "components", "connect", "merge_small"]
+__all__ = ["boundaries", "components", "connect", "merge_small", "moved_from", "moved_pixels"]
 
 
 def _codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -130,3 +133,68 @@ def boundaries(labels: np.ndarray) -> np.ndarray:
     """
     codes, _ = _codes(labels)
     return _regions.boundaries(codes)
+
+
+def moved_pixels(bands: Sequence[tuple[slice, Callable[[], np.ndarray]]], old: np.ndarray, new: np.ndarray,
+                 opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels a merge moved to another label, as distinct (colour,
+    new label) pairs: one compiled pass over the two label maps, reading
+    the colours of the moved pixels only.
+
+    Parameters
+    ----------
+    bands : sequence of (slice, callable)
+        The image in bands of whole rows, in order: each band's slice of the
+        flat pixel index and a function giving its (m, 3) uint8 pixels (read
+        only for a band where some pixel moved).
+    old, new : (H, W) uint8
+        The labels before and after merging.
+    opaque : (H * W,) bool or None
+        The pixels that count (None: all).
+
+    Returns
+    -------
+    keys : (u,) uint32, ascending
+        ``code << 8 | new label`` of every distinct pair (``code``: the
+        colour's Morton code, as in :func:`kmseg.engine._colorfit.pixel_codes`).
+    counts : (u,) int64
+        Pixels of every pair.
+    """
+    old, new = old.reshape(-1), new.reshape(-1)
+    parts = [(part, read, None if opaque is None else opaque[part]) for part, read in bands]
+    sizes = [_regions.count_moved(old[part], new[part], mask) for part, _, mask in parts]
+    keys = np.empty(sum(sizes), dtype=np.uint32)
+    at = 0
+    for (part, read, mask), size in zip(parts, sizes):
+        if size:
+            _regions.moved_keys(read(), old[part], new[part], mask, *MORTON_TABLES, keys[at : at + size])
+            at += size
+    _deadline.check()
+    keys.sort()
+    return _regions.sorted_counts(keys)
+
+
+def moved_from(codes: np.ndarray, keys: np.ndarray, counts: np.ndarray, weights: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the pairs of :func:`moved_pixels` came from.
+
+    Parameters
+    ----------
+    codes : (m,) uint32, ascending
+        Colour codes; every key's colour is among them.
+    keys, counts : (u,)
+        From :func:`moved_pixels`.
+    weights : (m,) float64
+        Pixels of every colour before the move.
+
+    Returns
+    -------
+    where : (u,) int64
+        Index in ``codes`` of every pair's colour.
+    left : (m,) float64
+        ``weights`` less the moved pixels (a new array).
+    """
+    left = np.array(weights, dtype=np.float64)
+    where = _regions.moved_where(np.ascontiguousarray(codes, dtype=np.uint32), keys,
+                                 np.ascontiguousarray(counts, dtype=np.int64), left)
+    return where, left
