@@ -366,16 +366,17 @@ def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max
     inertia, which Lloyd rarely makes up for (typical at small K), or
     after ``_JUMP_FAILS`` tries in a row that were not kept. ``run``: what
     :func:`_refine` returned for ``stats``; returns the same for the best
-    run, its iterations those of ``run`` plus the kept tries'. A try is
-    judged after ``_JUMP_ITER`` Lloyd passes (a kept one goes on to
-    convergence). ``wide`` (a small histogram, where a try is cheap):
-    ``_JUMPS_WIDE`` tries and ``_JUMP_FAILS_WIDE`` fails in a row, with no
-    first-order cut-off."""
+    run, its iterations those of ``run`` plus the kept tries'. ``wide`` (a
+    small histogram, where a try is cheap): ``_JUMPS_WIDE`` tries and
+    ``_JUMP_FAILS_WIDE`` fails in a row, with no first-order cut-off, each
+    try judged after ``_JUMP_ITER`` Lloyd passes (a kept one goes on to
+    convergence)."""
     C, items, inertia, n_iter, converged = run
     k = C.shape[0]
     tried: set[tuple[int, int]] = set()
     failed = 0
     tries, fails, loss = (_JUMPS_WIDE, _JUMP_FAILS_WIDE, np.inf) if wide else (_JUMPS, _JUMP_FAILS, _JUMP_LOSS)
+    judge = _JUMP_ITER if wide else max_iter
     for _ in range(tries):
         if n_iter >= max_iter or failed >= fails:
             break
@@ -399,8 +400,8 @@ def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max
         offset = np.sqrt(2.0 / np.pi * var[-1]) * axes[:, -1]  # the 2-means centres of a Gaussian
         C_new = C.copy()
         C_new[s], C_new[j] = mu + offset, mu - offset
-        C_try, items_try, inertia_try, more, converged_try = _refine(stats, points, C_new,
-                                                                     min(_JUMP_ITER, max_iter - n_iter), tol_abs)
+        C_try, items_try, inertia_try, more, converged_try = _refine(stats, points, C_new, min(judge, max_iter - n_iter),
+                                                                     tol_abs)
         if inertia_try < inertia:
             if not converged_try and n_iter + more < max_iter:  # a kept try goes on to convergence
                 C_try, items_try, inertia_try, rest, converged_try = _refine(stats, points, C_try,
