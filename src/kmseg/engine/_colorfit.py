@@ -49,7 +49,7 @@ _JUMPS_WIDE = 12  # tries and ...
 _JUMP_FAILS_WIDE = 4  # ... fails in a row, without the cut-off, up to this many colours x clusters:
 _WIDE_JUMP_WORK = 4_000_000
 _FINISH_WORK = 1_500_000  # colours x clusters: below this, several starts are finished (see _finished)
-_SNAP_ITER = 20  # Lloyd passes on whole-number centres after rounding (see _snap)
+_SNAP_ITER = 20  # Lloyd passes on whole-number centres after rounding, up to _WIDE_JUMP_WORK (see _snap)
 _CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
 _CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
 _CHEAP_FINAL_WORK = 20_000_000  # the same for the last exact passes, which only lower the inertia
@@ -238,7 +238,7 @@ def fit_colors(
         C, items, inertia, n_iter, converged = best_of(levels, Y, group, max_iter, tol_abs,
                                                        need_inertia=not integer_centers or finished > 1)
         if integer_centers:
-            C, inertia = _snap(items, C, inertia)
+            C, inertia = _snap(items, C, inertia, _SNAP_ITER if Y.shape[0] * k <= _WIDE_JUMP_WORK else 0)
         if best is None or inertia < best[2]:
             best = (C, items.point_labels(Y.shape[0]), inertia, n_iter, converged)
     assert best is not None
@@ -417,11 +417,13 @@ def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max
     return C, items, inertia, n_iter, converged
 
 
-def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None) -> tuple[np.ndarray, float]:
+def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int = 0) -> tuple[np.ndarray, float]:
     """Round the centres to whole numbers and re-assign the items to them,
     then go on with Lloyd on whole numbers (the rounded mean of a cluster is
     its best whole-number centre, so each pass can only lower the error)
-    while the centres change, at most ``_SNAP_ITER`` passes. A pass that
+    while the centres change, at most ``passes`` passes (``_SNAP_ITER`` for
+    small histograms, where the palette's rounding is a large share of the
+    error; a photo gains little from them). A pass that
     would merge two centres or empty a cluster is not made; when the first
     would, the float centres and their ``inertia`` (computed here when None)
     are returned."""
@@ -434,7 +436,7 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None) -> tuple[np.
         items.update(C, delta)  # back to the float centres' assignment
         return C, items.inertia(C) if inertia is None else inertia
     best = items.inertia(R)
-    for _ in range(_SNAP_ITER):
+    for _ in range(passes):
         R_new = np.clip(np.rint(items.sums / items.weight[:, None]), 0, 255)
         if (R_new == R).all() or np.unique(R_new, axis=0).shape[0] < R.shape[0]:
             break
