@@ -44,6 +44,12 @@ _TRIAL_ITER_COARSE = 20
 _JUMPS = 6  # tries to move a centre out of the winner's local optimum (see _jumps)
 _JUMP_FAILS = 2  # ... and none after this many tries in a row that were not kept
 _JUMP_LOSS = 0.02  # ... skipped when their first-order estimate loses this share of the inertia
+_JUMP_ITER = 10  # Lloyd passes that judge a try (a kept one goes on to convergence)
+_JUMPS_WIDE = 12  # tries and ...
+_JUMP_FAILS_WIDE = 4  # ... fails in a row, without the cut-off, up to this many colours x clusters:
+_WIDE_JUMP_WORK = 4_000_000
+_FINISH_WORK = 1_500_000  # colours x clusters: below this, several starts are finished (see _finished)
+_SNAP_ITER = 20  # Lloyd passes on whole-number centres after rounding, up to _WIDE_JUMP_WORK (see _snap)
 _CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
 _CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
 _CHEAP_FINAL_WORK = 20_000_000  # the same for the last exact passes, which only lower the inertia
@@ -224,11 +230,30 @@ def fit_colors(
     _deadline.check()
     starts = _candidates(levels, k, n_init, max_iter, rng)
     tol_abs = tol * variance(levels)
-    C, items, inertia, n_iter, converged = best_of(levels, Y, starts[:REFINED], max_iter, tol_abs,
-                                                   need_inertia=not integer_centers)
-    if integer_centers:
-        C, inertia = _snap(items, C, inertia)
-    return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+    finished = _finished(Y.shape[0], k, len(starts))
+    # the usual way first, then each of the best starts alone
+    groups = [starts[:REFINED]] + [starts[i : i + 1] for i in range(finished - 1)]
+    best = None
+    for group in groups:
+        C, items, inertia, n_iter, converged = best_of(levels, Y, group, max_iter, tol_abs,
+                                                       need_inertia=not integer_centers or finished > 1)
+        if integer_centers:
+            C, inertia = _snap(items, C, inertia, _SNAP_ITER if Y.shape[0] * k <= _WIDE_JUMP_WORK else 0)
+        if best is None or inertia < best[2]:
+            best = (C, items.point_labels(Y.shape[0]), inertia, n_iter, converged)
+    assert best is not None
+    return best
+
+
+def _finished(m: int, k: int, n_starts: int) -> int:
+    """How many of the best coarse starts are each taken to the end (trial,
+    jumps, exact passes and, for a palette, whole numbers), the lowest final
+    error winning: the usual way (the best of ``REFINED`` starts after a
+    short trial is finished), plus as many single starts as ``_FINISH_WORK``
+    colours x clusters allow, so a small histogram (flat-colour artwork, a
+    small K) is searched far more widely for about the time one start takes
+    on a photo. Returns 1 (the usual way alone) up to ``n_starts + 1``."""
+    return int(min(n_starts + 1, max(1, _FINISH_WORK // max(1, m * k))))
 
 
 def variance(levels: list[_Level]) -> float:
@@ -292,7 +317,7 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
         C, items, inertia, more, converged = _refine(trial, points, C, max_iter - n_iter, fine_tol, items)
         n_iter += more
     C, items, inertia, n_iter, converged = _jumps(trial, points, (C, items, inertia, n_iter, converged),
-                                                  max_iter, fine_tol)
+                                                  max_iter, fine_tol, wide=Y.shape[0] * k <= _WIDE_JUMP_WORK)
     if level:  # the winner's centres on the colours, from scratch
         tree = prepare(levels)
         final_tol = tol_abs * _CHEAP_TOL if Y.shape[0] * k <= _CHEAP_FINAL_WORK else tol_abs
@@ -329,7 +354,7 @@ def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.
 
 
 def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max_iter: int,
-           tol_abs: float) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
+           tol_abs: float, wide: bool = False) -> tuple[np.ndarray, _tree.Items, float, int, bool]:
     """Escape the local optimum Lloyd stopped in, by jumps (Fritzke's
     k-means-u*, Ismkhan's I-k-means-+): the least useful centre (the one
     whose removal would cost least) moves into the cluster with the largest
@@ -341,13 +366,19 @@ def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max
     inertia, which Lloyd rarely makes up for (typical at small K), or
     after ``_JUMP_FAILS`` tries in a row that were not kept. ``run``: what
     :func:`_refine` returned for ``stats``; returns the same for the best
-    run, its iterations those of ``run`` plus the kept tries'."""
+    run, its iterations those of ``run`` plus the kept tries'. ``wide`` (a
+    small histogram, where a try is cheap): ``_JUMPS_WIDE`` tries and
+    ``_JUMP_FAILS_WIDE`` fails in a row, with no first-order cut-off, each
+    try judged after ``_JUMP_ITER`` Lloyd passes (a kept one goes on to
+    convergence)."""
     C, items, inertia, n_iter, converged = run
     k = C.shape[0]
     tried: set[tuple[int, int]] = set()
     failed = 0
-    for _ in range(_JUMPS):
-        if n_iter >= max_iter or failed >= _JUMP_FAILS:
+    tries, fails, loss = (_JUMPS_WIDE, _JUMP_FAILS_WIDE, np.inf) if wide else (_JUMPS, _JUMP_FAILS, _JUMP_LOSS)
+    judge = _JUMP_ITER if wide else max_iter
+    for _ in range(tries):
+        if n_iter >= max_iter or failed >= fails:
             break
         mean, w, scatter, lab, lower = items.parts()
         diff = mean - C[lab]
@@ -364,13 +395,19 @@ def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max
         mu = np.einsum("i,ij->j", W, X) / W.sum()
         cov = np.einsum("i,ij,ik->jk", W, X - mu, X - mu) / W.sum()
         var, axes = np.linalg.eigh(cov)
-        if var[-1] <= 0 or (2.0 / np.pi) * W.sum() * var[-1] - removal < -_JUMP_LOSS * inertia:
+        if var[-1] <= 0 or (2.0 / np.pi) * W.sum() * var[-1] - removal < -loss * inertia:
             break
         offset = np.sqrt(2.0 / np.pi * var[-1]) * axes[:, -1]  # the 2-means centres of a Gaussian
         C_new = C.copy()
         C_new[s], C_new[j] = mu + offset, mu - offset
-        C_try, items_try, inertia_try, more, converged_try = _refine(stats, points, C_new, max_iter - n_iter, tol_abs)
+        C_try, items_try, inertia_try, more, converged_try = _refine(stats, points, C_new, min(judge, max_iter - n_iter),
+                                                                     tol_abs)
         if inertia_try < inertia:
+            if not converged_try and n_iter + more < max_iter:  # a kept try goes on to convergence
+                C_try, items_try, inertia_try, rest, converged_try = _refine(stats, points, C_try,
+                                                                           max_iter - n_iter - more, tol_abs,
+                                                                           items_try)
+                more += rest
             C, items, inertia, converged = C_try, items_try, inertia_try, converged_try
             n_iter += more
             tried.clear()
@@ -380,10 +417,16 @@ def _jumps(stats: list[_Level] | _tree.Tree, points: np.ndarray, run: tuple, max
     return C, items, inertia, n_iter, converged
 
 
-def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None) -> tuple[np.ndarray, float]:
+def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int = 0) -> tuple[np.ndarray, float]:
     """Round the centres to whole numbers and re-assign the items to them,
-    unless that would merge two centres or empty a cluster (then the float
-    centres and their ``inertia``, computed here when None)."""
+    then go on with Lloyd on whole numbers (the rounded mean of a cluster is
+    its best whole-number centre, so each pass can only lower the error)
+    while the centres change, at most ``passes`` passes (``_SNAP_ITER`` for
+    small histograms, where the palette's rounding is a large share of the
+    error; a photo gains little from them). A pass that
+    would merge two centres or empty a cluster is not made; when the first
+    would, the float centres and their ``inertia`` (computed here when None)
+    are returned."""
     R = np.clip(np.rint(C), 0, 255)
     if np.unique(R, axis=0).shape[0] < R.shape[0]:
         return C, items.inertia(C) if inertia is None else inertia
@@ -392,4 +435,16 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None) -> tuple[np.
     if (items.weight <= 0).any():
         items.update(C, delta)  # back to the float centres' assignment
         return C, items.inertia(C) if inertia is None else inertia
-    return R, items.inertia(R)
+    best = items.inertia(R)
+    for _ in range(passes):
+        R_new = np.clip(np.rint(items.sums / items.weight[:, None]), 0, 255)
+        if (R_new == R).all() or np.unique(R_new, axis=0).shape[0] < R.shape[0]:
+            break
+        delta = np.sqrt(((R_new - R) ** 2).sum(axis=1))
+        items.update(R_new, delta)
+        got = items.inertia(R_new) if (items.weight > 0).all() else np.inf
+        if got >= best:
+            items.update(R, delta)
+            break
+        R, best = R_new, got
+    return R, best
