@@ -22,8 +22,9 @@ own output. A run whose time, scaled from the method's earlier runs in this
 process (pixels x K), would exceed ``--max-seconds`` is skipped and says so.
 
 ``--profile`` adds where kmseg's time goes at the largest image and K (the
-histogram and labels, k-means++ seeding, the coarse restarts, the trial on
-finer cubes, the jumps and the exact passes over the colours; CPU seconds of
+histogram and labels, k-means++ seeding, Lloyd on cubes for the restarts,
+the trial and the jumps, Lloyd on the finer cubes that lead into the exact
+passes, and the exact passes over the colours; CPU seconds of
 the thread that ran each step, which do not depend on the machine's load as
 wall time does). ``--src`` benchmarks another checkout's ``src`` (for a
 before/after pair in one session).
@@ -142,7 +143,21 @@ def profile(image: np.ndarray, k: int) -> dict[str, float]:
 
     def refine_kind(args) -> str:
         tree = args[0]
-        return "exact passes (colours)" if tree.compiled.n_nodes and tree.npts == n_colours[0] else "Lloyd on cubes"
+        if tree.compiled.n_nodes and tree.npts == n_colours[0]:
+            return "exact passes (colours)"
+        return "Lloyd on finer cubes, before the exact passes" if finer[0] else "Lloyd on cubes"
+
+    finer = [False]
+    through = getattr(_colorfit, "_through_finer_cubes", None)
+    if through is not None:  # absent before the change that added it (--src of an older checkout)
+        def through_finer(*args, **kwargs):
+            finer[0] = True
+            try:
+                return through(*args, **kwargs)
+            finally:
+                finer[0] = False
+        saved[(_colorfit, "_through_finer_cubes")] = through
+        _colorfit._through_finer_cubes = through_finer
 
     n_colours = [0]
     build = _colorfit._build_levels
@@ -152,6 +167,7 @@ def profile(image: np.ndarray, k: int) -> dict[str, float]:
         return build(codes, Y, w)
     _colorfit._build_levels = levels
     wrap(_kernels, "seed_plusplus", "k-means++ seeding")  # per run, in the run's thread
+    wrap(_kernels, "seed_plusplus_steps", "k-means++ seeding")  # a few centres a call, in the run's thread
     wrap(_kmeans, "refine", "", refine_kind)
     try:
         c, t = time.process_time(), time.perf_counter()

@@ -61,3 +61,35 @@ def test_small_histograms_reach_the_lloyd_fixed_point(k):
     assert converged
     ref = KMeans(k, init=C, n_init=1, tol=0, max_iter=1000).fit(Y, sample_weight=w)
     assert inertia <= ref.inertia_ * (1 + 2e-5)
+
+
+def test_large_histograms_pass_through_finer_cubes_and_stay_exact(monkeypatch):
+    # Where the exact passes stop at tol (many colours x clusters), Lloyd
+    # first runs on the cubes between the trial's and the colours. The fit
+    # must still be exact over every colour: each colour at its nearest
+    # centre, the inertia that of those labels, no higher than one
+    # scikit-learn run's.
+    from sklearn.cluster import KMeans
+
+    monkeypatch.setattr(_colorfit, "_CHEAP_FINAL_WORK", 0)
+    monkeypatch.setattr(_colorfit, "_MID_SHRINK", 1.0)
+    passes = []
+    through = _colorfit._through_finer_cubes
+
+    def spy(*args):
+        C, n = through(*args)
+        passes.append(n)
+        return C, n
+
+    monkeypatch.setattr(_colorfit, "_through_finer_cubes", spy)
+    codes, Y, w = histogram_of(sample_image("china.jpg"))
+    k = 24
+    C, labels, inertia, n_iter, converged = _colorfit.fit_colors(
+        codes, Y, w, k, 300, 1e-4, 16, np.random.default_rng(1), integer_centers=False)  # segment's n_init at K=24
+    assert passes and passes[0] > 0
+    d = ((Y[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+    own = d[np.arange(Y.shape[0]), labels]
+    assert np.all(own <= d.min(axis=1) + 1e-9)
+    assert inertia == pytest.approx(float(w @ own), rel=1e-9)
+    ref = KMeans(k, n_init=1, random_state=0).fit(Y, sample_weight=w)
+    assert inertia <= ref.inertia_

@@ -167,6 +167,33 @@ def test_filtered_passes_equal_brute_force_with_ties(k):
         C = new
 
 
+@pytest.mark.parametrize("k", [40, 256])
+def test_uneven_moves_keep_every_colour_at_its_nearest_centre(k):
+    # Each item keeps two lower bounds: one on its distance to the centre that
+    # was second nearest, loosened by that centre's own move, and one on every
+    # other centre, loosened by the largest move. Moves of very different
+    # sizes (most centres still or nearly, a few far, the second nearest of
+    # many colours among them) must still leave every colour at its nearest
+    # centre, pass after pass, with exact sums.
+    distinct, Y, w = histogram_of(noisy_photo(seed=k)[::2, ::2])
+    tree = _tree.Tree(_colorfit._build_levels(distinct, Y, w))
+    rng = np.random.default_rng(k)
+    C = Y[rng.choice(Y.shape[0], k, replace=False)] + rng.normal(0, 1, (k, 3))
+    items = tree.items(C)
+    for step in range(12):
+        labels = items.point_labels(Y.shape[0])
+        ref_labels, ref_sq = reference.nearest(Y, C)
+        assert np.array_equal(labels, ref_labels), f"step {step}"
+        assert items.inertia(C) == pytest.approx(float(w @ ref_sq), rel=1e-9)
+        np.testing.assert_allclose(items.weight, np.bincount(ref_labels, weights=w, minlength=k), atol=1e-6)
+        sums = np.stack([np.bincount(ref_labels, weights=w * Y[:, j], minlength=k) for j in range(3)], axis=1)
+        np.testing.assert_allclose(items.sums, sums, rtol=1e-9, atol=1e-6)
+        scale = rng.choice([0.0, 0.05, 0.5, 6.0], size=(k, 1), p=[0.4, 0.35, 0.2, 0.05])
+        new = C + rng.normal(0, 1, C.shape) * scale
+        items.update(new, np.sqrt(((new - C) ** 2).sum(axis=1)))
+        C = new
+
+
 @pytest.mark.parametrize("k", [3, 12])
 def test_lloyd_over_items_reaches_the_reference_fixed_point(k):
     # From the same starts, Lloyd over the cube tree's items (cubes assigned

@@ -53,6 +53,8 @@ _SNAP_ITER = 20  # Lloyd passes on whole-number centres after rounding, up to _W
 _CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
 _CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
 _CHEAP_FINAL_WORK = 20_000_000  # the same for the last exact passes, which only lower the inertia
+_MID_SHRINK = 0.5  # exact passes to tol start with Lloyd on the cube levels of at most this share of the colours ...
+_MID_TOL = 0.3  # ... to this fraction of tol (see _through_finer_cubes)
 
 
 def _spread_bits() -> np.ndarray:
@@ -319,12 +321,33 @@ def best_of(levels: list[_Level], Y: np.ndarray, starts, max_iter: int, tol_abs:
     C, items, inertia, n_iter, converged = _jumps(trial, points, (C, items, inertia, n_iter, converged),
                                                   max_iter, fine_tol, wide=Y.shape[0] * k <= _WIDE_JUMP_WORK)
     if level:  # the winner's centres on the colours, from scratch
-        tree = prepare(levels)
         final_tol = tol_abs * _CHEAP_TOL if Y.shape[0] * k <= _CHEAP_FINAL_WORK else tol_abs
+        if final_tol >= tol_abs:
+            C, more = _through_finer_cubes(levels, level, C, max(0, max_iter - n_iter), tol_abs)
+            n_iter += more
+        tree = prepare(levels)
         C, items, inertia, more, converged = _refine(tree, Y, C, max(0, max_iter - n_iter), final_tol,
                                                      need_inertia=need_inertia)
         n_iter += more
     return C, items, inertia, n_iter, converged
+
+
+def _through_finer_cubes(levels: list[_Level], level: int, C: np.ndarray, max_iter: int,
+                         tol_abs: float) -> tuple[np.ndarray, int]:
+    """Lloyd from ``C`` on each level of cubes finer than ``level`` that is
+    much smaller than the colours (``_MID_SHRINK``), to ``_MID_TOL`` x
+    ``tol_abs``, before the exact passes: a pass there costs a fraction of
+    an exact one, and Lloyd's slow slide to its fixed point happens there,
+    so the exact passes that follow are fewer and end lower. Returns the
+    centres and the passes run."""
+    n_iter = 0
+    for mid in range(level - 1, 0, -1):
+        if levels[mid].size > _MID_SHRINK * levels[0].size or n_iter >= max_iter:
+            break
+        C, _, _, more, _ = _refine(coarse_stats(levels, mid), levels[mid].mean, C, max_iter - n_iter,
+                                   tol_abs * _MID_TOL, need_inertia=False)
+        n_iter += more
+    return C, n_iter
 
 
 def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.ndarray,

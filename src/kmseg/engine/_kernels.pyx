@@ -12,7 +12,7 @@ must form a forest) and :class:`Items` the Lloyd state over it, whose arrays
 only the C code writes.
 """
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
@@ -28,19 +28,20 @@ cdef extern from "kernels.h" nogil:
                                       const double *n_mean, const double *n_w, const double *n_wsum,
                                       const double *n_radius, const int64_t *n_ch0, const int64_t *n_ch1,
                                       int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
-                                      double *it_lo, double *cw, double *cs)
+                                      double *it_lo, int32_t *it_sec, double *it_lo3, double *cw, double *cs)
     int64_t c_items_update "items_update"(const double *Ct, int64_t k, const double *delta, double slack,
                                           int64_t npts, int64_t d, const double *p_mean, const double *p_w,
                                           const double *n_mean, const double *n_w, const double *n_wsum,
                                           const double *n_radius, const int64_t *n_ch0, const int64_t *n_ch1,
                                           int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
-                                          double *it_lo, int64_t n_items, double *cw, double *cs)
+                                          double *it_lo, int32_t *it_sec, double *it_lo3, int64_t n_items,
+                                          double *cw, double *cs)
     double c_items_inertia "items_inertia"(const double *Ct, int64_t k,
                                            int64_t npts, int64_t d, const double *p_mean, const double *p_w,
                                            const double *n_mean, const double *n_w, const double *n_wsum,
                                            const double *n_radius, const int64_t *n_ch0, const int64_t *n_ch1,
                                            int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                                           int64_t n_items, const double *p_scatter, const double *n_scatter)
+                                           int32_t *it_sec, double *it_lo3, int64_t n_items, const double *p_scatter, const double *n_scatter)
     void c_items_labels "items_labels"(int64_t npts, const int64_t *it_id, const int64_t *it_lab, int64_t n_items,
                                        const int64_t *n_pt0, const int64_t *n_pt1, uint8_t *out)
     int c_nearest_centres "nearest_centres"(const double *X, int64_t n, int64_t d, const double *Ct, int64_t k,
@@ -349,7 +350,8 @@ cdef class Items:
     cdef readonly double slack
     cdef readonly object weight, sums
     cdef int64_t[::1] ids, labs
-    cdef double[::1] up, lo, cw
+    cdef double[::1] up, lo, lo3, cw
+    cdef int32_t[::1] sec
     cdef double[:, ::1] cs
 
     def __init__(self, Tree tree, const double[:, ::1] Ct, double slack):
@@ -358,13 +360,15 @@ cdef class Items:
         self._check(t, Ct, k)
         self.tree, self.k, self.slack = tree, k, slack
         self.ids, self.labs = np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64)
-        self.up, self.lo = np.empty(cap), np.empty(cap)
+        self.up, self.lo, self.lo3 = np.empty(cap), np.empty(cap), np.empty(cap)
+        self.sec = np.empty(cap, dtype=np.int32)
         self.weight, self.sums = np.zeros(k), np.zeros((k, t.d))
         self.cw, self.cs = self.weight, self.sums
         with nogil:
             self.n = c_items_init(t.tops0, t.tops1, &Ct[0, 0], k, slack, t.npts, t.d, &t.p_mean[0, 0], &t.p_w[0],
                                   t.nptr_mean, t.nptr_w, t.nptr_wsum, t.nptr_radius, t.nptr_ch0, t.nptr_ch1,
-                                  t.height, &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0], &self.cw[0],
+                                  t.height, &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0], &self.sec[0],
+                                  &self.lo3[0], &self.cw[0],
                                   &self.cs[0, 0])
         if self.n < 0:
             raise MemoryError("Items")
@@ -381,7 +385,7 @@ cdef class Items:
             self.n = c_items_update(&Ct[0, 0], self.k, &delta[0], self.slack, t.npts, t.d, &t.p_mean[0, 0],
                                     &t.p_w[0], t.nptr_mean, t.nptr_w, t.nptr_wsum, t.nptr_radius, t.nptr_ch0,
                                     t.nptr_ch1, t.height, &self.ids[0], &self.labs[0], &self.up[0], &self.lo[0],
-                                    self.n, &self.cw[0], &self.cs[0, 0])
+                                    &self.sec[0], &self.lo3[0], self.n, &self.cw[0], &self.cs[0, 0])
         if self.n < 0:
             raise MemoryError("Items.update")
 
@@ -393,7 +397,8 @@ cdef class Items:
         with nogil:
             total = c_items_inertia(&Ct[0, 0], self.k, t.npts, t.d, &t.p_mean[0, 0], &t.p_w[0], t.nptr_mean,
                                     t.nptr_w, t.nptr_wsum, t.nptr_radius, t.nptr_ch0, t.nptr_ch1, &self.ids[0],
-                                    &self.labs[0], &self.up[0], &self.lo[0], self.n, &t.p_scatter[0],
+                                    &self.labs[0], &self.up[0], &self.lo[0], &self.sec[0], &self.lo3[0], self.n,
+                                    &t.p_scatter[0],
                                     t.nptr_scatter)
         return total
 
@@ -408,6 +413,7 @@ cdef class Items:
             c_items_labels(t.npts, &self.ids[0], &self.labs[0], self.n, pt0, pt1, &out[0])
 
     def members(self):
-        """Copies of the items' ids, clusters and lower bounds (n,)."""
+        """Copies of the items' ids, clusters and lower bounds on their distances to every other centre (n,)."""
         n = self.n
-        return (np.asarray(self.ids)[:n].copy(), np.asarray(self.labs)[:n].copy(), np.asarray(self.lo)[:n].copy())
+        lower = np.minimum(np.asarray(self.lo)[:n], np.asarray(self.lo3)[:n])
+        return np.asarray(self.ids)[:n].copy(), np.asarray(self.labs)[:n].copy(), lower

@@ -139,6 +139,25 @@ static inline void fold(double dd, i64 j, double *b1, i64 *l1, double *b2)
     }
 }
 
+/* fold, keeping also the second nearest's index (*l2) and the third nearest
+ * distance (*b3): the same nearest and second nearest distance as fold. */
+static inline void fold3(double dd, i64 j, double *b1, i64 *l1, double *b2, i64 *l2, double *b3)
+{
+    if (dd < *b1 || (dd == *b1 && j < *l1)) {
+        *b3 = *b2;
+        *b2 = *b1;
+        *l2 = *l1;
+        *b1 = dd;
+        *l1 = j;
+    } else if (dd < *b2) {
+        *b3 = *b2;
+        *b2 = dd;
+        *l2 = j;
+    } else if (dd < *b3) {
+        *b3 = dd;
+    }
+}
+
 /* The centres' geometry for one pass: the distances between centres (cc, k x k),
  * half the distance from each centre to its nearest other (half), and, made when
  * first needed, each centre's NEAR nearest other centres in order of distance
@@ -242,9 +261,18 @@ typedef struct {
     const i64 *n_ch0, *n_ch1;
 } Tree;
 
+/* Item i: id, its cluster lab, up >= its distance to its centre; two lower
+ * bounds (Drake and Hamerly's adaptive bounds with b = 2): lo <= its distance
+ * to centre sec (the second nearest when last computed) and lo3 <= its
+ * distance to every centre other than lab and sec. Hamerly's single bound
+ * loosens by the largest movement of any centre each pass; lo loosens by
+ * sec's own movement only, which near convergence is typically several
+ * times smaller, so fewer items near a boundary need their distances. */
 typedef struct {
     i64 *id, *lab;
     double *up, *lo;
+    int32_t *sec;
+    double *lo3;
 } Items;
 
 /* One pass's shared state: the tree, the items, the centres and the clusters' sums. */
@@ -258,6 +286,20 @@ typedef struct {
     int32_t *cand;   /* (height + 2) x k candidate lists, one per depth */
     double *cdist;   /* (height + 2) x k their squared distances */
 } Pass;
+
+/* Item i's lower bounds: exact distance s2 to centre l2 (none: -1) and
+ * lower bound s3 on the distance to every centre other than lab and l2. */
+static inline void set_lower(Items *I, i64 i, i64 lab, i64 l2, double s2, double s3)
+{
+    if (l2 < 0) {
+        I->sec[i] = (int32_t)lab;
+        I->lo[i] = I->lo3[i] = dmin(s2, s3);
+    } else {
+        I->sec[i] = (int32_t)l2;
+        I->lo[i] = s2;
+        I->lo3[i] = s3;
+    }
+}
 
 static inline const double *mean_of(const Tree *T, i64 g)
 {
@@ -298,13 +340,13 @@ static i64 descend(Pass *P, i64 g, const int32_t *cand, i64 n_cand, double pb, i
     const double *m = mean_of(T, g);
     double r = radius_of(T, g);
     double *dist = P->cdist + depth * P->k;
-    double b1 = INFINITY, b2 = INFINITY;
-    i64 l1 = -1;
+    double b1 = INFINITY, b2 = INFINITY, b3 = INFINITY;
+    i64 l1 = -1, l2 = -1;
     for (i64 s = 0; s < n_cand; s++) {
         i64 j = cand[s];
         double dd = sq_to(m, T->d, P->Ct, P->k, j);
         dist[s] = dd;
-        fold(dd, j, &b1, &l1, &b2);
+        fold3(dd, j, &b1, &l1, &b2, &l2, &b3);
     }
     double d1 = sqrt(b1), d2 = dmin(sqrt(b2), pb);
     if (g < T->npts || d2 - d1 > 2.0 * r + P->slack) {
@@ -312,7 +354,7 @@ static i64 descend(Pass *P, i64 g, const int32_t *cand, i64 n_cand, double pb, i
         I->id[n_items] = g;
         I->lab[n_items] = l1;
         I->up[n_items] = d1;
-        I->lo[n_items] = d2;
+        set_lower(I, n_items, l1, l2, sqrt(b2), dmin(sqrt(b3), pb));
         add(T, g, l1, 1.0, P->cw, P->cs);
         return n_items + 1;
     }
@@ -361,8 +403,8 @@ static void pass_free(Pass *P)
 #define TREE_ARGS i64 npts, i64 d, const double *p_mean, const double *p_w, const double *n_mean, \
     const double *n_w, const double *n_wsum, const double *n_radius, const i64 *n_ch0, const i64 *n_ch1
 #define TREE_INIT {npts, d, p_mean, p_w, n_mean, n_w, n_wsum, n_radius, n_ch0, n_ch1}
-#define ITEMS_ARGS i64 *it_id, i64 *it_lab, double *it_up, double *it_lo
-#define ITEMS_INIT {it_id, it_lab, it_up, it_lo}
+#define ITEMS_ARGS i64 *it_id, i64 *it_lab, double *it_up, double *it_lo, int32_t *it_sec, double *it_lo3
+#define ITEMS_INIT {it_id, it_lab, it_up, it_lo, it_sec, it_lo3}
 
 i64 items_init(i64 tops0, i64 tops1, const double *Ct, i64 k, double slack, TREE_ARGS, i64 height, ITEMS_ARGS,
                double *cw, double *cs)
@@ -391,7 +433,7 @@ i64 items_init(i64 tops0, i64 tops1, const double *Ct, i64 k, double slack, TREE
  * found, is below |c - a| - up. Gives the nearest (the lowest index of the
  * tied ones) and the exact second nearest, as a scan over every centre would. */
 static i64 nearest_near(Centres *G, const double *m, i64 a, double up_sq, double slack,
-                        double *b1_out, double *b2_out)
+                        double *b1_out, double *b2_out, i64 *l2_out, double *s3_out)
 {
     i64 k = G->k, L = G->n_near;
     if (!G->have[a])
@@ -399,35 +441,44 @@ static i64 nearest_near(Centres *G, const double *m, i64 a, double up_sq, double
     const double *nd = G->near_d + a * (L + 1);
     const int32_t *nj = G->near_j + a * (L + 1);
     double up = sqrt(up_sq) + slack;
-    double b1 = up_sq, b2 = INFINITY, s2 = INFINITY;
-    i64 l1 = a;
+    double b1 = up_sq, b2 = INFINITY, b3 = INFINITY, s2 = INFINITY;
+    double unseen = INFINITY;  /* bound on the distances of the centres not compared */
+    i64 l1 = a, l2 = -1;
     i64 t = 0;
     for (; t < L; t++) {
         if (nd[t] > s2 + up)
             break;
         double dd = sq_to(m, G->d, G->Ct, k, nj[t]);
         double old2 = b2;
-        fold(dd, nj[t], &b1, &l1, &b2);
+        fold3(dd, nj[t], &b1, &l1, &b2, &l2, &b3);
         if (b2 != old2)
             s2 = sqrt(b2);
     }
-    if (t == L && nd[L] <= s2 + up) { /* past the list: the others, in index order */
+    if (t < L || nd[L] > s2 + up) {
+        unseen = nd[t] - up;  /* every centre not compared is at least nd[t] from a */
+    } else { /* past the list: the others, in index order */
         const double *row = G->cc + a * k;
         G->stamp += 1;
         for (i64 u = 0; u < L; u++)
             G->mark[nj[u]] = G->stamp;
         for (i64 j = 0; j < k; j++) {
-            if (j == a || G->mark[j] == G->stamp || row[j] > s2 + up)
+            if (j == a || G->mark[j] == G->stamp)
                 continue;
+            if (row[j] > s2 + up) {
+                unseen = dmin(unseen, row[j] - up);
+                continue;
+            }
             double dd = sq_to(m, G->d, G->Ct, k, j);
             double old2 = b2;
-            fold(dd, j, &b1, &l1, &b2);
+            fold3(dd, j, &b1, &l1, &b2, &l2, &b3);
             if (b2 != old2)
                 s2 = sqrt(b2);
         }
     }
     *b1_out = b1;
     *b2_out = b2;
+    *l2_out = l2;
+    *s3_out = dmin(sqrt(b3), unseen);
     return l1;
 }
 
@@ -458,12 +509,15 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
     for (i64 i = 0; i < n_items; i++) {
         i64 g = it_id[i];
         i64 lab = it_lab[i];
+        i64 sec = it_sec[i];
         double up = it_up[i] + delta[lab];
-        double lo = it_lo[i] - (lab == j1 ? a2 : a1);
+        double lo3 = it_lo3[i] - (lab == j1 || sec == j1 ? a2 : a1);
+        double lo2 = sec == lab ? lo3 : it_lo[i] - delta[sec];
         double r = radius_of(&T, g), r2 = 2.0 * r;
-        if (up + r2 + slack < lo) {
+        if (up + r2 + slack < dmin(lo2, lo3)) {
             it_up[i] = up;
-            it_lo[i] = lo;
+            it_lo[i] = lo2;
+            it_lo3[i] = lo3;
             continue;
         }
         /* Hamerly's second test, with the exact distance to its own centre, and
@@ -471,19 +525,23 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
         const double *m = mean_of(&T, g);
         double up_sq = sq_to(m, d, Ct, k, lab);
         up = sqrt(up_sq);
-        lo = dmax(lo, 2.0 * G.half[lab] - up);
-        if (up + r2 + slack < lo) {
+        double elkan = 2.0 * G.half[lab] - up;
+        lo2 = dmax(lo2, elkan);
+        lo3 = dmax(lo3, elkan);
+        if (up + r2 + slack < dmin(lo2, lo3)) {
             it_up[i] = up;
-            it_lo[i] = lo;
+            it_lo[i] = lo2;
+            it_lo3[i] = lo3;
             continue;
         }
-        double d1, d2;
-        i64 nw = nearest_near(&G, m, lab, up_sq, slack, &d1, &d2);
+        double d1, d2, s3;
+        i64 l2;
+        i64 nw = nearest_near(&G, m, lab, up_sq, slack, &d1, &d2, &l2, &s3);
         d1 = sqrt(d1);
         d2 = sqrt(d2);
         if (r2 == 0.0 || d2 - d1 > r2 + slack) {
             it_up[i] = d1;
-            it_lo[i] = d2;
+            set_lower(&I, i, nw, l2, d2, s3);
             if (nw != lab) {
                 add(&T, g, lab, -1.0, cw, cs);
                 add(&T, g, nw, 1.0, cw, cs);
@@ -527,6 +585,8 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
             it_lab[out] = it_lab[i];
             it_up[out] = it_up[i];
             it_lo[out] = it_lo[i];
+            it_sec[out] = it_sec[i];
+            it_lo3[out] = it_lo3[i];
             out += 1;
         }
     }
@@ -536,7 +596,7 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
 double items_inertia(const double *Ct, i64 k, TREE_ARGS, ITEMS_ARGS, i64 n_items,
                      const double *p_scatter, const double *n_scatter)
 {
-    (void)n_mean; (void)n_wsum; (void)n_radius; (void)n_ch0; (void)n_ch1; (void)it_up; (void)it_lo;
+    (void)n_mean; (void)n_wsum; (void)n_radius; (void)n_ch0; (void)n_ch1; (void)it_up; (void)it_lo; (void)it_sec; (void)it_lo3;
     double total = 0.0;
     for (i64 i = 0; i < n_items; i++) {
         i64 g = it_id[i];

@@ -2,7 +2,8 @@
  * The tree's arrays (TREE) and the items' (ITEMS) are passed unpacked:
  *   TREE:  npts, d, p_mean (npts, d), p_w (npts), n_mean (nodes, d), n_w, n_wsum (nodes, d),
  *          n_radius, n_ch0, n_ch1 (nodes each)
- *   ITEMS: id, lab (int64), up, lo (double), one entry per item
+ *   ITEMS: id, lab (int64), up, lo (double), sec (int32), lo3 (double), one entry per item
+ *          (kernels.c's Items says what the bounds are)
  */
 #ifndef KMSEG_ENGINE_KERNELS_H
 #define KMSEG_ENGINE_KERNELS_H
@@ -20,17 +21,18 @@ int64_t items_init(int64_t tops0, int64_t tops1, const double *Ct, int64_t k, do
                    int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                    const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
                    const int64_t *n_ch1, int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
-                   double *it_lo, double *cw, double *cs);
+                   double *it_lo, int32_t *it_sec, double *it_lo3, double *cw, double *cs);
 int64_t items_update(const double *Ct, int64_t k, const double *delta, double slack,
                      int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                      const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
                      const int64_t *n_ch1, int64_t height, int64_t *it_id, int64_t *it_lab, double *it_up,
-                     double *it_lo, int64_t n_items, double *cw, double *cs);
+                     double *it_lo, int32_t *it_sec, double *it_lo3, int64_t n_items, double *cw,
+                     double *cs);
 double items_inertia(const double *Ct, int64_t k,
                      int64_t npts, int64_t d, const double *p_mean, const double *p_w, const double *n_mean,
                      const double *n_w, const double *n_wsum, const double *n_radius, const int64_t *n_ch0,
                      const int64_t *n_ch1, int64_t *it_id, int64_t *it_lab, double *it_up, double *it_lo,
-                     int64_t n_items, const double *p_scatter, const double *n_scatter);
+                     int32_t *it_sec, double *it_lo3, int64_t n_items, const double *p_scatter, const double *n_scatter);
 void items_labels(int64_t npts, const int64_t *it_id, const int64_t *it_lab, int64_t n_items,
                   const int64_t *n_pt0, const int64_t *n_pt1, uint8_t *out);
 
