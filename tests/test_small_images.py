@@ -185,3 +185,11 @@ def test_serial_block_is_undone_on_leaving_it(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ValueError), parallel.serial():
         raise ValueError
     assert parallel.threads() == 3
+
+
+@pytest.mark.parametrize("name", list(images()))
+def test_pixel_codes_are_the_interleaved_bits(name: str) -> None:
+    from kmseg.engine._colorfit import pixel_codes
+
+    rgb = images()[name]
+    assert np.array_equal(pixel_codes(rgb), morton_codes(rgb))
