@@ -576,13 +576,18 @@ class _Pixels:
 
     @property
     def codes(self) -> np.ndarray:
-        """(n,) uint32: every pixel's Morton code (made band by band, then kept)."""
+        """(n,) uint32: every pixel's Morton code (made once, then kept)."""
         if self._codes is None:
-            codes = np.empty(self.size, dtype=np.uint32)
-            for part, read in self.bands():
-                codes[part] = _colorfit.pixel_codes(read())
-            self._codes = codes
+            self._codes = self.make_codes()
         return self._codes
+
+    def make_codes(self) -> np.ndarray:
+        """(n,) uint32: every pixel's Morton code, made band by band (a
+        decoded image is not converted whole), not kept."""
+        codes = np.empty(self.size, dtype=np.uint32)
+        for part, read in self.bands():
+            codes[part] = _colorfit.pixel_codes(read())
+        return codes
 
     def bands(self) -> list[tuple[slice, Any]]:
         """(pixels, read) for bands of whole rows in order: the band's slice of
@@ -625,12 +630,14 @@ def _sorted_histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.nd
     """:func:`_histogram` by sorting the pixels' codes. With ``opaque``, a
     code is shifted up one bit with 1 below for a pixel that does not
     count: a colour's counted pixels sort just before its others."""
-    codes = pixels.codes
+    codes = pixels.make_codes()
+    if opaque is not None:
+        codes <<= np.uint32(1)
+        codes |= opaque == 0  # a bool mask or the alpha
+    codes.sort()
+    values, _, lengths = _runs(codes)
     if opaque is None:
-        values, first, lengths = _runs(np.sort(codes))
         return values, lengths.astype(np.float64)
-    skipped = (opaque == 0).view(np.uint8)  # a bool mask or the alpha
-    values, _, lengths = _runs(np.sort((codes << np.uint32(1)) | skipped))
     counted = np.where(values & np.uint32(1), 0, lengths)
     distinct, first, _ = _runs(values >> np.uint32(1))
     return distinct, np.add.reduceat(counted, first).astype(np.float64)
