@@ -196,9 +196,26 @@ def markdown(results: dict[str, dict[str, Any]], trees: list[str], cli: dict[str
     worst = {tree: min(by_tree[tree]["ratio"] for by_tree in results.values()) for tree in trees}
     lines += ["", "Lowest ratio OpenCV / kmseg: " + ", ".join(f"{t} {w:.2f}" for t, w in worst.items())]
     if cli:
-        lines += ["", "`kmseg segment graphic128.png -k 4` in a fresh process (best wall time): "
+        lines += ["", "`kmseg segment graphic128.png -k 4 --seed 0 -o out.png` in a fresh process (best wall time): "
                   + ", ".join(f"{t} {ms(s)} ms" for t, s in cli.items())]
     return "\n".join(lines) + "\n"
+
+
+def write(out: Path | None, results: dict[str, dict[str, Any]], trees: dict[str, Path], cli: dict[str, float],
+          repeat: int) -> str:
+    """The report (Markdown), also written to OUT.md and OUT.json when ``out`` is given."""
+    import cv2
+
+    header = [f"Machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+              f"when written; Python {platform.python_version()}, NumPy {np.__version__}, OpenCV {cv2.__version__}.",
+              "Trees: " + ", ".join(f"{n} = {src}" for n, src in trees.items()) + f"; {repeat} rounds a cell."]
+    text = markdown(results, list(trees), cli, header)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".md").write_text(text)
+        out.with_suffix(".json").write_text(json.dumps({"results": results, "cli": cli,
+                                                        "trees": {n: str(s) for n, s in trees.items()}}, indent=1))
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,11 +233,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     trees = {"after": ROOT / "src"} if args.before is None else {"before": args.before, "after": ROOT / "src"}
     images, ks = args.images.split(","), [int(k) for k in args.ks.split(",")]
+    cli: dict[str, float] = {}
+    if args.cli_repeat:
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "graphic128.png"
+            Image.fromarray(graphic()).save(png)
+            for name, src in trees.items():
+                cli[name] = cli_seconds(src, png, Path(tmp) / name, args.cli_repeat)
     workers = {name: Worker(src) for name, src in trees.items()}
     results: dict[str, dict[str, Any]] = {}
     try:
-        for image in images:
-            for k in ks:
+        for k in ks:  # the small K first: there fixed costs decide
+            for image in images:
                 for w in workers.values():
                     w.run(image, k)  # warm-up
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in workers}
@@ -230,29 +254,11 @@ def main(argv: list[str] | None = None) -> int:
                 results[f"{image}/{k}"] = {name: summary(r) for name, r in runs.items()}
                 print(image, k, {n: f"{s['km_min'] * 1e3:.1f}ms ratio {s['ratio']:.2f}"
                                  for n, s in results[f'{image}/{k}'].items()}, flush=True)
+                write(args.out, results, trees, cli, args.repeat)  # so far, in case the run is cut short
     finally:
         for w in workers.values():
             w.close()
-    cli: dict[str, float] = {}
-    if args.cli_repeat:
-        with tempfile.TemporaryDirectory() as tmp:
-            png = Path(tmp) / "graphic128.png"
-            Image.fromarray(graphic()).save(png)
-            for name, src in trees.items():
-                cli[name] = cli_seconds(src, png, Path(tmp) / name, args.cli_repeat)
-    import cv2
-
-    header = [f"Machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
-              f"at the end; Python {platform.python_version()}, NumPy {np.__version__}, OpenCV {cv2.__version__}.",
-              "Trees: " + ", ".join(f"{n} = {src}" for n, src in trees.items()) + f"; {args.repeat} rounds a cell."]
-    text = markdown(results, list(trees), cli, header)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.with_suffix(".md").write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps({"results": results, "cli": cli,
-                                                             "trees": {n: str(s) for n, s in trees.items()}},
-                                                            indent=1))
+    print(write(args.out, results, trees, cli, args.repeat))
     return 0
 
 
