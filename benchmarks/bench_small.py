@@ -176,7 +176,7 @@ def markdown(results: dict[str, dict[str, Any]], trees: list[str], cli: dict[str
     lines = ["# bench_small: small images and low K against one OpenCV run", "", *header, ""]
     lines += ["Times in ms: best of the rounds (median in brackets); cpu = process CPU time, all threads;",
               "ratio = OpenCV / kmseg best wall time (above 1: kmseg faster).", ""]
-    cols = ["image", "K", "OpenCV"]
+    cols = ["image", "K", "OpenCV", "cpu OpenCV"]
     for tree in trees:
         cols += [f"kmseg {tree}", f"cpu {tree}", f"ratio {tree}"]
     if len(trees) == 2:
@@ -185,7 +185,7 @@ def markdown(results: dict[str, dict[str, Any]], trees: list[str], cli: dict[str
     for case, by_tree in results.items():
         image, k = case.split("/")
         last = by_tree[trees[-1]]
-        row = [image, k, f"{ms(last['cv_min'])} ({ms(last['cv_med'])})"]
+        row = [image, k, f"{ms(last['cv_min'])} ({ms(last['cv_med'])})", ms(last["cv_cpu"])]
         for tree in trees:
             s = by_tree[tree]
             row += [f"{ms(s['km_min'])} ({ms(s['km_med'])})", ms(s["km_cpu"]), f"{s['ratio']:.2f}"]
@@ -202,18 +202,19 @@ def markdown(results: dict[str, dict[str, Any]], trees: list[str], cli: dict[str
 
 
 def write(out: Path | None, results: dict[str, dict[str, Any]], trees: dict[str, Path], cli: dict[str, float],
-          repeat: int) -> str:
+          repeat: int, load: str | None = None) -> str:
     """The report (Markdown), also written to OUT.md and OUT.json when ``out`` is given."""
     import cv2
 
-    header = [f"Machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+    load = load or " ".join(f"{x:.2f}" for x in os.getloadavg())
+    header = [f"Machine: {os.cpu_count()} CPUs, load average {load} "
               f"when written; Python {platform.python_version()}, NumPy {np.__version__}, OpenCV {cv2.__version__}.",
               "Trees: " + ", ".join(f"{n} = {src}" for n, src in trees.items()) + f"; {repeat} rounds a cell."]
     text = markdown(results, list(trees), cli, header)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".md").write_text(text)
-        out.with_suffix(".json").write_text(json.dumps({"results": results, "cli": cli,
+        out.with_suffix(".json").write_text(json.dumps({"results": results, "cli": cli, "load": load,
                                                         "trees": {n: str(s) for n, s in trees.items()}}, indent=1))
     return text
 
@@ -227,9 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=9, help="rounds per cell (default 9)")
     parser.add_argument("--cli-repeat", type=int, default=5, help="CLI runs per tree (0: none)")
     parser.add_argument("--out", type=Path, help="write OUT.md and OUT.json")
+    parser.add_argument("--render", type=Path, help="only write OUT.md again from the figures in this JSON")
     args = parser.parse_args(argv)
     if args.worker:
         worker(args.worker)
+        return 0
+    if args.render:
+        saved = json.loads(args.render.read_text())
+        print(write(args.out, saved["results"], {n: Path(s) for n, s in saved["trees"].items()}, saved["cli"],
+                    args.repeat, saved.get("load")))
         return 0
     trees = {"after": ROOT / "src"} if args.before is None else {"before": args.before, "after": ROOT / "src"}
     images, ks = args.images.split(","), [int(k) for k in args.ks.split(",")]
