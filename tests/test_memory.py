@@ -6,7 +6,9 @@ Peak memory is the ``kmseg`` process's peak resident set (``ru_maxrss``, from
 small one scaled up), so the fixed costs -- interpreter and imports, the
 64 MB colour histogram, the 16 MB label table, the fit over the distinct
 colours -- are the same in both runs and cancel out: what is left is what
-grows with the pixels. Before the decoded image was read in bands, decoding
+grows with the pixels. (The small image is over 1 MP so that it takes the
+same path as the large one: smaller images are counted by sorting, with
+less memory than the 64 MB table.) Before the decoded image was read in bands, decoding
 alone took about 10 bytes a pixel (Pillow's 4-byte RGBX image, the joined
 bytes of ``tobytes()`` and the RGB array); now it is about 4 to 5 bytes
 (Pillow's image, the label map, and for RGBA the alpha).
@@ -32,7 +34,8 @@ pytestmark = [
 
 #: The target of issue 17: at most this many bytes a pixel, plus a constant.
 BYTES_PER_PIXEL = 6
-SMALL = (420, 300)
+#: Above steps._SORT_PIXELS (1 MP): counted in the colour table, as LARGE is.
+SMALL = (1344, 960)
 #: 32.3 MP: large enough that the pixels outweigh the fixed costs several times over.
 LARGE = (6720, 4800)
 
@@ -76,6 +79,9 @@ def write_pair(folder: Path, mode: str) -> tuple[Path, Path]:
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_segment_memory_grows_by_at_most_6_bytes_a_pixel(tmp_path: Path, mode: str) -> None:
+    from kmseg._steps import _SORT_PIXELS
+
+    assert SMALL[0] * SMALL[1] > _SORT_PIXELS, "the small image must take the large one's path"
     small, large = write_pair(tmp_path, mode)
     peaks = {}
     for image in (small, large):

@@ -26,7 +26,7 @@ from kmseg import options
 from kmseg.features._color import COLOR_SPACES, from_space, to_space
 from kmseg.errors import InvalidParameterError
 from kmseg.io._image import ImageSource, LoadedImage, load_image
-from kmseg._parallel import parallel_map, threads
+from kmseg._parallel import parallel_map, serial, threads
 from kmseg._validate import as_generator
 import kmseg.engine._kernels as _kernels
 
@@ -270,9 +270,10 @@ def choose_k(
         return _replace_fit(fit, k_curve=((1, 0.0, float("inf")),),
                             notes=("K chosen automatically: 1 (a single colour)", *fit.notes))
     to_rgb = from_space(color_space)
-    auto = _autok.choose(hist._codes[used], hist._in(color_space)[used], weights, hist.colors[used], to_rgb,
-                         max_iter, tol, (lambda kk: default_n_init(kk) if n_init is None else n_init), rng,
-                         target_psnr, coarse=color_space == "rgb")
+    with serial(weights.size * (_autok.K_MAX if target_psnr is None else _autok.K_LIMIT) <= _SERIAL_WORK):
+        auto = _autok.choose(hist._codes[used], hist._in(color_space)[used], weights, hist.colors[used], to_rgb,
+                             max_iter, tol, (lambda kk: default_n_init(kk) if n_init is None else n_init), rng,
+                             target_psnr, coarse=color_space == "rgb")
     notes = []
     if target_psnr is not None and auto.curve[-1][2] < target_psnr and auto.k == auto.curve[-1][0]:
         notes.append(f"target PSNR {target_psnr:g} dB not reached with K up to {auto.k}")
@@ -546,9 +547,10 @@ def _fit(distinct, Y, colors, weights, used, k, max_iter, tol, n_init, rng, colo
         diff = Yu - centers[0]
         inertia, n_iter, converged = float(wu @ np.einsum("ij,ij->i", diff, diff)), 1, True
     else:
-        centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
-            distinct[used], Yu, wu, k, max_iter, tol, n_init, rng, integer_centers=color_space == "rgb"
-        )
+        with serial(m * k <= _SERIAL_WORK):
+            centers, color_labels, inertia, n_iter, converged = _colorfit.fit_colors(
+                distinct[used], Yu, wu, k, max_iter, tol, n_init, rng, integer_centers=color_space == "rgb"
+            )
     rgb_centers = from_space(color_space)(centers)
     palette = np.clip(np.rint(rgb_centers), 0, 255).astype(np.uint8)
     return centers, color_labels, inertia, n_iter, converged, palette
@@ -574,9 +576,18 @@ class _Pixels:
 
     @property
     def codes(self) -> np.ndarray:
+        """(n,) uint32: every pixel's Morton code (made once, then kept)."""
         if self._codes is None:
-            self._codes = _colorfit.pixel_codes(self.flat)
+            self._codes = self.make_codes()
         return self._codes
+
+    def make_codes(self) -> np.ndarray:
+        """(n,) uint32: every pixel's Morton code, made band by band (a
+        decoded image is not converted whole), not kept."""
+        codes = np.empty(self.size, dtype=np.uint32)
+        for part, read in self.bands():
+            codes[part] = _colorfit.pixel_codes(read())
+        return codes
 
     def bands(self) -> list[tuple[slice, Any]]:
         """(pixels, read) for bands of whole rows in order: the band's slice of
@@ -595,10 +606,53 @@ class _Pixels:
         return out
 
 
+#: Images up to this many pixels are labelled on the calling thread.
+_SERIAL_PIXELS = 1 << 18
+#: Fits of up to this many distinct colours x clusters run on the calling
+#: thread: their passes take less time than starting threads.
+_SERIAL_WORK = 1 << 17
+#: Images up to this many pixels are counted by sorting their colour codes
+#: (time and memory follow the pixels); larger ones in a table of every
+#: possible colour (2**24 counts, 64 MB, whatever the image).
+_SORT_PIXELS = 1 << 20
+
+
 def _histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct colour codes (of every pixel, opaque or not) and their
     opaque pixel counts (float64); ``opaque``: None (every pixel counts), a
     flat bool mask, or the flat uint8 alpha (compared band by band)."""
+    if pixels.size <= _SORT_PIXELS:
+        return _sorted_histogram(pixels, opaque)
+    return _table_histogram(pixels, opaque)
+
+
+def _sorted_histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_histogram` by sorting the pixels' codes. With ``opaque``, a
+    code is shifted up one bit with 1 below for a pixel that does not
+    count: a colour's counted pixels sort just before its others."""
+    codes = pixels.make_codes()
+    if opaque is not None:
+        codes <<= np.uint32(1)
+        codes |= opaque == 0  # a bool mask or the alpha
+    codes.sort()
+    values, _, lengths = _runs(codes)
+    if opaque is None:
+        return values, lengths.astype(np.float64)
+    counted = np.where(values & np.uint32(1), 0, lengths)
+    distinct, first, _ = _runs(values >> np.uint32(1))
+    return distinct, np.add.reduceat(counted, first).astype(np.float64)
+
+
+def _runs(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal values of a sorted array: their values, starts and lengths."""
+    if ordered.size == 0:
+        return ordered, np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    first = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[first], first, np.diff(first, append=ordered.size)
+
+
+def _table_histogram(pixels: _Pixels, opaque: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_histogram` in a table of every colour code (made for large images)."""
     counts = np.zeros(_colorfit.N_CODES, dtype=np.uint32)  # fewer than 2**32 pixels: see Limits
     seen = np.zeros(0 if opaque is None else _colorfit.N_CODES, dtype=np.uint32)
     everywhere = np.zeros(0, dtype=bool)
@@ -628,16 +682,21 @@ def _read_ahead(bands: list[tuple[slice, Any]]) -> Iterator[tuple[slice, np.ndar
 
 
 def _label_pixels(pixels: _Pixels, distinct: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Every pixel's label, from its colour's (``labels`` of the ``distinct`` codes)."""
-    lut = np.zeros(_colorfit.N_CODES, dtype=np.uint8)
+    """Every pixel's label, from its colour's (``labels`` of the ``distinct``
+    codes, which hold every pixel's code)."""
+    # Only the entries of the distinct codes are ever read: no need to zero
+    # the others (16 MB, which small images would pay for on every call).
+    lut = np.empty(_colorfit.N_CODES, dtype=np.uint8)
     lut[distinct] = labels
     out = np.empty(pixels.size, dtype=np.uint8)
     bands = pixels.bands()
-    if len(bands) == 1:  # an array: split it among the threads
-        flat = bands[0][1]()
-        bounds = np.linspace(0, pixels.size, threads() + 1).astype(int)
-        parts = [(slice(a, b), lambda a=a, b=b: flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    else:
-        parts = bands
-    parallel_map(lambda job: _kernels.label_pixels(job[1](), *_colorfit.MORTON_TABLES, lut, out[job[0]]), parts)
+    with serial(pixels.size <= _SERIAL_PIXELS):
+        if len(bands) == 1:  # an array: split it among the threads
+            flat = bands[0][1]()
+            bounds = np.linspace(0, pixels.size, threads() + 1).astype(int)
+            parts = [(slice(a, b), lambda a=a, b=b: flat[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        else:
+            parts = bands
+        parallel_map(lambda job: _kernels.label_pixels(job[1](), *_colorfit.MORTON_TABLES, lut, out[job[0]]),
+                     parts)
     return out

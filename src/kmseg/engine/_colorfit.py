@@ -90,16 +90,22 @@ _UNMORTON = _unmorton_tables()
 _PIXEL_CHUNK = 1 << 20
 
 
+# What R and G together contribute (index R * 256 + G): one lookup for both bytes.
+_MORTON_RG = (_MORTON_R[:, None] | _MORTON_G[None, :]).reshape(-1)
+
+
 def pixel_codes(rgb: np.ndarray) -> np.ndarray:
     """Morton codes of the pixels of an (..., 3) uint8 array, flattened to (n,) uint32."""
     flat = rgb.reshape(-1, 3)
     codes = np.empty(flat.shape[0], dtype=np.uint32)
     for s in range(0, flat.shape[0], _PIXEL_CHUNK):
         part = flat[s : s + _PIXEL_CHUNK]
+        rg = part[:, 0].astype(np.uint16)
+        rg <<= 8
+        rg |= part[:, 1]
         out = codes[s : s + _PIXEL_CHUNK]
-        np.take(_MORTON_R, part[:, 0], out=out)
-        out |= np.take(_MORTON_G, part[:, 1])
-        out |= np.take(_MORTON_B, part[:, 2])
+        out[:] = _MORTON_RG[rg]  # indexing, not np.take: take converts the small indices first, 3x slower
+        out |= _MORTON_B[part[:, 2]]
     return codes
 
 
