@@ -172,7 +172,8 @@ def test_small_fits_and_label_passes_stay_on_the_calling_thread(monkeypatch: pyt
     monkeypatch.setattr(steps, "_SERIAL_PIXELS", 0)
     monkeypatch.setattr(steps, "_SERIAL_WORK", 0)
     kmseg.segment(graphic(), 4, seed=0)
-    assert threading.get_ident() not in seen and len(seen) > 1
+    # threads do the work (a map of one item, such as one start finished alone, runs in place)
+    assert len(seen - {threading.get_ident()}) > 1
 
 
 def test_serial_block_is_undone_on_leaving_it(monkeypatch: pytest.MonkeyPatch) -> None:
