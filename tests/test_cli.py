@@ -355,9 +355,9 @@ def test_progress_bar_only_on_a_terminal(folder: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_mid_batch_leaves_no_partial_file_and_resumes(tmp_path: Path, sig: signal.Signals) -> None:
-    n = 12
+    n = 40  # enough work that the batch cannot end before the signal lands
     for i in range(n):
-        save_photo(tmp_path / "in" / f"p{i:02d}.jpg", 240, 180, name=("china.jpg", "flower.jpg")[i % 2], shift=i)
+        save_photo(tmp_path / "in" / f"p{i:02d}.jpg", 480, 360, name=("china.jpg", "flower.jpg")[i % 2], shift=i)
     out = tmp_path / "out"
     cmd = kmseg_command("segment", "in", "-k", 6, "-o", out, "--masks", out / "masks", "--jobs", 2)
     p = subprocess.Popen(cmd, cwd=tmp_path, env=kmseg_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

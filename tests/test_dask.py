@@ -229,8 +229,9 @@ def test_ctrl_c_while_the_local_cluster_starts_is_a_clean_interrupt(collection: 
 
     from cli_helpers import kmseg_command, kmseg_env
 
-    files = [collection / f"img{i:03d}.jpg" for i in (0, 1)]
-    proc = subprocess.Popen(kmseg_command("segment", *files, "-k", 2, "-o", "out", "--dask", "local", "--jobs", 1),
+    # enough work that the images cannot all be done before the interrupt lands
+    files = sorted(collection.glob("*.jpg"))
+    proc = subprocess.Popen(kmseg_command("segment", *files, "-k", 8, "-o", "out", "--dask", "local", "--jobs", 1),
                             cwd=tmp_path, env=kmseg_env(), stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             text=True, start_new_session=True)
     try:

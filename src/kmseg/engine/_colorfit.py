@@ -248,9 +248,15 @@ def fit_colors(
         if integer_centers:
             C, inertia = _snap(items, C, inertia, _SNAP_ITER if Y.shape[0] * k <= _WIDE_JUMP_WORK else 0)
         if best is None or inertia < best[2]:
-            best = (C, items.point_labels(Y.shape[0]), inertia, n_iter, converged)
+            best = (C, items, inertia, n_iter, converged)
     assert best is not None
-    return best
+    C, items, inertia, n_iter, converged = best
+    if finished > 1 and not integer_centers and n_iter < max_iter:
+        # A single start stops at tol a little short of Lloyd's fixed point; here
+        # passes are cheap: go on to it, so each centre is its cluster's mean.
+        C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, 0.0, items)
+        n_iter += more
+    return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
 
 
 def _finished(m: int, k: int, n_starts: int) -> int:
