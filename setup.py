@@ -13,6 +13,8 @@ package's files to maintain. Without a C compiler the install fails and
 says so.
 """
 
+import os
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, ExecError, PlatformError
@@ -27,7 +29,13 @@ FLAGS = {
 
 class BuildExt(build_ext):
     """Floating-point flags by the compiler's type (gcc/clang or MSVC); a
-    failed compilation says what kmseg needs."""
+    failed compilation says what kmseg needs; the extensions are built side by
+    side, one a core, unless ``--parallel`` / ``-j`` says otherwise."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def build_extensions(self) -> None:
         flags = FLAGS.get(self.compiler.compiler_type, FLAGS["unix"])
