@@ -48,36 +48,20 @@ class BuildExt(build_ext):
                             f"or MSVC) and the Python headers ({exc})") from exc
 
 
-engine = Extension(
-    "kmseg.engine._kernels",
-    sources=["src/kmseg/engine/_kernels.pyx", "src/kmseg/engine/kernels.c"],
-    include_dirs=["src/kmseg/engine"],
-    depends=["src/kmseg/engine/kernels.h"],
-)
-regions = Extension(
-    "kmseg.engine._regions",
-    sources=["src/kmseg/engine/_regions.pyx", "src/kmseg/engine/regions.c"],
-    include_dirs=["src/kmseg/engine"],
-    depends=["src/kmseg/engine/regions.h"],
-)
-spatial = Extension(
-    "kmseg.engine._spatial_kernels",
-    sources=["src/kmseg/engine/_spatial_kernels.pyx", "src/kmseg/engine/spatial.c"],
-    include_dirs=["src/kmseg/engine"],
-    depends=["src/kmseg/engine/spatial.h"],
-)
-distance = Extension(
-    "kmseg.engine._distance",
-    sources=["src/kmseg/engine/_distance.pyx", "src/kmseg/engine/distance.c"],
-    include_dirs=["src/kmseg/engine"],
-    depends=["src/kmseg/engine/distance.h"],
-)
-chains = Extension(
-    "kmseg.engine._chains",
-    sources=["src/kmseg/engine/_chains.pyx", "src/kmseg/engine/chains.c"],
-    include_dirs=["src/kmseg/engine"],
-    depends=["src/kmseg/engine/chains.h"],
-)
+ENGINE = "src/kmseg/engine"
+# Each extension module of kmseg.engine: its Cython wrapper and the C source (and header) it wraps.
+PARTS = [
+    ("_kernels", "kernels"),  # the k-means passes
+    ("_regions", "regions"),  # connected regions
+    ("_spatial_kernels", "spatial"),  # spatial segmentation
+    ("_distance", "distance"),  # the distance transform of paint-by-number
+    ("_chains", "chains"),  # walking traced boundaries
+]
+extensions = [
+    Extension(f"kmseg.engine.{wrapper}", sources=[f"{ENGINE}/{wrapper}.pyx", f"{ENGINE}/{c_name}.c"],
+              include_dirs=[ENGINE], depends=[f"{ENGINE}/{c_name}.h"])
+    for wrapper, c_name in PARTS
+]
 
 # setuptools' build_ext runs Cython on the .pyx (Cython is a build requirement).
-setup(ext_modules=[engine, regions, spatial, distance, chains], cmdclass={"build_ext": BuildExt})
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

@@ -79,10 +79,11 @@ def test_make_reinstalls_when_any_engine_source_changes():
     changes: the Makefile's BUILD_DEPS names every file setup.py compiles."""
     import ast
     tree = ast.parse((ROOT / "setup.py").read_text())
-    wanted = {node.value for call in ast.walk(tree) if isinstance(call, ast.Call)
-              for kw in call.keywords if kw.arg in ("sources", "depends")
-              for node in ast.walk(kw.value) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
-    assert len(wanted) >= 6
+    parts = next(ast.literal_eval(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "PARTS" for t in node.targets))
+    wanted = {f"src/kmseg/engine/{name}" for wrapper, c_name in parts
+              for name in (f"{wrapper}.pyx", f"{c_name}.c", f"{c_name}.h")}
+    assert len(wanted) >= 15
     database = subprocess.run(["make", "-pn", "-C", str(ROOT)], capture_output=True, text=True).stdout
     line = next(l for l in database.splitlines() if l.startswith("BUILD_DEPS :="))
     deps = set(line.split(":=", 1)[1].split())
