@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,10 @@ def colours(path: Path) -> set[tuple[int, ...]]:
 def no_traceback(text: str) -> bool:
     """True if ``text`` holds no Python traceback."""
     return "Traceback (most recent call last)" not in text
+
+
+def like_a_terminal() -> None:
+    """``preexec_fn`` for a child that gets Ctrl-C as from a terminal: SIGINT
+    at its default. A suite started in the background (``make test &``) hands
+    its children SIGINT ignored, and a program keeps an inherited ignore."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import colours, kmseg_command, kmseg_env, no_traceback, run_kmseg, save_photo
+from cli_helpers import colours, kmseg_command, kmseg_env, like_a_terminal, no_traceback, run_kmseg, save_photo
 from PIL import Image
 
 import kmseg
@@ -355,13 +355,13 @@ def test_progress_bar_only_on_a_terminal(folder: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_mid_batch_leaves_no_partial_file_and_resumes(tmp_path: Path, sig: signal.Signals) -> None:
-    n = 40  # enough work that the batch cannot end before the signal lands
+    n = 12
     for i in range(n):
-        save_photo(tmp_path / "in" / f"p{i:02d}.jpg", 480, 360, name=("china.jpg", "flower.jpg")[i % 2], shift=i)
+        save_photo(tmp_path / "in" / f"p{i:02d}.jpg", 240, 180, name=("china.jpg", "flower.jpg")[i % 2], shift=i)
     out = tmp_path / "out"
     cmd = kmseg_command("segment", "in", "-k", 6, "-o", out, "--masks", out / "masks", "--jobs", 2)
     p = subprocess.Popen(cmd, cwd=tmp_path, env=kmseg_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, start_new_session=True)
+                         text=True, start_new_session=True, preexec_fn=like_a_terminal)
     deadline = time.monotonic() + 60
     while not (out.is_dir() and any(f.suffix == ".png" for f in out.iterdir())):
         assert p.poll() is None and time.monotonic() < deadline, "no output appeared"

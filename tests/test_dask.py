@@ -227,13 +227,12 @@ def _command_lines(pid: int) -> list[str]:
 def test_ctrl_c_while_the_local_cluster_starts_is_a_clean_interrupt(collection: Path, tmp_path: Path) -> None:
     import subprocess
 
-    from cli_helpers import kmseg_command, kmseg_env
+    from cli_helpers import kmseg_command, kmseg_env, like_a_terminal
 
-    # enough work that the images cannot all be done before the interrupt lands
-    files = sorted(collection.glob("*.jpg"))
-    proc = subprocess.Popen(kmseg_command("segment", *files, "-k", 8, "-o", "out", "--dask", "local", "--jobs", 1),
+    files = [collection / f"img{i:03d}.jpg" for i in (0, 1)]
+    proc = subprocess.Popen(kmseg_command("segment", *files, "-k", 2, "-o", "out", "--dask", "local", "--jobs", 1),
                             cwd=tmp_path, env=kmseg_env(), stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=like_a_terminal)
     try:
         # Ctrl-C (to the whole process group, as a terminal sends it) once a worker process
         # is being spawned: the middle of the cluster's start-up.

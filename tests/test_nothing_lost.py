@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import kmseg_command, kmseg_env, save_photo
+from cli_helpers import kmseg_command, kmseg_env, like_a_terminal, save_photo
 from PIL import Image
 
 N_IMAGES = 100
@@ -119,7 +119,7 @@ def _kill_during_run(root: Path, out: Path, rng: random.Random, sig: signal.Sign
     done = _finished(out)
     target = done + rng.randint(0, max((N_IMAGES - done) * 2 // 3, 1))
     p = subprocess.Popen(kmseg_command(*_args(out)), cwd=root, env=kmseg_env(), stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=like_a_terminal)
     if target == done:
         time.sleep(rng.uniform(0.0, 1.5))
         when = "during start-up"
