@@ -49,6 +49,7 @@ _JUMPS_WIDE = 12  # tries and ...
 _JUMP_FAILS_WIDE = 4  # ... fails in a row, without the cut-off, up to this many colours x clusters:
 _WIDE_JUMP_WORK = 4_000_000
 _FINISH_WORK = 1_500_000  # colours x clusters: below this, several starts are finished (see _finished)
+_FINISH_PIXELS = 1  # ... and at most one for each this many pixels a colour (see _finished)
 _SNAP_ITER = 20  # Lloyd passes on whole-number centres after rounding, up to _WIDE_JUMP_WORK (see _snap)
 _CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
 _CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
@@ -238,7 +239,7 @@ def fit_colors(
     _deadline.check()
     starts = _candidates(levels, k, n_init, max_iter, rng)
     tol_abs = tol * variance(levels)
-    finished = _finished(Y.shape[0], k, len(starts))
+    finished = _finished(Y.shape[0], k, len(starts), w.sum())
     # the usual way first, then each of the best starts alone
     groups = [starts[:REFINED]] + [starts[i : i + 1] for i in range(finished - 1)]
     best = None
@@ -259,15 +260,19 @@ def fit_colors(
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
 
 
-def _finished(m: int, k: int, n_starts: int) -> int:
+def _finished(m: int, k: int, n_starts: int, pixels: float) -> int:
     """How many of the best coarse starts are each taken to the end (trial,
     jumps, exact passes and, for a palette, whole numbers), the lowest final
     error winning: the usual way (the best of ``REFINED`` starts after a
     short trial is finished), plus as many single starts as ``_FINISH_WORK``
     colours x clusters allow, so a small histogram (flat-colour artwork, a
-    small K) is searched far more widely for about the time one start takes
-    on a photo. Returns 1 (the usual way alone) up to ``n_starts + 1``."""
-    return int(min(n_starts + 1, max(1, _FINISH_WORK // max(1, m * k))))
+    small K) is searched more widely. Only where the image has many pixels a
+    colour (``_FINISH_PIXELS`` for each start): there the histogram makes a
+    start cheap beside one pass over the pixels, while a tiny photo, nearly a
+    colour a pixel, would pay for each start as for a pass over its pixels.
+    Returns 1 (the usual way alone) up to ``n_starts + 1``."""
+    by_pixels = int(pixels) // (_FINISH_PIXELS * max(1, m))
+    return int(min(n_starts + 1, max(1, _FINISH_WORK // max(1, m * k)), max(1, by_pixels)))
 
 
 def variance(levels: list[_Level]) -> float:
