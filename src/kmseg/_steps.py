@@ -596,15 +596,6 @@ class _Pixels:
         return [(slice(top * w, bottom * w), (lambda read=read: read().reshape(-1, 3)))
                 for top, bottom, read in self._image._row_bands()]
 
-    def take(self, index: np.ndarray) -> np.ndarray:
-        """(m, 3) uint8: the pixels at sorted flat indices ``index``."""
-        out = np.empty((index.size, 3), dtype=np.uint8)
-        for part, read in self.bands():
-            a, b = np.searchsorted(index, (part.start, part.stop))
-            if b > a:
-                out[a:b] = read()[index[a:b] - part.start]
-        return out
-
 
 #: Images up to this many pixels are labelled on the calling thread.
 _SERIAL_PIXELS = 1 << 18
