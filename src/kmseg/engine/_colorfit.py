@@ -274,10 +274,12 @@ def _finished(m: int, k: int, n_starts: int, pixels: float) -> int:
     the extra starts find lower palettes: photos (2-15 pixels a colour) gained
     at most 0.03% from them, at up to 4x the time at K=8, and a tiny photo,
     nearly a colour a pixel, would pay for each start as for a pass over its
-    pixels. Returns 1 (the usual way alone) up to ``n_starts + 1``."""
+    pixels (so at most one start for each pixel a colour, even on flat
+    colour). Returns 1 (the usual way alone) up to ``n_starts + 1``."""
     if not _flat(m, pixels):
         return 1
-    return int(min(n_starts + 1, max(1, _FINISH_WORK // max(1, m * k))))
+    by_pixels = int(pixels) // max(1, m)
+    return int(min(n_starts + 1, max(1, _FINISH_WORK // max(1, m * k)), max(1, by_pixels)))
 
 
 def _flat(m: int, pixels: float) -> bool:
