@@ -232,12 +232,17 @@ static void centres_near(Centres *G, i64 a)
         double v = row[b];
         if (n == L && !(v < nd[L - 1]))
             continue;
-        i64 p = n < L ? n++ : L - 1;
-        while (p > 0 && v < nd[p - 1]) {
-            nd[p] = nd[p - 1];
-            nj[p] = nj[p - 1];
-            p--;
+        i64 last = n < L ? n++ : L - 1; /* v's slot: nd[p .. last - 1] move up one */
+        i64 p = 0, hi = last;           /* p: the first listed centre farther than v (ties stay in index order) */
+        while (p < hi) {
+            i64 mid = (p + hi) / 2;
+            if (v < nd[mid])
+                hi = mid;
+            else
+                p = mid + 1;
         }
+        memmove(nd + p + 1, nd + p, (size_t)(last - p) * sizeof(double));
+        memmove(nj + p + 1, nj + p, (size_t)(last - p) * sizeof(int32_t));
         nd[p] = v;
         nj[p] = (int32_t)b;
     }
@@ -505,7 +510,7 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
         if (j != j1 && delta[j] > a2)
             a2 = delta[j];
     i64 end = n_items;
-    i64 dead = 0;
+    i64 dead = 0, first_dead = 0;
     for (i64 i = 0; i < n_items; i++) {
         i64 g = it_id[i];
         i64 lab = it_lab[i];
@@ -554,6 +559,8 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
          * centre a; the others are farther than |c - m| - r from every colour. */
         add(&T, g, lab, -1.0, cw, cs);
         it_id[i] = -1;
+        if (dead == 0)
+            first_dead = i;
         dead += 1;
         double reach = d1 + r2 + slack, pb = INFINITY;
         double reach_sq = reach * reach, around = up + reach;
@@ -578,8 +585,8 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
     centres_free(&G);
     if (dead == 0)
         return end;
-    i64 out = 0;
-    for (i64 i = 0; i < end; i++) {
+    i64 out = first_dead; /* the items before it stay where they are */
+    for (i64 i = first_dead; i < end; i++) {
         if (it_id[i] >= 0) {
             it_id[out] = it_id[i];
             it_lab[out] = it_lab[i];
