@@ -723,12 +723,14 @@ int seed_plusplus_steps(const double *X, i64 n, i64 d, const double *w, i64 firs
         head[0] = link_sorted(moved, n, closest, tmp, next);
         c0 = 1;
     }
+    i64 valid = 0; /* cum[0 .. valid - 1] are still the running sums of closest * w */
     for (i64 c = c0; c < c1 && c < k; c++) {
-        double total = 0.0;
-        for (i64 i = 0; i < n; i++) {
+        double total = valid ? cum[valid - 1] : 0.0;
+        for (i64 i = valid; i < n; i++) {
             total += closest[i] * w[i];
             cum[i] = total;
         }
+        valid = n;
         double best_pot = INFINITY;
         i64 best_idx = 0;
         for (i64 tr = 0; tr < trials; tr++) {
@@ -771,6 +773,8 @@ int seed_plusplus_steps(const double *X, i64 n, i64 d, const double *w, i64 firs
                 if (s < closest[i]) { /* unlink i: it joins centre c */
                     closest[i] = s;
                     moved[n_moved++] = i;
+                    if (i < valid)
+                        valid = i;
                     if (prev < 0)
                         head[j] = nx;
                     else
