@@ -25,8 +25,9 @@ process (pixels x K), would exceed ``--max-seconds`` is skipped and says so.
 histogram and labels, k-means++ seeding, Lloyd on cubes for the restarts,
 the trial and the jumps, Lloyd on the finer cubes that lead into the exact
 passes, and the exact passes over the colours; CPU seconds of
-the thread that ran each step, which do not depend on the machine's load as
-wall time does). ``--src`` benchmarks another checkout's ``src`` (for a
+the thread that ran each step, or of the process for the passes over a tree
+in parts, which run alone in threads of their own; CPU time does not depend
+on the machine's load as wall time does). ``--src`` benchmarks another checkout's ``src`` (for a
 before/after pair in one session).
 """
 
@@ -133,12 +134,15 @@ def profile(image: np.ndarray, k: int) -> dict[str, float]:
         saved[(module, name)] = fn
 
         def inner(*args, **kwargs):
-            c = time.thread_time()
+            # A tree in parts has its passes in threads of their own, and runs
+            # alone: the process's CPU is its steps'. Otherwise the calling thread's.
+            clock = time.process_time if getattr(args[0], "parts", None) is not None else time.thread_time
+            c = clock()
             try:
                 return fn(*args, **kwargs)
             finally:
                 label = classify(args) if classify else key
-                spent[label] = spent.get(label, 0.0) + time.thread_time() - c
+                spent[label] = spent.get(label, 0.0) + clock() - c
         setattr(module, name, inner)
 
     def refine_kind(args) -> str:

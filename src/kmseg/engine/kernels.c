@@ -232,12 +232,17 @@ static void centres_near(Centres *G, i64 a)
         double v = row[b];
         if (n == L && !(v < nd[L - 1]))
             continue;
-        i64 p = n < L ? n++ : L - 1;
-        while (p > 0 && v < nd[p - 1]) {
-            nd[p] = nd[p - 1];
-            nj[p] = nj[p - 1];
-            p--;
+        i64 last = n < L ? n++ : L - 1; /* v's slot: nd[p .. last - 1] move up one */
+        i64 p = 0, hi = last;           /* p: the first listed centre farther than v (ties stay in index order) */
+        while (p < hi) {
+            i64 mid = (p + hi) / 2;
+            if (v < nd[mid])
+                hi = mid;
+            else
+                p = mid + 1;
         }
+        memmove(nd + p + 1, nd + p, (size_t)(last - p) * sizeof(double));
+        memmove(nj + p + 1, nj + p, (size_t)(last - p) * sizeof(int32_t));
         nd[p] = v;
         nj[p] = (int32_t)b;
     }
@@ -505,7 +510,7 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
         if (j != j1 && delta[j] > a2)
             a2 = delta[j];
     i64 end = n_items;
-    i64 dead = 0;
+    i64 dead = 0, first_dead = 0;
     for (i64 i = 0; i < n_items; i++) {
         i64 g = it_id[i];
         i64 lab = it_lab[i];
@@ -554,6 +559,8 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
          * centre a; the others are farther than |c - m| - r from every colour. */
         add(&T, g, lab, -1.0, cw, cs);
         it_id[i] = -1;
+        if (dead == 0)
+            first_dead = i;
         dead += 1;
         double reach = d1 + r2 + slack, pb = INFINITY;
         double reach_sq = reach * reach, around = up + reach;
@@ -578,8 +585,8 @@ i64 items_update(const double *Ct, i64 k, const double *delta, double slack, TRE
     centres_free(&G);
     if (dead == 0)
         return end;
-    i64 out = 0;
-    for (i64 i = 0; i < end; i++) {
+    i64 out = first_dead; /* the items before it stay where they are */
+    for (i64 i = first_dead; i < end; i++) {
         if (it_id[i] >= 0) {
             it_id[out] = it_id[i];
             it_lab[out] = it_lab[i];
@@ -644,6 +651,10 @@ int nearest_centres(const double *X, i64 n, i64 d, const double *Ct, i64 k, uint
 
 static inline double sq_rows(const double *x, const double *y, i64 d)
 {
+    if (d == 3) { /* the loop below, unrolled: the same sums in the same order */
+        double e0 = x[0] - y[0], e1 = x[1] - y[1], e2 = x[2] - y[2];
+        return e0 * e0 + e1 * e1 + e2 * e2;
+    }
     double s = 0.0;
     for (i64 t = 0; t < d; t++) {
         double e = x[t] - y[t];
@@ -712,12 +723,14 @@ int seed_plusplus_steps(const double *X, i64 n, i64 d, const double *w, i64 firs
         head[0] = link_sorted(moved, n, closest, tmp, next);
         c0 = 1;
     }
+    i64 valid = 0; /* cum[0 .. valid - 1] are still the running sums of closest * w */
     for (i64 c = c0; c < c1 && c < k; c++) {
-        double total = 0.0;
-        for (i64 i = 0; i < n; i++) {
+        double total = valid ? cum[valid - 1] : 0.0;
+        for (i64 i = valid; i < n; i++) {
             total += closest[i] * w[i];
             cum[i] = total;
         }
+        valid = n;
         double best_pot = INFINITY;
         i64 best_idx = 0;
         for (i64 tr = 0; tr < trials; tr++) {
@@ -760,6 +773,8 @@ int seed_plusplus_steps(const double *X, i64 n, i64 d, const double *w, i64 firs
                 if (s < closest[i]) { /* unlink i: it joins centre c */
                     closest[i] = s;
                     moved[n_moved++] = i;
+                    if (i < valid)
+                        valid = i;
                     if (prev < 0)
                         head[j] = nx;
                     else
