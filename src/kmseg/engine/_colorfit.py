@@ -241,7 +241,7 @@ def fit_colors(
     tol_abs = tol * variance(levels)
     finished = _finished(Y.shape[0], k, len(starts), w.sum())
     # the usual way first, then each of the best starts alone
-    groups = [starts[:REFINED]] + [starts[i : i + 1] for i in range(finished - 1)]
+    groups = _distinct_groups(starts, finished)
     best = None
     for group in groups:
         C, items, inertia, n_iter, converged = best_of(levels, Y, group, max_iter, tol_abs,
@@ -258,6 +258,36 @@ def fit_colors(
         C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, 0.0, items)
         n_iter += more
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+
+
+def _distinct_groups(starts: np.ndarray, finished: int) -> list[np.ndarray]:
+    """The groups :func:`fit_colors` finishes: the best ``REFINED`` starts
+    together, then each of the best ``finished - 1`` alone, without repeats.
+    Restarts often meet at the same centres (always, on a few colours); a
+    repeat would only be taken down the same deterministic path to the same
+    end, and could not win (a later group wins only when strictly lower). A
+    repeat in the first group would lose its trial to its first copy."""
+    first = _unique_rows(starts[:REFINED])
+    seen = {starts[i].tobytes() for i in first} if len(first) == 1 else set()
+    groups = [starts[first]]
+    for start in starts[: finished - 1]:
+        key = start.tobytes()
+        if key not in seen:
+            seen.add(key)
+            groups.append(start[None])
+    return groups
+
+
+def _unique_rows(starts: np.ndarray) -> list[int]:
+    """Indices of the first copy of each distinct start (same bytes), in order."""
+    seen: set[bytes] = set()
+    keep = []
+    for i, start in enumerate(starts):
+        key = start.tobytes()
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return keep
 
 
 def _finished(m: int, k: int, n_starts: int, pixels: float) -> int:
