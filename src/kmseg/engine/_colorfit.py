@@ -142,13 +142,21 @@ def _starts(ids: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], change, [ids.size])).astype(np.intp)
 
 
+class _Levels(list):
+    """The cube levels of :func:`_build_levels`, keeping their prepared
+    :class:`_tree.Tree` once made: the restarts, trials and exact passes that
+    all run on the colours share one tree instead of each building it."""
+
+    tree: _tree.Tree | None = None
+
+
 def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Level]:
     """Level 0 is the colours themselves; level s holds the cubes of side
     2**s, up to the top cubes."""
     m = codes.size
     zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
-    levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
+    levels: list[_Level] = _Levels([_Level(None, single, w, None, Y, zero, zero)])  # type: ignore[arg-type]
     keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
     scatter = radius = np.zeros(m)
     first = None
@@ -160,8 +168,15 @@ def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Leve
 
 
 def prepare(stats: list[_Level] | _tree.Tree) -> _tree.Tree:
-    """``stats`` as the compiled passes want it (a ``_tree.Tree``)."""
-    return stats if isinstance(stats, _tree.Tree) else _tree.Tree(stats)
+    """``stats`` as the compiled passes want it (a ``_tree.Tree``; the
+    levels of :func:`_build_levels` build theirs once)."""
+    if isinstance(stats, _tree.Tree):
+        return stats
+    if isinstance(stats, _Levels):
+        if stats.tree is None:
+            stats.tree = _tree.Tree(stats)
+        return stats.tree
+    return _tree.Tree(stats)
 
 
 def _refine(stats: list[_Level] | _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int,
@@ -319,7 +334,10 @@ def variance(levels: list[_Level]) -> float:
 
 def coarse_stats(levels: list[_Level], level: int) -> list[_Level]:
     """The levels from ``level`` up, its cubes made points: never opened
-    (radius 0), their scatter kept, so inertia stays exact for the cubes."""
+    (radius 0), their scatter kept, so inertia stays exact for the cubes.
+    Level 0 (the colours, which have no radius) is ``levels`` itself."""
+    if level == 0:
+        return levels
     base = levels[level]
     return [replace(base, radius=np.zeros(base.size))] + levels[level + 1 :]
 
@@ -498,7 +516,7 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int 
     would, the float centres and their ``inertia`` (computed here when None)
     are returned."""
     R = np.clip(np.rint(C), 0, 255)
-    if np.unique(R, axis=0).shape[0] < R.shape[0]:
+    if _repeats(R):
         return C, items.inertia(C) if inertia is None else inertia
     delta = np.sqrt(((R - C) ** 2).sum(axis=1))
     items.update(R, delta)
@@ -508,7 +526,7 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int 
     best = items.inertia(R)
     for _ in range(passes):
         R_new = np.clip(np.rint(items.sums / items.weight[:, None]), 0, 255)
-        if (R_new == R).all() or np.unique(R_new, axis=0).shape[0] < R.shape[0]:
+        if (R_new == R).all() or _repeats(R_new):
             break
         delta = np.sqrt(((R_new - R) ** 2).sum(axis=1))
         items.update(R_new, delta)
@@ -518,3 +536,12 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int 
             break
         R, best = R_new, got
     return R, best
+
+
+def _repeats(R: np.ndarray) -> bool:
+    """Whether two of the whole-number centres ``R`` (k, d), 0-255, are equal
+    (one key a centre: ``np.unique(R, axis=0)`` sorts row views, far slower)."""
+    key = R[:, 0].astype(np.int64)
+    for j in range(1, R.shape[1]):
+        key = key * 256 + R[:, j].astype(np.int64)
+    return np.unique(key).size < R.shape[0]
