@@ -194,3 +194,141 @@ def test_pixel_codes_are_the_interleaved_bits(name: str) -> None:
 
     rgb = images()[name]
     assert np.array_equal(pixel_codes(rgb), morton_codes(rgb))
+
+
+# ------------------------------------------------------------------ the fit of a few colours
+
+
+def _fit_bytes(image: np.ndarray, k: int, seed: int, color_space: str = "rgb") -> tuple[bytes, ...]:
+    from kmseg.engine import _colorfit
+    from kmseg.features._color import to_space
+
+    hist = kmseg.color_histogram(image)
+    Y = np.ascontiguousarray(to_space(color_space)(hist.colors), dtype=np.float64)
+    C, labels, inertia, n_iter, converged = _colorfit.fit_colors(
+        hist._codes, Y, hist.counts, k, 300, 1e-4, steps.default_n_init(k), np.random.default_rng(seed),
+        integer_centers=color_space == "rgb")
+    return C.tobytes(), labels.tobytes(), np.float64(inertia).tobytes(), bytes([n_iter % 256, converged])
+
+
+def _every_group(starts: np.ndarray, finished: int) -> list[np.ndarray]:
+    """The groups as finished before repeats were skipped: every one."""
+    from kmseg.engine._colorfit import REFINED
+
+    return [starts[:REFINED]] + [starts[i : i + 1] for i in range(finished - 1)]
+
+
+# (image, K, seed, whether restarts meet so that work is saved: a few colours in K well-apart groups)
+FEW_COLOURS = [("graphic", 2, 0, True), ("graphic", 4, 1, True), ("graphic", 8, 2, False), ("graphic", 3, 4, False),
+               ("photo", 2, 0, False), ("four colours", 3, 0, False), ("four colours", 4, 5, True)]
+
+
+def _few_colours_image(name: str) -> np.ndarray:
+    if name == "four colours":  # 4 flat colours, a few pixels each: every restart meets the others
+        rgb = np.zeros((12, 10, 3), np.uint8)
+        rgb[:6, :5], rgb[:6, 5:], rgb[6:, :5], rgb[6:, 5:] = (250, 0, 0), (0, 250, 0), (0, 0, 250), (240, 240, 0)
+        return rgb
+    return images()[name]
+
+
+@pytest.mark.parametrize(("name", "k", "seed", "meet"), FEW_COLOURS)
+def test_repeated_starts_are_finished_once_to_the_same_answer(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                              k: int, seed: int, meet: bool) -> None:
+    """Restarts on a few colours meet at the same centres; each repeat is
+    skipped, and the fit is the one that finishes every start."""
+    from kmseg.engine import _colorfit
+
+    image = _few_colours_image(name)
+    finished_groups: list[list[bytes]] = []
+    real_best_of = _colorfit.best_of
+
+    def spying(levels, Y, group, *args, **kwargs):  # type: ignore[no-untyped-def]
+        finished_groups.append([start.tobytes() for start in group])
+        return real_best_of(levels, Y, group, *args, **kwargs)
+
+    monkeypatch.setattr(_colorfit, "best_of", spying)
+    skipping = _fit_bytes(image, k, seed)
+    skipped = finished_groups[:]
+    finished_groups.clear()
+    monkeypatch.setattr(_colorfit, "_distinct_groups", _every_group)
+    assert _fit_bytes(image, k, seed) == skipping
+    every = finished_groups
+    # the same starts are finished, each once: the first group's repeats dropped, a single start
+    # only when no earlier single start (or a first group of one start) was the same
+    assert skipped[0] == list(dict.fromkeys(every[0]))
+    singles = [group[0] for group in every[1:]]
+    expected = list(dict.fromkeys(singles))
+    if len(skipped[0]) == 1:
+        expected = [s for s in expected if s != skipped[0][0]]
+    assert [group[0] for group in skipped[1:]] == expected
+    assert all(len(group) == 1 for group in skipped[1:])
+    if meet:
+        assert len(skipped) < len(every)
+
+
+def test_a_fit_of_few_colours_builds_its_cube_tree_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmseg.engine import _colorfit, _tree
+
+    built = []
+    real_init = _tree.Tree.__init__
+
+    def counting(self, stats):  # type: ignore[no-untyped-def]
+        built.append(len(stats))
+        real_init(self, stats)
+
+    monkeypatch.setattr(_tree.Tree, "__init__", counting)
+    once = _fit_bytes(graphic(), 4, 0)
+    assert len(built) == 1  # restarts, trials, jumps and exact passes all on the colours' one tree
+    built.clear()
+    monkeypatch.setattr(_colorfit, "prepare", lambda stats: stats if isinstance(stats, _tree.Tree)
+                        else real_tree(stats))
+    real_tree = _tree.Tree
+    assert _fit_bytes(graphic(), 4, 0) == once
+    assert len(built) > 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_whole_number_centres_with_repeats_are_found(seed: int) -> None:
+    from kmseg.engine._colorfit import _repeats
+
+    rng = np.random.default_rng(seed)
+    for k in (2, 3, 8, 64):
+        R = rng.integers(0, 256, (k, 3)).astype(np.float64)
+        R[:, rng.integers(0, 3)] = rng.integers(0, 2, k) * 255  # rows alike in a channel
+        assert _repeats(R) == (len({tuple(r) for r in R.tolist()}) < k)
+        R[-1] = R[rng.integers(0, k - 1)]
+        assert _repeats(R)
+        R[-1, 2] = 255 - R[-1, 2] if R[-1, 2] != 127.5 else 0
+        assert _repeats(R) == (len({tuple(r) for r in R.tolist()}) < k)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lloyd_passes_of_a_tiny_fit_are_plain_lloyd(seed: int) -> None:
+    """The passes over a few weighted points (no cluster empty: the path
+    without a mask) end where NumPy's Lloyd ends, pass for pass."""
+    from reference import lloyd
+
+    from kmseg.engine import _kmeans, _tree
+
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([rng.normal(c, 6.0, (15, 3)) for c in ((40, 40, 40), (200, 60, 60), (90, 210, 120))])
+    w = rng.integers(1, 20, X.shape[0]).astype(np.float64)
+    C0 = X[rng.choice(X.shape[0], 3, replace=False)]
+    for passes in (1, 2, 5, 50):
+        C, items, inertia, n_iter, _ = _kmeans.refine(_tree.Tree.of_points(X, w), X, C0, passes, 0.0)
+        C_ref, labels_ref, inertia_ref, n_ref = lloyd(X, w, C0, max_iter=passes)
+        assert n_iter <= passes
+        assert np.allclose(C, C_ref, rtol=0, atol=1e-9)
+        assert np.array_equal(items.point_labels(X.shape[0]), labels_ref.astype(np.uint8))
+        assert inertia == pytest.approx(inertia_ref, rel=1e-12)
+
+
+@pytest.mark.parametrize(("name", "k"), [("graphic", 2), ("graphic", 4), ("four colours", 3), ("photo", 2)])
+def test_fits_of_few_colours_are_deterministic_and_keep_k(name: str, k: int) -> None:
+    image = _few_colours_image(name)
+    first = kmseg.segment(image, k, seed=7)
+    again = kmseg.segment(image, k, seed=7)
+    assert first.k == k and len(np.unique(first.palette, axis=0)) == k
+    assert np.array_equal(np.unique(first.labels), np.arange(k))  # every cluster has pixels
+    assert (first.labels.tobytes(), first.palette.tobytes(), first.inertia, first.n_iter) == (
+        again.labels.tobytes(), again.palette.tobytes(), again.inertia, again.n_iter)

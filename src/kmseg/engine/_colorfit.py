@@ -146,13 +146,21 @@ def _starts(ids: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], change, [ids.size])).astype(np.intp)
 
 
+class _Levels(list):
+    """The cube levels of :func:`_build_levels`, keeping their prepared
+    :class:`_tree.Tree` once made: the restarts, trials and exact passes that
+    all run on the colours share one tree instead of each building it."""
+
+    tree: _tree.Tree | None = None
+
+
 def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Level]:
     """Level 0 is the colours themselves; level s holds the cubes of side
     2**s, up to the top cubes."""
     m = codes.size
     zero = np.broadcast_to(0.0, (m,))  # colours have no scatter and no radius
     single = np.arange(m + 1, dtype=np.intp)
-    levels: list[_Level] = [_Level(None, single, w, None, Y, zero, zero)]  # type: ignore[arg-type]
+    levels: list[_Level] = _Levels([_Level(None, single, w, None, Y, zero, zero)])  # type: ignore[arg-type]
     keys, mean, weight = codes >> 3, np.ascontiguousarray(Y, dtype=np.float64), w
     scatter = radius = np.zeros(m)
     first = None
@@ -164,8 +172,15 @@ def _build_levels(codes: np.ndarray, Y: np.ndarray, w: np.ndarray) -> list[_Leve
 
 
 def prepare(stats: list[_Level] | _tree.Tree) -> _tree.Tree:
-    """``stats`` as the compiled passes want it (a ``_tree.Tree``)."""
-    return stats if isinstance(stats, _tree.Tree) else _tree.Tree(stats)
+    """``stats`` as the compiled passes want it (a ``_tree.Tree``; the
+    levels of :func:`_build_levels` build theirs once)."""
+    if isinstance(stats, _tree.Tree):
+        return stats
+    if isinstance(stats, _Levels):
+        if stats.tree is None:
+            stats.tree = _tree.Tree(stats)
+        return stats.tree
+    return _tree.Tree(stats)
 
 
 def _refine(stats: list[_Level] | _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int,
@@ -245,7 +260,7 @@ def fit_colors(
     tol_abs = tol * variance(levels)
     finished = _finished(Y.shape[0], k, len(starts), w.sum())
     # the usual way first, then each of the best starts alone
-    groups = [starts[:REFINED]] + [starts[i : i + 1] for i in range(finished - 1)]
+    groups = _distinct_groups(starts, finished)
     best = None
     for group in groups:
         C, items, inertia, n_iter, converged = best_of(levels, Y, group, max_iter, tol_abs,
@@ -262,6 +277,36 @@ def fit_colors(
         C, items, inertia, more, converged = _refine(levels, Y, C, max_iter - n_iter, 0.0, items)
         n_iter += more
     return C, items.point_labels(Y.shape[0]), inertia, n_iter, converged
+
+
+def _distinct_groups(starts: np.ndarray, finished: int) -> list[np.ndarray]:
+    """The groups :func:`fit_colors` finishes: the best ``REFINED`` starts
+    together, then each of the best ``finished - 1`` alone, without repeats.
+    Restarts often meet at the same centres (always, on a few colours); a
+    repeat would only be taken down the same deterministic path to the same
+    end, and could not win (a later group wins only when strictly lower). A
+    repeat in the first group would lose its trial to its first copy."""
+    first = _unique_rows(starts[:REFINED])
+    seen = {starts[i].tobytes() for i in first} if len(first) == 1 else set()
+    groups = [starts[first]]
+    for start in starts[: finished - 1]:
+        key = start.tobytes()
+        if key not in seen:
+            seen.add(key)
+            groups.append(start[None])
+    return groups
+
+
+def _unique_rows(starts: np.ndarray) -> list[int]:
+    """Indices of the first copy of each distinct start (same bytes), in order."""
+    seen: set[bytes] = set()
+    keep = []
+    for i, start in enumerate(starts):
+        key = start.tobytes()
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return keep
 
 
 def _finished(m: int, k: int, n_starts: int, pixels: float) -> int:
@@ -305,7 +350,10 @@ def variance(levels: list[_Level]) -> float:
 
 def coarse_stats(levels: list[_Level], level: int) -> list[_Level]:
     """The levels from ``level`` up, its cubes made points: never opened
-    (radius 0), their scatter kept, so inertia stays exact for the cubes."""
+    (radius 0), their scatter kept, so inertia stays exact for the cubes.
+    Level 0 (the colours, which have no radius) is ``levels`` itself."""
+    if level == 0:
+        return levels
     base = levels[level]
     return [replace(base, radius=np.zeros(base.size))] + levels[level + 1 :]
 
@@ -522,7 +570,7 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int 
     would, the float centres and their ``inertia`` (computed here when None)
     are returned."""
     R = np.clip(np.rint(C), 0, 255)
-    if np.unique(R, axis=0).shape[0] < R.shape[0]:
+    if _repeats(R):
         return C, items.inertia(C) if inertia is None else inertia
     delta = np.sqrt(((R - C) ** 2).sum(axis=1))
     items.update(R, delta)
@@ -532,7 +580,7 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int 
     best = items.inertia(R)
     for _ in range(passes):
         R_new = np.clip(np.rint(items.sums / items.weight[:, None]), 0, 255)
-        if (R_new == R).all() or np.unique(R_new, axis=0).shape[0] < R.shape[0]:
+        if (R_new == R).all() or _repeats(R_new):
             break
         delta = np.sqrt(((R_new - R) ** 2).sum(axis=1))
         items.update(R_new, delta)
@@ -542,3 +590,12 @@ def _snap(items: _tree.Items, C: np.ndarray, inertia: float | None, passes: int 
             break
         R, best = R_new, got
     return R, best
+
+
+def _repeats(R: np.ndarray) -> bool:
+    """Whether two of the whole-number centres ``R`` (k, d), 0-255, are equal
+    (one key a centre: ``np.unique(R, axis=0)`` sorts row views, far slower)."""
+    key = R[:, 0].astype(np.int64)
+    for j in range(1, R.shape[1]):
+        key = key * 256 + R[:, j].astype(np.int64)
+    return np.unique(key).size < R.shape[0]

@@ -248,13 +248,16 @@ def refine(tree: _tree.Tree, Y: np.ndarray, C: np.ndarray, max_iter: int, tol_ab
     for n_iter in range(1, max_iter + 1):
         _deadline.check()
         weight, sums = items.weight, items.sums
-        new = C.copy()
-        nonempty = weight > 0
-        new[nonempty] = sums[nonempty] / weight[nonempty, None]
-        if _repair(new, weight, Y):
-            C = new
-            items = tree.items(C)
-            continue
+        if weight.min() > 0:  # no cluster empty: the usual case, without a mask (a pass of a tiny fit costs µs)
+            new = sums / weight[:, None]
+        else:
+            new = C.copy()
+            nonempty = weight > 0
+            new[nonempty] = sums[nonempty] / weight[nonempty, None]
+            if _repair(new, weight, Y):
+                C = new
+                items = tree.items(C)
+                continue
         delta = np.sqrt(((new - C) ** 2).sum(axis=1))
         C = new
         items.update(C, delta)
