@@ -93,3 +93,37 @@ def test_large_histograms_pass_through_finer_cubes_and_stay_exact(monkeypatch):
     assert inertia == pytest.approx(float(w @ own), rel=1e-9)
     ref = KMeans(k, n_init=1, random_state=0).fit(Y, sample_weight=w)
     assert inertia <= ref.inertia_
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cheapest_removal_at_once_agrees_with_the_bounded_search(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """The cost of removing each centre (its colours going to their second
+    nearest), found for every centre at once on few items, is the bounded
+    search's, centre and cost; empty clusters cost nothing."""
+    rng = np.random.default_rng(seed)
+    k = 7
+    mean = rng.uniform(0, 255, (300, 3))
+    w = rng.integers(1, 50, 300).astype(float)
+    C = rng.uniform(0, 255, (k, 3))
+    C[3] = 1000.0  # far away: an empty cluster
+    sq = ((mean[:, None, :] - C[None]) ** 2).sum(axis=2)
+    lab = sq.argmin(axis=1)
+    own = sq[np.arange(300), lab]
+    lower = np.zeros(300)  # a valid (loose) bound: the search costs every centre
+    monkeypatch.setattr(_colorfit, "_SMALL_REMOVAL_WORK", 0)
+    j_loop, cost_loop = _colorfit._cheapest_removal(mean, w, lab, own, lower, C)
+    monkeypatch.setattr(_colorfit, "_SMALL_REMOVAL_WORK", 10**9)
+    j_once, cost_once = _colorfit._cheapest_removal(mean, w, lab, own, lower, C)
+    assert (j_once, cost_once) == (3, 0.0) == (j_loop, cost_loop)
+    C[3] = mean[0] + 0.5  # now every cluster has colours
+    sq = ((mean[:, None, :] - C[None]) ** 2).sum(axis=2)
+    lab = sq.argmin(axis=1)
+    own = sq[np.arange(300), lab]
+    monkeypatch.setattr(_colorfit, "_SMALL_REMOVAL_WORK", 0)
+    j_loop, cost_loop = _colorfit._cheapest_removal(mean, w, lab, own, lower, C)
+    monkeypatch.setattr(_colorfit, "_SMALL_REMOVAL_WORK", 10**9)
+    j_once, cost_once = _colorfit._cheapest_removal(mean, w, lab, own, lower, C)
+    second = np.sort(sq, axis=1)[:, 1]
+    brute = [float((w[lab == c] * (second[lab == c] - own[lab == c])).sum()) for c in range(k)]
+    assert j_once == j_loop == int(np.argmin(brute))
+    assert cost_once == pytest.approx(cost_loop, rel=1e-12) and cost_once == pytest.approx(min(brute), rel=1e-12)

@@ -54,6 +54,7 @@ _FINISH_WORK = 1_500_000  # colours x clusters: below this, several starts are f
 _FINISH_PIXELS = 20  # ... only on flat colour: this many pixels a colour, or ...
 _FEW_COLOURS = 1024  # ... at most this many colours (see _flat)
 _SNAP_ITER = 20  # Lloyd passes on whole-number centres after rounding, up to _WIDE_JUMP_WORK (see _snap)
+_SMALL_REMOVAL_WORK = 65_536  # items x clusters up to which a removal's cost is found for every centre at once
 _CHEAP_WORK = 1_000_000  # colours x clusters up to which an exact pass is cheap ...
 _CHEAP_TOL = 0.01  # ... and the exact passes go on to this fraction of tol
 _CHEAP_FINAL_WORK = 20_000_000  # the same for the last exact passes, which only lower the inertia
@@ -441,6 +442,14 @@ def _cheapest_removal(mean: np.ndarray, w: np.ndarray, lab: np.ndarray, own: np.
     distances to their centres. The distances are compiled: BLAS's threads
     would spin against the passes' threads."""
     k = C.shape[0]
+    if mean.shape[0] * k <= _SMALL_REMOVAL_WORK:
+        # few items (flat colour, tiny images): every cost at once; the loop
+        # below paid a compiled call and a copy of the centres for each one
+        sq = ((mean[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+        sq[np.arange(mean.shape[0]), lab] = np.inf
+        costs = np.bincount(lab, weights=w * (sq.min(axis=1) - own), minlength=k) if k > 1 else np.zeros(k)
+        j = int(np.argmin(costs))
+        return j, float(costs[j])
     bound = np.bincount(lab, weights=w * np.maximum(np.maximum(lower, 0.0) ** 2 - own, 0.0), minlength=k)
     members = np.argsort(lab, kind="stable")
     first = np.concatenate(([0], np.cumsum(np.bincount(lab, minlength=k))))
