@@ -4,7 +4,7 @@ shared boundaries of :mod:`kmseg.features._vector` and the outlines of
 paint-by-number.
 
 The label map is a C-contiguous int16 array framed by a pixel of -1 (as
-:func:`kmseg.features._vector.trace` makes it); anything else is a
+:func:`kmseg.features._vector.frame` makes it); anything else is a
 TypeError or ValueError, never a wrong memory access.
 """
 

@@ -46,14 +46,29 @@ struct chains_trace {
     int32_t *pts;          /* (x, y) of the canonical chains' points */
 };
 
-static int popcount4(unsigned m) { return (int)((m & 1) + (m >> 1 & 1) + (m >> 2 & 1) + (m >> 3 & 1)); }
+static int popcount4(unsigned m) {
+    static const uint8_t bits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+    return bits[m & 15];
+}
 
 static inline unsigned corner_mask(const int16_t *nw, int64_t s) {
     int16_t a = nw[0], b = nw[1], c = nw[s], d = nw[s + 1]; /* NW, NE, SW, SE */
     return (unsigned)(b != d) | (unsigned)(c != d) << 1 | (unsigned)(a != c) << 2 | (unsigned)(a != b) << 3;
 }
 
-static inline int is_vertex(unsigned m) { return m != 0 && m != (EAST | WEST) && m != (SOUTH | NORTH); }
+/* Boundary edges are even around a corner but at a junction, so a corner
+ * with a horizontal and a vertical one is a turn or a junction. */
+static inline int is_vertex(unsigned m) { return (m & (EAST | WEST)) && (m & (SOUTH | NORTH)); }
+
+/* The vertices among corners (y, 0) .. (y, w): no branch, so the compiler vectorises it. */
+static int64_t row_vertices(const int16_t *row, int64_t s, int64_t w) {
+    int64_t n = 0;
+    for (int64_t x = 0; x <= w; x++) {
+        int16_t a = row[x], b = row[x + 1], c = row[x + s], d = row[x + s + 1]; /* NW, NE, SW, SE */
+        n += ((b != d) | (a != c)) & ((c != d) | (a != b));
+    }
+    return n;
+}
 
 static inline int16_t pixel_of(const chains_trace *t, const vertex *v, int q) {
     return t->map[(int64_t)v->y * t->stride + v->x + t->pixel[q]];
@@ -179,7 +194,7 @@ chains_trace *chains_trace_map(const int16_t *map, int64_t h, int64_t w, double 
     /* The vertices, in raster order, with the vertical sides' ends. */
     int64_t nv = 0, sides = 0, junction_sides = 0;
     for (int64_t y = 0; y <= h; y++)
-        for (int64_t x = 0; x <= w; x++) nv += is_vertex(corner_mask(map + y * s + x, s));
+        nv += row_vertices(map + y * s, s, w);
     size_t n1 = (size_t)(nv ? nv : 1);
     vertex *vx = t->vx = malloc(n1 * sizeof *vx);
     int32_t *open = malloc((size_t)(w + 1) * sizeof *open); /* the vertex above each column's open south side */
