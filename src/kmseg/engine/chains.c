@@ -2,7 +2,8 @@
  * vertices (the corners where sides start and end), one walk along the
  * rings cuts them into chains and keeps the canonical chains' corners, and
  * Douglas-Peucker simplifies each of those once. Every pass is linear in
- * the boundary's size but the simplification (linear times its depth). */
+ * the size of the map or of its boundary, except the simplification (a
+ * chain's length times the depth of its splits). */
 #include "chains.h"
 
 #include <stdlib.h>
@@ -56,8 +57,9 @@ static inline unsigned corner_mask(const int16_t *nw, int64_t s) {
     return (unsigned)(b != d) | (unsigned)(c != d) << 1 | (unsigned)(a != c) << 2 | (unsigned)(a != b) << 3;
 }
 
-/* Boundary edges are even around a corner but at a junction, so a corner
- * with a horizontal and a vertical one is a turn or a junction. */
+/* A corner has 0, 2, 3 or 4 boundary edges: one with both a horizontal and
+ * a vertical edge is a turn or a junction; the others have none or pass
+ * straight through. */
 static inline int is_vertex(unsigned m) { return (m & (EAST | WEST)) && (m & (SOUTH | NORTH)); }
 
 /* The vertices among corners (y, 0) .. (y, w): no branch, so the compiler vectorises it. */
