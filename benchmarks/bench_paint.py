@@ -13,8 +13,8 @@ for the call (min and median; other jobs on the machine disturb them less),
 and a digest of the output, which says whether the trees draw the same.
 
 Run: OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/bench_paint.py
---before /path/to/other/checkout/src [--repeat 3]. Writes
-results/bench_paint.md.
+--before /path/to/other/checkout/src [--repeat 3] [--images photo12mp]
+[--tasks paint-by-number]. Writes results/bench_paint.md (or ``--out``).
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the src folder of the tree to compare with")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--images", nargs="*", default=[name for name, _ in CASES], help="china photo12mp")
+    parser.add_argument("--tasks", nargs="*", default=list(TASKS), help=", ".join(TASKS))
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bench_paint.md")
     args = parser.parse_args()
     rows = []
@@ -78,10 +80,12 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         for name, k in CASES:
+            if name not in args.images:
+                continue
             seg = kmseg.segment(photo12mp() if name == "photo12mp" else sample(name), k, seed=0)
             maps = Path(tmp) / f"{name}.npz"
             np.savez(maps, labels=seg.labels, palette=seg.palette)
-            for task in TASKS:
+            for task in (t for t in TASKS if t in args.tasks):
                 runs: dict[str, list[dict]] = {"before": [], "after": []}
                 for _ in range(args.repeat):
                     for side, src in (("before", args.before), ("after", AFTER)):

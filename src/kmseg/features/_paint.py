@@ -295,10 +295,10 @@ def labels_to_paint_by_number(
     h, w = labels.shape
     if not labels.size:
         raise InvalidParameterError("labels must have at least one pixel", param="labels")
-    sides, chains = _vector.trace(labels, opaque)
-    outlines = _vector.chain_points(_vector.simplify(sides, chains, float(tolerance)))
+    framed = _vector.frame(labels, opaque)
+    outlines = _vector.outlines(framed, float(tolerance))
     px_per_mm = w / float(width_mm)
-    numbers, unlabelled = _place_numbers(sides.padded, max(float(tolerance), 1.0), min_font_mm * px_per_mm,
+    numbers, unlabelled = _place_numbers(framed, max(float(tolerance), 1.0), min_font_mm * px_per_mm,
                                          max_font_mm * px_per_mm)
     shown = labels if opaque is None else labels[opaque]
     clusters = tuple(int(c) for c in np.unique(shown))
