@@ -472,7 +472,8 @@ def _run_segment(args: argparse.Namespace, jobs: list[Any], failed: list[Any], s
     reporter.start_bar()
     start = time.perf_counter()
     interrupted = False
-    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    # `kill` stops as cleanly as Ctrl-C (the batch defers this handler to a safe point, see kmseg.batch)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         if single and jobs and executor is None:
             results = batch.run_jobs_inline(jobs, overwrite=args.overwrite, progress=reporter)
@@ -549,10 +550,6 @@ def _palette_source(args: argparse.Namespace) -> Any:
         raise bad(f"--palette-from an image needs -k, {options.get('k').range.words()}: how many colours "
                   "to fit on it", "k")
     return os.path.abspath(source)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 class _OutputError(Exception):

@@ -4,14 +4,17 @@ running images finish."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import Executor, Future
+from queue import Empty
 from typing import Any
 
+from kmseg.batch._interrupts import INTERRUPT, Events, deferred_interrupts
 from kmseg.batch._plan import outputs_exist
 from kmseg.batch._results import ENVIRONMENT, INPUT, BatchInterrupted, ItemJob, ItemResult, ProgressCallback
 from kmseg.batch._work import init_worker, process_item
@@ -165,31 +168,85 @@ def run_jobs(
     else:
         window = max_in_flight or len(todo)
     pending: dict[Future[ItemResult], int] = {}
+    events: Events[Any] = Events()
     queue = iter(todo)
-    interrupted = False
-    try:
+    interrupted = stopped = False
+    workers_started: list[Any] = []
+    with deferred_interrupts(events):
         try:
-            if own:
-                executor = _start_pool(workers, jobs, queue, pending, window)
-            else:
-                _fill(executor, jobs, queue, pending, window)
-            assert executor is not None
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
+            try:
+                if own:
+                    executor = _start_pool(workers, jobs, queue, pending, window, events, workers_started)
+                else:
+                    _fill(executor, jobs, queue, pending, window, events)
+                assert executor is not None
+                while pending:
+                    fut = _next_finished(events, pending)
                     i = pending.pop(fut)
                     record(i, _result_of(fut, jobs[i]))
-                _fill(executor, jobs, queue, pending, window)
-        except KeyboardInterrupt:
-            interrupted = True
-            _drain(pending, jobs, record)
-            raise BatchInterrupted(record.final(jobs)) from None
-    finally:
-        if own and executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-        if own or not interrupted:  # nothing of this run is writing any more (a given executor's
-            sweep_temporaries([jobs[i] for i in todo])  # interrupted tasks may still be)
+                    _fill(executor, jobs, queue, pending, window, events)
+            except KeyboardInterrupt:
+                interrupted = True
+                stopped = _drain(pending, jobs, record, events)
+                raise BatchInterrupted(record.final(jobs)) from None
+        finally:
+            if own and executor is not None:
+                _shut_down(executor, workers_started, stop_running=stopped)
+            if own or not interrupted:  # nothing of this run is writing any more (a given executor's
+                sweep_temporaries([jobs[i] for i in todo])  # interrupted tasks may still be)
     return record.final(jobs)
+
+
+#: Longest sleep of the main loop between looks at the queue of events (a missed wake-up costs no more).
+_POLL_SECONDS = 0.5
+#: How long the pool gets to shut down before its workers are killed.
+_EXIT_SECONDS = 60.0
+
+
+def _next_finished(events: Events[Any], pending: dict) -> Future[ItemResult]:
+    """The next future of ``pending`` to finish; KeyboardInterrupt on Ctrl-C (raised here, in
+    this module's code, where no lock of the pool is held)."""
+    while True:
+        try:
+            event = events.get(timeout=_POLL_SECONDS)
+        except Empty:
+            done = [fut for fut in pending if fut.done()]  # a lost callback cannot stall the batch
+            if done:
+                return done[0]
+            continue
+        if event is INTERRUPT:
+            raise KeyboardInterrupt
+        if event in pending:  # (a cancelled future may report twice, or after it was recorded)
+            return event
+
+
+def _shut_down(executor: Executor, workers: list[Any], stop_running: bool) -> None:
+    """Shut the own pool down, its workers killed if they are not gone in time.
+
+    ``stop_running`` (a second Ctrl-C): SIGTERM to the workers first, which
+    stops their running images (their atomic writes remove the temporary
+    files). A watchdog kills any worker still there after
+    :data:`_EXIT_SECONDS`, so the batch never waits for ever on its pool.
+    """
+    if stop_running:
+        _signal_workers(workers, kill=False)
+    watchdog = threading.Timer(_EXIT_SECONDS, _signal_workers, (workers,), {"kill": True})
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        executor.shutdown(wait=True, cancel_futures=True)
+    finally:
+        watchdog.cancel()
+
+
+def _signal_workers(workers: list[Any], kill: bool) -> None:
+    for process in workers:
+        if not process.is_alive():
+            continue
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
 
 
 #: Thread-pool sizes of BLAS and OpenMP libraries (read when NumPy is imported) and kmseg's own.
@@ -197,14 +254,15 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "B
                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "KMSEG_THREADS")
 
 
-def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> Executor:
+def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int,
+                events: Events[Any], started: list[Any]) -> Executor:
     """A process pool of fresh ("spawn") single-threaded workers, with its first jobs.
 
     The workers are started, by the first submissions, while the thread
     variables are set to 1 in the environment they inherit; the parent's own
-    environment is restored right after.
+    environment is restored right after. Each worker process is appended to
+    ``started``.
     """
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     saved = {name: os.environ.get(name) for name in _THREAD_VARS}
@@ -216,9 +274,8 @@ def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict
     try:
         for name in _THREAD_VARS:
             os.environ.setdefault(name, "1")
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=init_worker)
-        _fill(executor, jobs, queue, pending, window)
+        executor = ProcessPoolExecutor(workers, mp_context=_Spawn(started), initializer=init_worker)
+        _fill(executor, jobs, queue, pending, window, events)
     finally:
         if main:
             signal.signal(signal.SIGINT, old_sigint)
@@ -230,12 +287,29 @@ def _start_pool(workers: int, jobs: Sequence[ItemJob], queue: Any, pending: dict
     return executor
 
 
-def _fill(executor: Executor, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int) -> None:
+class _Spawn(type(multiprocessing.get_context("spawn"))):  # type: ignore[misc]
+    """The "spawn" start method, keeping the processes it makes in ``started``
+    (the pool's own list of its workers is private)."""
+
+    def __init__(self, started: list[Any]):
+        super().__init__()
+        self.started = started
+
+    def Process(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - the name the pool calls
+        process = super().Process(*args, **kwargs)
+        self.started.append(process)
+        return process
+
+
+def _fill(executor: Executor, jobs: Sequence[ItemJob], queue: Any, pending: dict, window: int,
+          events: Events[Any]) -> None:
     while len(pending) < window:
         i = next(queue, None)
         if i is None:
             return
-        pending[executor.submit(process_item, jobs[i])] = i
+        fut = executor.submit(process_item, jobs[i])
+        pending[fut] = i
+        fut.add_done_callback(events.put)
 
 
 def _result_of(fut: Future[ItemResult], job: ItemJob) -> ItemResult:
@@ -256,23 +330,26 @@ def _result_of(fut: Future[ItemResult], job: ItemJob) -> ItemResult:
                           failure=ENVIRONMENT)
 
 
-def _drain(pending: dict, jobs: Sequence[ItemJob], record: Callable[[int, ItemResult], None]) -> None:
+def _drain(pending: dict, jobs: Sequence[ItemJob], record: Callable[[int, ItemResult], None],
+           events: Events[Any]) -> bool:
     """After Ctrl-C: cancel what has not started, let running items finish.
 
-    A second Ctrl-C stops waiting; temporary files of unfinished writes are
-    then removed by the interrupted workers' atomic writes where possible.
+    A second Ctrl-C stops waiting: the unfinished items are recorded as
+    cancelled and True is returned (the caller then stops the workers, whose
+    atomic writes remove the temporary files of unfinished writes).
     """
     for fut in list(pending):
         if fut.cancel():
             pending.pop(fut)
     try:
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = pending.pop(fut)
-                record(i, _result_of(fut, jobs[i]))
+            fut = _next_finished(events, pending)
+            i = pending.pop(fut)
+            record(i, _result_of(fut, jobs[i]))
     except KeyboardInterrupt:
         for fut, i in pending.items():
             fut.cancel()
             record(i, ItemResult(jobs[i].source, "cancelled", "interrupted while running"))
         pending.clear()
+        return True
+    return False
