@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,39 @@ def test_a_ctrl_c_landing_inside_the_pool_machinery_still_ends_the_batch(tmp_pat
     for f in done:
         with Image.open(f) as im:
             im.load()
+
+
+def test_a_second_ctrl_c_stops_the_running_image_without_leaving_a_partial_file(tmp_path: Path) -> None:
+    """The first Ctrl-C lets the running image finish; a second one stops it (its worker
+    gets SIGTERM and its atomic writes remove their temporary files) instead of
+    waiting for it as the pool shuts down."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(tmp_path / "in" / "a-small.png")
+    # Every pixel its own colour, 64 clusters and a paint-by-number sheet: minutes of work.
+    Image.fromarray(rng.integers(0, 256, (2000, 2000, 3), dtype=np.uint8)).save(tmp_path / "in" / "b-large.png",
+                                                                               compress_level=1)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "kmseg", "segment", "in", "-k", "64", "-o", "out", "--paint-by-number", "paint",
+           "--jobs", "1"]
+    p = subprocess.Popen(cmd, cwd=tmp_path, env=kmseg_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True, preexec_fn=like_a_terminal)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "a-small-k64.png").exists():  # the one worker has gone on to the large image
+            assert p.poll() is None and time.monotonic() < deadline, "the small image was not written"
+            time.sleep(0.01)
+        os.killpg(p.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(p.pid, signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+    except BaseException:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
+    assert p.returncode == 130, err
+    assert no_traceback(err) and "interrupted" in err
+    written = sorted(f.relative_to(tmp_path).as_posix() for folder in (out, tmp_path / "paint")
+                     for f in folder.rglob("*") if f.is_file())
+    # the small image's outputs, none of the large one's, no temporary file
+    assert written == ["out/a-small-k64.png", "out/kmseg-manifest.jsonl", "paint/a-small-k64-paint.svg"]
