@@ -221,52 +221,6 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
     assert runs[0].inertia == runs[1].inertia and runs[0].n_iter == runs[1].n_iter
 
 
-@pytest.mark.parametrize("k", [5, 40])
-def test_split_items_keep_every_colour_at_its_nearest_centre(monkeypatch, k):
-    # A large tree's items are made in parts (its top cubes cut in two), each
-    # pass over the parts in threads: the parts together must assign every
-    # colour to its nearest centre, with the clusters' exact weights and sums,
-    # pass after pass, and cover every colour once.
-    monkeypatch.setattr(_tree, "SPLIT_POINTS", 1000)
-    monkeypatch.setattr(_tree, "SPLIT_WORK", 0)
-    distinct, Y, w = histogram_of(noisy_photo(seed=k)[::2, ::2])
-    tree = _tree.Tree(_colorfit._build_levels(distinct, Y, w))
-    assert tree.parts is not None and len(tree.parts) == 2
-    rng = np.random.default_rng(k)
-    C = Y[rng.choice(Y.shape[0], k, replace=False)] + rng.normal(0, 1, (k, 3))
-    items = tree.items(C)
-    assert isinstance(items, _tree.SplitItems)
-    for step in range(6):
-        labels = items.point_labels(Y.shape[0])
-        ref_labels, ref_sq = reference.nearest(Y, C)
-        assert np.array_equal(labels, ref_labels), f"step {step}"
-        assert items.inertia(C) == pytest.approx(float(w @ ref_sq), rel=1e-9)
-        np.testing.assert_allclose(items.weight, np.bincount(ref_labels, weights=w, minlength=k), atol=1e-6)
-        sums = np.stack([np.bincount(ref_labels, weights=w * Y[:, j], minlength=k) for j in range(3)], axis=1)
-        np.testing.assert_allclose(items.sums, sums, rtol=1e-9, atol=1e-6)
-        mean, weight, scatter, lab, lower = items.parts()
-        assert weight.sum() == pytest.approx(w.sum(), rel=1e-12)
-        np.testing.assert_allclose(np.bincount(lab, weights=weight, minlength=k), items.weight, rtol=1e-12)
-        new = C + rng.normal(0, 1, C.shape) * rng.choice([0.0, 0.5, 4.0], size=(k, 1))
-        items.update(new, np.sqrt(((new - C) ** 2).sum(axis=1)))
-        C = new
-
-
-def test_split_passes_give_the_same_bytes_on_any_number_of_threads(monkeypatch):
-    import kmseg
-
-    monkeypatch.setattr(_tree, "SPLIT_POINTS", 1000)  # every tree of this photo in parts
-    monkeypatch.setattr(_tree, "SPLIT_WORK", 0)
-    img = noisy_photo(sigma=5.0)
-    runs = []
-    for n in ("1", "2", "3"):
-        monkeypatch.setenv("KMSEG_THREADS", n)
-        runs.append(kmseg.segment(img, 12, seed=4))
-    for other in runs[1:]:
-        assert np.array_equal(runs[0].labels, other.labels) and np.array_equal(runs[0].palette, other.palette)
-        assert runs[0].inertia == other.inertia and runs[0].n_iter == other.n_iter
-
-
 def test_a_fixed_seed_repeats_in_a_new_process():
     # One implementation, no thresholds and no environment choosing a path: the same bytes.
     import kmseg

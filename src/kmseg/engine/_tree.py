@@ -13,20 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kmseg._parallel import parallel_map
 import kmseg.engine._kernels as _kernels
-
-#: Trees of at least this many points (large histograms: their finer cubes and
-#: colours) have their items in ``_HALVES`` parts, each pass over the parts in
-#: threads (see :class:`SplitItems`), for at least ``SPLIT_WORK`` points x
-#: clusters: a part pays for the centres' geometry again each pass, and two
-#: threads on a busy machine cost CPU time; what they give is wall time, on
-#: the passes that are large and serial (12 MP at K=256: about half of the
-#: finer cubes' and the colours' passes, 1.0 s of CPU; at K=16 nothing).
-SPLIT_POINTS = 200_000
-SPLIT_WORK = 50_000_000
-#: Parts, fixed (not the number of cores), so that results do not depend on the machine.
-_HALVES = 2
 
 
 @dataclass(frozen=True)
@@ -87,29 +74,17 @@ class Tree:
             tops = (0, npts)
         self.p_mean, self.p_w, self.p_scatter = p_mean, p_w, p_scatter
         self.n_mean, self.n_w, self.n_scatter = n_mean, n_w, n_scatter
-        arrays = (p_mean, p_w, p_scatter, n_mean, n_w, n_wsum, n_radius, n_scatter, n_ch0, n_ch1, n_pt0, n_pt1)
-        self.compiled = _kernels.Tree(*arrays, *tops)
-        #: The same tree cut between its top cubes into parts of about equal
-        #: points (None: one part), for :class:`SplitItems`.
-        self.parts: tuple[_kernels.Tree, ...] | None = None
-        if nodes and npts >= SPLIT_POINTS and tops[1] - tops[0] >= _HALVES:
-            top = np.arange(tops[0], tops[1]) - npts
-            ends = n_pt1[top]  # the top cubes' points are consecutive ranges, in order
-            cuts = [tops[0]] + [tops[0] + 1 + int(np.searchsorted(ends[:-1], npts * h / _HALVES))
-                                for h in range(1, _HALVES)] + [tops[1]]
-            if all(a < b for a, b in zip(cuts, cuts[1:])):
-                self.parts = tuple(_kernels.Tree(*arrays, a, b) for a, b in zip(cuts, cuts[1:]))
+        self.compiled = _kernels.Tree(p_mean, p_w, p_scatter, n_mean, n_w, n_wsum, n_radius, n_scatter,
+                                      n_ch0, n_ch1, n_pt0, n_pt1, *tops)
 
     @classmethod
     def of_points(cls, X: np.ndarray, w: np.ndarray) -> Tree:
         """The tree of weighted points ``X`` (n, d), ``w`` (n,): every point its own item."""
         return cls([Points(X, w)])
 
-    def items(self, C: np.ndarray) -> Items | SplitItems:
+    def items(self, C: np.ndarray) -> Items:
         """The items for centres ``C``."""
-        if self.parts is None or self.npts * C.shape[0] < SPLIT_WORK:
-            return Items(self, C)
-        return SplitItems(self, C)
+        return Items(self, C)
 
 
 def _columns(C: np.ndarray) -> np.ndarray:
@@ -125,10 +100,10 @@ class Items:
     keeps its cluster while ``upper + 2 r < lower``. ``weight`` and ``sums``
     are the clusters' weights and weighted sums, kept up to date."""
 
-    def __init__(self, tree: Tree, C: np.ndarray, part: _kernels.Tree | None = None) -> None:
+    def __init__(self, tree: Tree, C: np.ndarray) -> None:
         self.tree = tree
         slack = 1e-9 * (1.0 + float(np.abs(C).max()))
-        self.compiled = _kernels.Items(tree.compiled if part is None else part, _columns(C), slack)
+        self.compiled = _kernels.Items(tree.compiled, _columns(C), slack)
         self.weight, self.sums = self.compiled.weight, self.compiled.sums
 
     def update(self, C: np.ndarray, delta: np.ndarray) -> None:
@@ -157,50 +132,4 @@ class Items:
         """The cluster (uint8) of each of the ``m`` points."""
         labels = np.empty(m, dtype=np.uint8)
         self.compiled.point_labels(labels)
-        return labels
-
-
-class SplitItems:
-    """:class:`Items` of a large tree, one per part of its top cubes
-    (``Tree.parts``), whose passes run in threads: the same interface, the
-    clusters' ``weight`` and ``sums`` those of the parts added in order, so
-    that a result does not depend on the threads. The assignment is the same
-    as one :class:`Items` makes; the sums differ from its in rounding only."""
-
-    def __init__(self, tree: Tree, C: np.ndarray) -> None:
-        assert tree.parts is not None
-        self.tree = tree
-        self.halves: list[Items] = parallel_map(lambda part: Items(tree, C, part), list(tree.parts))
-        self._add_up()
-
-    def _add_up(self) -> None:
-        first, *rest = self.halves
-        self.weight, self.sums = first.weight.copy(), first.sums.copy()
-        for half in rest:
-            self.weight += half.weight
-            self.sums += half.sums
-
-    def update(self, C: np.ndarray, delta: np.ndarray) -> None:
-        """Re-assign after the centres moved to ``C`` by ``delta`` (k,)."""
-        columns, moves = _columns(C), np.ascontiguousarray(delta, dtype=np.float64)
-        parallel_map(lambda half: half.compiled.update(columns, moves), self.halves)
-        self._add_up()
-
-    def inertia(self, C: np.ndarray) -> float:
-        """As :meth:`Items.inertia`: the parts' added in order."""
-        total = 0.0
-        for half in self.halves:
-            total += half.inertia(C)
-        return total
-
-    def parts(self) -> tuple[np.ndarray, ...]:
-        """As :meth:`Items.parts`, the parts' items one after the other."""
-        pieces = [half.parts() for half in self.halves]
-        return tuple(np.concatenate(column) for column in zip(*pieces))
-
-    def point_labels(self, m: int) -> np.ndarray:
-        """The cluster (uint8) of each of the ``m`` points."""
-        labels = np.empty(m, dtype=np.uint8)
-        for half in self.halves:
-            half.compiled.point_labels(labels)  # each writes the labels of its own points
         return labels
