@@ -1,7 +1,8 @@
 """The build: setuptools compiles the engine (C + Cython, setup.py) into one
 extension module, shipped in a platform wheel; without a compiler the
 install fails and says why. Builds run without network (the backend is in
-the dev extra) on a copy of the sources."""
+the dev extra) on a copy of the sources, started with the test session
+(tests/early.py): they take minutes of CPU, most of it idle otherwise."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from early import Early
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def source_copy(tmp_path: Path) -> Path:
-    """The files a build reads, copied (the build writes beside them)."""
+def needs_backend() -> None:
     for backend in ("setuptools", "Cython"):
         pytest.importorskip(backend)  # in the dev extra
+
+
+def source_copy(tmp_path: Path) -> Path:
+    """The files a build reads, copied (the build writes beside them)."""
     tree = tmp_path / "source"
     shutil.copytree(ROOT / "src", tree / "src",
                     ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd", "*.egg-info", "_kernels.c"))
@@ -30,16 +35,24 @@ def source_copy(tmp_path: Path) -> Path:
     return tree
 
 
-def build_wheel(tree: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
-                           "-w", str(out), str(tree)], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **env})
+def wheel_build(**env: str) -> Early:
+    """``pip wheel`` of a copy of the sources into FOLDER/wheels, with ``env`` added to the environment."""
+    def prepare(folder: Path) -> tuple[list[str], dict]:
+        cmd = [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
+               "-w", str(folder / "wheels"), str(source_copy(folder))]
+        return cmd, {"env": {**os.environ, **env}}
+    return Early(prepare)
 
 
+WHEEL = wheel_build()
+NO_COMPILER = wheel_build(CC="kmseg-no-such-compiler", LDSHARED="kmseg-no-such-compiler -shared")
+
+
+@pytest.mark.early(WHEEL)
 def test_the_wheel_carries_the_engine_and_uses_it(tmp_path):
-    tree = source_copy(tmp_path)
-    wheels = tmp_path / "wheels"
-    done = build_wheel(tree, wheels)
+    needs_backend()
+    done, folder = WHEEL.result(timeout=900)
+    wheels = folder / "wheels"
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
     assert "-ffp-contract=off" in log and "-fno-fast-math" in log  # gcc/clang: no FMA, no fast-math
@@ -64,10 +77,11 @@ def test_the_wheel_carries_the_engine_and_uses_it(tmp_path):
     assert out.stdout.split() == ["True", "True", "5"]
 
 
-def test_without_a_compiler_the_build_fails_and_says_so(tmp_path):
-    tree = source_copy(tmp_path)
-    wheels = tmp_path / "wheels"
-    done = build_wheel(tree, wheels, CC="kmseg-no-such-compiler", LDSHARED="kmseg-no-such-compiler -shared")
+@pytest.mark.early(NO_COMPILER)
+def test_without_a_compiler_the_build_fails_and_says_so():
+    needs_backend()
+    done, folder = NO_COMPILER.result(timeout=900)
+    wheels = folder / "wheels"
     assert done.returncode != 0
     log = done.stdout + done.stderr
     assert "it needs a C compiler" in log and "kmseg-no-such-compiler" in log  # what is missing, and the command

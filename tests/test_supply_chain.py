@@ -6,7 +6,8 @@ The audit is pip-audit with PyPI's vulnerability service, through
 (CI's machines do), a package whose installed release is the latest one is
 audited from that JSON, others are listed as skipped. Under ``CI=true`` an
 unreachable service is a failure; elsewhere the audit test skips and says
-why. ``KMSEG_AUDIT_TIMEOUT`` bounds it (default 300 s).
+why. ``KMSEG_AUDIT_TIMEOUT`` bounds it (default 300 s). The audit, mostly
+waiting on the network, starts with the test session (tests/early.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import pytest
+from early import Early
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -87,12 +89,15 @@ def _service_trouble(doc: dict | None, stderr: str) -> str | None:
     return None
 
 
+AUDIT = Early(lambda folder: ([sys.executable, str(ROOT / "tools" / "pip_audit_here.py"), "--local", "--skip-editable",
+                                "--format", "json", "--progress-spinner", "off", "--timeout", "30"], {}))
+
+
+@pytest.mark.early(AUDIT)
 def test_pip_audit_finds_no_known_vulnerability(capsys: pytest.CaptureFixture[str]) -> None:
     timeout = float(os.environ.get("KMSEG_AUDIT_TIMEOUT", "300"))
-    cmd = [sys.executable, str(ROOT / "tools" / "pip_audit_here.py"), "--local", "--skip-editable", "--format", "json",
-           "--progress-spinner", "off", "--timeout", "30"]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        r, _ = AUDIT.result(timeout=timeout)
     except subprocess.TimeoutExpired:
         trouble: str | None = f"pip-audit did not finish within {timeout:.0f} s"
         doc = None
