@@ -288,14 +288,10 @@ def _distinct_groups(starts: np.ndarray, finished: int) -> list[np.ndarray]:
     end, and could not win (a later group wins only when strictly lower). A
     repeat in the first group would lose its trial to its first copy."""
     first = _unique_rows(starts[:REFINED])
-    seen = {starts[i].tobytes() for i in first} if len(first) == 1 else set()
-    groups = [starts[first]]
-    for start in starts[: finished - 1]:
-        key = start.tobytes()
-        if key not in seen:
-            seen.add(key)
-            groups.append(start[None])
-    return groups
+    alone = _unique_rows(starts[: finished - 1])
+    if len(first) == 1:  # the first group is starts[0] alone: not again
+        alone = alone[1:]
+    return [starts[first]] + [starts[i : i + 1] for i in alone]
 
 
 def _unique_rows(starts: np.ndarray) -> list[int]:
